@@ -1,0 +1,18 @@
+"""The event contract (CONTRACT.md section 1): models, versions and upcasters, the decoder."""
+
+from events.codec import Event, InvalidEvent, Record, decode, decode_value, encode, from_record
+from events.envelope import json_schema
+from events.types import DATA_MODELS, EVENT_TYPES
+
+__all__ = [
+    "DATA_MODELS",
+    "EVENT_TYPES",
+    "Event",
+    "InvalidEvent",
+    "Record",
+    "decode",
+    "decode_value",
+    "encode",
+    "from_record",
+    "json_schema",
+]

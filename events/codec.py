@@ -1,0 +1,153 @@
+"""The one event decoder: raw JSON in, a validated stored record and a hot-path ``Event`` out.
+
+Two entry points:
+- ``decode``: untrusted input (a JSONL line, a Kafka message, an HTTP item). Validates with
+  pydantic and returns the record to store: the event as it came (unknown fields kept), with
+  ``schema`` filled in and ``recorded_at`` normalised to UTC (stamped on arrival if absent).
+- ``from_record``: a record this code stored earlier (the embedded log, a Kafka topic after
+  validation). No validation, only the upcast to the current schema: this is the replay path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from events.envelope import (
+    DATA_ADAPTERS,
+    EVENT_ADAPTER,
+    VERSIONED,
+    parse_instant,
+    parse_occurred,
+)
+from events.types import DATA_MODELS
+from events.upcast import current_schema, upcast
+
+Record = dict[str, Any]
+
+
+class InvalidEvent(ValueError):
+    """Input that breaks the contract; ``reason`` names the field and what is wrong."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    """An accepted event in the shape the projections fold (no pydantic in the hot path)."""
+
+    event_id: str
+    type: str
+    case_id: str
+    day: date  # Europe/London calendar date of occurred_at: drives the legal clocks
+    second: int  # second of that day it occurred (0 for a bare date): a tie-breaker only
+    recorded_at: datetime  # aware, UTC: drives as-at questions
+    data: dict[str, Any]  # at the type's current schema
+
+
+def _reason(error: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        if item["type"] == "json_invalid":
+            return f"not valid JSON: {item['ctx'].get('error', item['msg'])}"
+        if item["type"] == "model_attributes_type" and not item["loc"]:
+            return "event: expected a JSON object"
+        if item["type"] == "union_tag_invalid":
+            return f"type: unknown event type {item['ctx']['tag']!r}"
+        if item["type"] == "union_tag_not_found":
+            return "type: Field required"
+        # a discriminated union puts the type's name first: "request.received.data.x"
+        loc = [str(p) for p in item["loc"]]
+        if loc and loc[0] in DATA_MODELS:
+            loc = loc[1:]
+        where = ".".join(loc) or "event"
+        if prefix:
+            where = f"{prefix}.{where}"
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def decode(text: bytes | str, *, arrival: datetime, council: str | None = None) -> Record:
+    """Validate one event's JSON text and return the normalised record to store.
+
+    ``arrival`` stamps ``recorded_at`` when the event has none; ``council`` is the default
+    local-authority code. Raises ``InvalidEvent`` naming the field and what is wrong.
+    """
+    try:
+        envelope = EVENT_ADAPTER.validate_json(text)
+    except ValidationError as error:
+        raise InvalidEvent(_reason(error)) from None
+    try:
+        parse_occurred(envelope.occurred_at)
+    except ValueError:
+        raise InvalidEvent(
+            f"occurred_at: not an ISO 8601 date or datetime: {envelope.occurred_at!r}"
+        ) from None
+    recorded = arrival
+    if envelope.recorded_at is not None:
+        try:
+            recorded = parse_instant(envelope.recorded_at)
+        except ValueError:
+            raise InvalidEvent(
+                f"recorded_at: not an ISO 8601 datetime: {envelope.recorded_at!r}"
+            ) from None
+    record: Record = orjson.loads(text)
+    kind = envelope.type
+    if kind in VERSIONED or envelope.schema_version != 1:
+        _check_version(kind, envelope.schema_version, record.get("data", {}))
+    record["schema"] = envelope.schema_version
+    record["recorded_at"] = recorded.isoformat()
+    if council is not None and record.get("council") is None:
+        record["council"] = council
+    return record
+
+
+def _check_version(kind: str, schema: int, data: Any) -> None:
+    adapter = DATA_ADAPTERS.get((kind, schema))
+    if adapter is None:
+        newest = current_schema(kind)
+        raise InvalidEvent(
+            f"schema: {kind} has no schema {schema} (this version of sendwatch reads "
+            f"1 to {newest})"
+        )
+    try:
+        adapter.validate_json(orjson.dumps(data))
+    except ValidationError as error:
+        raise InvalidEvent(_reason(error, "data")) from None
+
+
+def decode_value(value: Any, *, arrival: datetime, council: str | None = None) -> Record:
+    """``decode`` for a value already parsed from JSON (an item of a posted array)."""
+    return decode(orjson.dumps(value), arrival=arrival, council=council)
+
+
+def from_record(record: Record) -> Event:
+    """The hot-path event of a stored (already validated) record, upcast to current schema."""
+    kind = record["type"]
+    day, second = parse_occurred(record["occurred_at"])
+    data = record.get("data") or {}
+    schema = record.get("schema", 1)
+    if schema != 1 or kind == "eotas.agreed":
+        data = upcast(kind, schema, data)
+    return Event(
+        record["event_id"],
+        kind,
+        record["case_id"],
+        day,
+        second,
+        datetime.fromisoformat(record["recorded_at"]),
+        data,
+    )
+
+
+def encode(record: Record) -> bytes:
+    return orjson.dumps(record)

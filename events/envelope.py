@@ -1,0 +1,136 @@
+"""The event envelope (CONTRACT.md section 1), the validators of every type's ``data`` by
+schema version, and the JSON Schema of the whole contract.
+
+``EVENT_ADAPTER`` validates a whole event from JSON text in one pass, discriminated on
+``type``, strictly (``true`` is a boolean, ``"true"`` is not), so what passes can be stored
+exactly as it came. A type whose ``data`` has had several schemas is then checked against
+the validator of its own version (``DATA_ADAPTERS``). ``events.codec`` drives both.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+
+from events.types import DATA_MODELS, Data, EotasAgreedV1
+from events.upcast import current_schema
+
+LONDON = ZoneInfo("Europe/London")
+UTC = ZoneInfo("UTC")
+CASE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+_CASE_ID = re.compile(CASE_ID_PATTERN)
+
+
+def parse_occurred(value: str) -> tuple[date, int]:
+    """The Europe/London calendar date of an ISO 8601 date or datetime, and the second of
+    that day it happened (0 for a bare date). Naive datetimes are London time."""
+    if len(value) == 10:
+        return date.fromisoformat(value), 0
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(LONDON)
+    return moment.date(), moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
+def parse_instant(value: str) -> datetime:
+    """An ISO 8601 datetime (or date, meaning its London midnight) as an aware UTC datetime;
+    naive values are Europe/London."""
+    if len(value) == 10:
+        moment = datetime.combine(date.fromisoformat(value), time(), LONDON)
+    else:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=LONDON)
+    return moment.astimezone(UTC)
+
+
+class Envelope(BaseModel):
+    """Fields every event has. ``schema`` is the version of the type's ``data``.
+
+    Unknown top-level fields are ignored here but kept in the stored record. The two
+    timestamps are parsed (and so checked) by ``events.codec``, outside pydantic, because a
+    Python validator here would halve the decoder's speed.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, strict=True)
+
+    event_id: str = Field(min_length=1, max_length=128)
+    schema_version: int = Field(default=1, ge=1, alias="schema")
+    case_id: str = Field(pattern=CASE_ID_PATTERN)
+    occurred_at: str = Field(
+        description="ISO 8601 date or datetime; naive values are Europe/London",
+        examples=["2025-03-14", "2025-03-14T09:30:00", "2025-03-14T09:30:00+00:00"],
+    )
+    recorded_at: str | None = Field(
+        default=None,
+        description="ISO 8601 datetime the source system recorded it; stamped on arrival if absent",
+    )
+    type: str
+    source: str | None = None
+    council: str | None = None
+
+
+def _event_model(event_type: str, data: Any) -> type[Envelope]:
+    name = "".join(part.title() for part in re.split(r"[._]", event_type)) + "Event"
+    model = create_model(  # type: ignore[call-overload]
+        name,
+        __base__=Envelope,
+        __module__=__name__,
+        type=(Literal[event_type], ...),
+        data=(data, Field(default_factory=dict, validate_default=True)),
+    )
+    return model  # type: ignore[no-any-return]
+
+
+def _one_of(models: Any) -> Any:
+    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+
+
+# Older schemas of a type's data that this code still reads (upcast on read).
+OLD_DATA_MODELS: dict[tuple[str, int], type[Data]] = {("eotas.agreed", 1): EotasAgreedV1}
+VERSIONED = frozenset(kind for kind, _ in OLD_DATA_MODELS)
+
+# Validates any event in one pass from JSON text. A type with several data schemas takes
+# ``data`` as an object here and is checked against its own version afterwards.
+EVENT_ADAPTER: TypeAdapter[Envelope] = TypeAdapter(
+    _one_of(
+        _event_model(t, dict[str, Any] if t in VERSIONED else m) for t, m in DATA_MODELS.items()
+    )
+)
+# The validator of each (type, schema) with more than one schema.
+DATA_ADAPTERS: dict[tuple[str, int], TypeAdapter[Data]] = {
+    (kind, version): TypeAdapter(model) for (kind, version), model in OLD_DATA_MODELS.items()
+} | {(kind, current_schema(kind)): TypeAdapter(DATA_MODELS[kind]) for kind in VERSIONED}
+
+
+def json_schema() -> dict[str, Any]:
+    """One JSON Schema document covering every event type at its current schema."""
+    adapter: TypeAdapter[Envelope] = TypeAdapter(
+        _one_of(_event_model(t, m) for t, m in DATA_MODELS.items())
+    )
+    schema = adapter.json_schema(by_alias=True)
+    schema["title"] = "sendwatch event (contract v1)"
+    return schema
+
+
+def case_id_ok(value: str) -> bool:
+    return _CASE_ID.match(value) is not None
+
+
+__all__ = [
+    "DATA_ADAPTERS",
+    "EVENT_ADAPTER",
+    "VERSIONED",
+    "EVENT_MODELS",
+    "LONDON",
+    "UTC",
+    "Envelope",
+    "case_id_ok",
+    "parse_instant",
+    "json_schema",
+    "parse_occurred",
+]
