@@ -116,8 +116,7 @@ def _check_version(kind: str, schema: int, data: Any) -> None:
     if adapter is None:
         newest = current_schema(kind)
         raise InvalidEvent(
-            f"schema: {kind} has no schema {schema} (this version of sendwatch reads "
-            f"1 to {newest})"
+            f"schema: {kind} has no schema {schema} (this version of sendwatch reads 1 to {newest})"
         )
     try:
         adapter.validate_json(orjson.dumps(data))
