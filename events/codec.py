@@ -76,10 +76,11 @@ def _reason(error: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
-def decode(text: bytes | str, *, arrival: datetime, council: str | None = None) -> Record:
+def decode(text: bytes | str, *, arrival: datetime | None, council: str | None = None) -> Record:
     """Validate one event's JSON text and return the normalised record to store.
 
-    ``arrival`` stamps ``recorded_at`` when the event has none; ``council`` is the default
+    ``arrival`` stamps ``recorded_at`` when the event has none; None means "when it
+    occurred" (for a history read straight from a file). ``council`` is the default
     local-authority code. Raises ``InvalidEvent`` naming the field and what is wrong.
     """
     try:
@@ -92,7 +93,7 @@ def decode(text: bytes | str, *, arrival: datetime, council: str | None = None) 
         raise InvalidEvent(
             f"occurred_at: not an ISO 8601 date or datetime: {envelope.occurred_at!r}"
         ) from None
-    recorded = arrival
+    recorded = arrival or parse_instant(envelope.occurred_at)
     if envelope.recorded_at is not None:
         try:
             recorded = parse_instant(envelope.recorded_at)
@@ -124,7 +125,7 @@ def _check_version(kind: str, schema: int, data: Any) -> None:
         raise InvalidEvent(_reason(error, "data")) from None
 
 
-def decode_value(value: Any, *, arrival: datetime, council: str | None = None) -> Record:
+def decode_value(value: Any, *, arrival: datetime | None, council: str | None = None) -> Record:
     """``decode`` for a value already parsed from JSON (an item of a posted array)."""
     return decode(orjson.dumps(value), arrival=arrival, council=council)
 

@@ -1,0 +1,531 @@
+"""The case fold: one case's events in, its clocks and records out. Pure and deterministic.
+
+``fold_case`` ignores events that occurred after ``now``, removes retracted events (a
+retraction undoes its target as if it never happened), ignores repeated event ids, and then
+applies the rest in the contract's order: by date, openers before closers on one day, then a
+fixed order of types, the time of day and the event id. So the result never depends on the
+order the events arrived in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from events import EVENT_TYPES, Event
+from projections.calendar import add_months, working_days_after
+from projections.law import (
+    APPEALABLE,
+    CLOCKS,
+    OPENERS,
+    ORDER_CITATION,
+    ORDER_DEADLINES,
+    OVERTURNED,
+    TRANSFER_DEADLINE,
+)
+
+TYPE_ORDER: dict[str, int] = {kind: n for n, kind in enumerate(EVENT_TYPES)}
+
+
+def apply_order(event: Event) -> tuple[date, int, int, int, str]:
+    return (
+        event.day,
+        0 if event.type in OPENERS else 1,
+        TYPE_ORDER[event.type],
+        event.second,
+        event.event_id,
+    )
+
+
+@dataclass(slots=True)
+class Clock:
+    """One run of a statutory clock. ``key`` tells runs of the same clock apart."""
+
+    clock: str
+    key: str
+    start: date
+    due: date
+    started_by: str
+    stop: date | None = None
+    stopped_by: str | None = None
+    cancelled: date | None = None
+    excepted: bool = False
+    citation: str = ""
+    kind: str | None = None  # tribunal orders: the order's kind
+    steps: dict[str, date] = field(default_factory=dict)  # tribunal orders: steps done
+
+    @property
+    def is_open(self) -> bool:
+        return self.stop is None and self.cancelled is None
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.stop is None else self.stop <= self.due
+
+    def state(self, now: date) -> str:
+        """met, late, open, overdue or cancelled (``excepted`` is told apart separately)."""
+        if self.cancelled is not None:
+            return "cancelled"
+        if self.stop is not None:
+            return "met" if self.stop <= self.due else "late"
+        return "overdue" if self.due < now else "open"
+
+    def interim(self) -> tuple[str, date, date | None] | None:
+        """A tribunal order's interim step: (step, due, done on)."""
+        if self.kind is None:
+            return None
+        rule = ORDER_DEADLINES[self.kind]
+        if rule.interim_step is None or rule.interim_days is None:
+            return None
+        due = self.start + timedelta(days=rule.interim_days)
+        return rule.interim_step, due, self.steps.get(rule.interim_step)
+
+
+@dataclass(slots=True)
+class Decision:
+    """An appealable decision (CFA 2014 s51(2))."""
+
+    kind: str  # "plan.issued", "assessment.decided:refuse", ...
+    day: date
+    event_id: str
+    overturned: bool = False
+
+
+@dataclass(slots=True)
+class Appeal:
+    appeal_id: str
+    against: str
+    registered: date
+    concluded: date | None = None
+    outcome: str | None = None
+
+
+@dataclass(slots=True)
+class ExceptionEntry:
+    """The exceptions ledger: which clock, which ground, when, and whether the family knew."""
+
+    clock: str
+    ground: str
+    day: date
+    family_told: bool | None
+    event_id: str
+
+
+@dataclass(slots=True)
+class CaseFile:
+    case_id: str
+    clocks: list[Clock] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    appeals: dict[str, Appeal] = field(default_factory=dict)
+    exceptions: list[ExceptionEntry] = field(default_factory=list)
+    out_of_education_since: date | None = None
+    eotas_requests: list[date] = field(default_factory=list)
+    eotas_starts: list[tuple[date, date | None]] = field(default_factory=list)  # start, request
+    caseworkers: list[tuple[date, str]] = field(default_factory=list)
+    audits: list[tuple[date, bool, bool, bool]] = field(default_factory=list)
+    compliance: list[tuple[date, str, bool]] = field(default_factory=list)
+    sen_support_setting: str | None = None
+    history: list[Event] = field(default_factory=list)  # applied, in apply order
+    retracted: list[Event] = field(default_factory=list)
+    # fold state (not measures): the open runs by clock id
+    _episode: _Episode | None = None
+    _open: dict[str, Clock] = field(default_factory=dict)
+    _orders: dict[str, Clock] = field(default_factory=dict)
+    _contacts: dict[str, Clock] = field(default_factory=dict)
+    _pending_order_exceptions: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Episode:
+    """A request for assessment and the clocks it started."""
+
+    key: str
+    start: date
+    clocks: dict[str, Clock]
+    excepted: set[str]
+    open: bool = True
+
+
+def _clock(
+    case: CaseFile, clock: str, key: str, start: date, due: date, event: Event, citation: str = ""
+) -> Clock:
+    run = Clock(clock, key, start, due, event.event_id, citation=citation or CLOCKS[clock].citation)
+    case.clocks.append(run)
+    return run
+
+
+def _due(clock: str, start: date) -> date:
+    rule = CLOCKS[clock]
+    if rule.days is not None:
+        return start + timedelta(days=rule.days)
+    if rule.months is not None:
+        return add_months(start, rule.months)
+    if rule.working_days is not None:
+        return working_days_after(start, rule.working_days)
+    raise ValueError(f"clock {clock} has no fixed limit")
+
+
+def _stop(run: Clock | None, event: Event) -> None:
+    if run is not None and run.is_open:
+        run.stop = event.day
+        run.stopped_by = event.event_id
+
+
+def _cancel(run: Clock | None, day: date) -> None:
+    if run is not None and run.is_open:
+        run.cancelled = day
+
+
+def _start_plan_clock(case: CaseFile, clock: str, event: Event) -> Clock:
+    """Start a plan clock (one open run at a time); a run already open is kept."""
+    run = case._open.get(clock)
+    if run is not None and run.is_open:
+        return run
+    run = _clock(case, clock, event.event_id, event.day, _due(clock, event.day), event)
+    case._open[clock] = run
+    return run
+
+
+def _decision(case: CaseFile, kind: str, event: Event) -> None:
+    case.decisions.append(Decision(kind, event.day, event.event_id))
+
+
+# --- handlers, one per event type that changes anything -----------------------------------
+
+
+def _request_received(case: CaseFile, event: Event) -> None:
+    if case._episode is not None and case._episode.open:
+        return  # a request is already open: its clocks keep running
+    clocks = {
+        clock: _clock(case, clock, event.event_id, event.day, _due(clock, event.day), event)
+        for clock in ("assess_decision", "final_plan")
+    }
+    case._episode = _Episode(event.event_id, event.day, clocks, set())
+
+
+def _assessment_decided(case: CaseFile, event: Event) -> None:
+    episode = case._episode
+    refused = event.data["decision"] == "refuse"
+    if refused:
+        _decision(case, "assessment.decided:refuse", event)
+    if episode is None or not episode.open:
+        return
+    _stop(episode.clocks.get("assess_decision"), event)
+    if refused:
+        _cancel(episode.clocks.get("final_plan"), event.day)
+        episode.open = False
+
+
+def _plan_decided(case: CaseFile, event: Event) -> None:
+    if event.data["decision"] != "not_issue":
+        return
+    _decision(case, "plan.decided:not_issue", event)
+    episode = case._episode
+    if episode is None or not episode.open:
+        return
+    _cancel(episode.clocks.get("final_plan"), event.day)
+    run = _clock(
+        case,
+        "no_plan_decision",
+        episode.key,
+        episode.start,
+        _due("no_plan_decision", episode.start),
+        event,
+    )
+    run.excepted = "no_plan_decision" in episode.excepted
+    _stop(run, event)
+    episode.clocks["no_plan_decision"] = run
+    episode.open = False
+
+
+def _plan_issued(case: CaseFile, event: Event) -> None:
+    _decision(case, "plan.issued", event)
+    episode = case._episode
+    if episode is not None and episode.open:
+        _stop(episode.clocks.get("final_plan"), event)
+        episode.open = False
+    # a new plan restarts the annual review cycle
+    _cancel(case._open.get("review_due"), event.day)
+    _start_plan_clock(case, "review_due", event)
+
+
+def _exception_applied(case: CaseFile, event: Event) -> None:
+    clock = event.data["clock"]
+    case.exceptions.append(
+        ExceptionEntry(
+            clock, event.data["ground"], event.day, event.data.get("family_told"), event.event_id
+        )
+    )
+    if clock == "tribunal_order":
+        order_id = event.data.get("order_id")
+        if order_id is None:
+            run = next(reversed(case._orders.values()), None)
+        else:
+            run = case._orders.get(order_id)
+            if run is None:  # the order is not known yet: except it when it is made
+                case._pending_order_exceptions[order_id] = True
+        if run is not None:
+            run.excepted = True
+        return
+    episode = case._episode
+    if episode is None:
+        return
+    episode.excepted.add(clock)
+    run = episode.clocks.get(clock)
+    if run is not None:
+        run.excepted = True
+
+
+def _request_withdrawn(case: CaseFile, event: Event) -> None:
+    episode = case._episode
+    if episode is None or not episode.open:
+        return
+    for run in episode.clocks.values():
+        _cancel(run, event.day)
+    episode.open = False
+
+
+def _plan_ceased(case: CaseFile, event: Event) -> None:
+    _decision(case, "plan.ceased", event)
+    for clock in ("review_due", "review_decision", "amended_plan", "phase_transfer"):
+        _cancel(case._open.get(clock), event.day)
+
+
+def _review_meeting_held(case: CaseFile, event: Event) -> None:
+    _start_plan_clock(case, "review_decision", event)
+
+
+def _review_decided(case: CaseFile, event: Event) -> None:
+    decision = event.data["decision"]
+    if decision in ("maintain", "cease"):
+        _decision(case, f"review.decided:{decision}", event)
+    _stop(case._open.get("review_decision"), event)
+    _stop(case._open.get("review_due"), event)
+    _start_plan_clock(case, "review_due", event)
+
+
+def _amendment_proposed(case: CaseFile, event: Event) -> None:
+    _start_plan_clock(case, "amended_plan", event)
+
+
+def _plan_amended(case: CaseFile, event: Event) -> None:
+    _decision(case, "plan.amended", event)
+    _stop(case._open.get("amended_plan"), event)
+
+
+def _review_compliance_checked(case: CaseFile, event: Event) -> None:
+    case.compliance.append((event.day, event.data["setting_id"], event.data["compliant"]))
+
+
+def _transfer_due(case: CaseFile, event: Event) -> None:
+    transfer = date.fromisoformat(event.data["transfer_date"])
+    month, day = TRANSFER_DEADLINE[event.data["kind"]]
+    due = date(transfer.year, month, day)
+    run = case._open.get("phase_transfer")
+    if run is not None and run.is_open:
+        if run.due == due:
+            return  # the same transfer recorded again
+        run.cancelled = event.day  # superseded by a different transfer
+    case._open["phase_transfer"] = _clock(
+        case, "phase_transfer", event.event_id, event.day, due, event
+    )
+
+
+def _transfer_setting_named(case: CaseFile, event: Event) -> None:
+    _stop(case._open.get("phase_transfer"), event)
+
+
+def _appeal_registered(case: CaseFile, event: Event) -> None:
+    appeal_id = event.data["appeal_id"]
+    if appeal_id not in case.appeals:
+        case.appeals[appeal_id] = Appeal(appeal_id, event.data["against"], event.day)
+
+
+def _appeal_concluded(case: CaseFile, event: Event) -> None:
+    appeal = case.appeals.get(event.data["appeal_id"])
+    if appeal is not None and appeal.concluded is None:
+        appeal.concluded = event.day
+        appeal.outcome = event.data["outcome"]
+
+
+def _order_made(case: CaseFile, event: Event) -> None:
+    order_id = event.data["order_id"]
+    if order_id in case._orders:
+        return
+    kind = event.data["kind"]
+    run = _clock(
+        case,
+        "tribunal_order",
+        order_id,
+        event.day,
+        event.day + timedelta(days=ORDER_DEADLINES[kind].final_days),
+        event,
+        citation=ORDER_CITATION[event.data["basis"]],
+    )
+    run.kind = kind
+    run.excepted = case._pending_order_exceptions.pop(order_id, False)
+    case._orders[order_id] = run
+
+
+def _order_step_done(case: CaseFile, event: Event) -> None:
+    run = case._orders.get(event.data["order_id"])
+    if run is None:
+        return
+    step = event.data["step"]
+    run.steps.setdefault(step, event.day)
+    if step != "final" or not run.is_open:
+        return
+    rule = ORDER_DEADLINES[run.kind or ""]
+    if event.data.get("outcome") == "no_plan" and rule.final_days_no_plan is not None:
+        run.due = run.start + timedelta(days=rule.final_days_no_plan)
+    _stop(run, event)
+
+
+def _education_lost(case: CaseFile, event: Event) -> None:
+    if case.out_of_education_since is None:
+        case.out_of_education_since = event.day
+
+
+def _education_resumed(case: CaseFile, event: Event) -> None:
+    case.out_of_education_since = None
+
+
+def _eotas_requested(case: CaseFile, event: Event) -> None:
+    case.eotas_requests.append(event.day)
+
+
+def _eotas_started(case: CaseFile, event: Event) -> None:
+    request = case.eotas_requests[-1] if case.eotas_requests else None
+    case.eotas_starts.append((event.day, request))
+
+
+def _contact_received(case: CaseFile, event: Event) -> None:
+    contact_id = event.data["contact_id"]
+    if contact_id not in case._contacts:
+        case._contacts[contact_id] = _clock(
+            case,
+            "contact_response",
+            contact_id,
+            event.day,
+            _due("contact_response", event.day),
+            event,
+        )
+
+
+def _contact_responded(case: CaseFile, event: Event) -> None:
+    if not event.data["automated"]:
+        _stop(case._contacts.get(event.data["contact_id"]), event)
+
+
+def _caseworker_assigned(case: CaseFile, event: Event) -> None:
+    case.caseworkers.append((event.day, event.data["caseworker_id"]))
+
+
+def _plan_audited(case: CaseFile, event: Event) -> None:
+    d = event.data
+    case.audits.append(
+        (event.day, d["section_b"] == "met", d["section_e"] == "met", d["section_f"] == "met")
+    )
+
+
+def _sen_support_started(case: CaseFile, event: Event) -> None:
+    case.sen_support_setting = event.data["setting_id"]
+
+
+def _sen_support_ended(case: CaseFile, event: Event) -> None:
+    case.sen_support_setting = None
+
+
+HANDLERS: dict[str, Callable[[CaseFile, Event], None]] = {
+    "request.received": _request_received,
+    "assessment.decided": _assessment_decided,
+    "plan.decided": _plan_decided,
+    "plan.issued": _plan_issued,
+    "exception.applied": _exception_applied,
+    "request.withdrawn": _request_withdrawn,
+    "plan.ceased": _plan_ceased,
+    "review.meeting_held": _review_meeting_held,
+    "review.decided": _review_decided,
+    "amendment.proposed": _amendment_proposed,
+    "plan.amended": _plan_amended,
+    "review.compliance_checked": _review_compliance_checked,
+    "transfer.due": _transfer_due,
+    "transfer.setting_named": _transfer_setting_named,
+    "appeal.registered": _appeal_registered,
+    "appeal.concluded": _appeal_concluded,
+    "tribunal.order_made": _order_made,
+    "tribunal.order_step_done": _order_step_done,
+    "education.lost": _education_lost,
+    "education.resumed": _education_resumed,
+    "eotas.requested": _eotas_requested,
+    "eotas.started": _eotas_started,
+    "contact.received": _contact_received,
+    "contact.responded": _contact_responded,
+    "caseworker.assigned": _caseworker_assigned,
+    "plan.audited": _plan_audited,
+    "sen_support.started": _sen_support_started,
+    "sen_support.ended": _sen_support_ended,
+}
+
+
+def retracted_ids(events: Iterable[Event]) -> set[str]:
+    """Ids undone by a retraction that is itself in force (a retraction can be retracted)."""
+    by_target: dict[str, list[str]] = {}
+    for event in events:
+        if event.type == "event.retracted":
+            by_target.setdefault(event.data["event_id"], []).append(event.event_id)
+    if not by_target:
+        return set()
+    verdict: dict[str, bool] = {}
+
+    def undone(event_id: str, depth: int = 0) -> bool:
+        if event_id not in verdict:
+            verdict[event_id] = depth < 32 and any(
+                not undone(r, depth + 1) for r in by_target.get(event_id, ())
+            )
+        return verdict[event_id]
+
+    return {target for target in by_target if undone(target)}
+
+
+def _link_appeals(case: CaseFile) -> None:
+    """Mark each decision that an appeal conceded or lost by the LA overturned."""
+    for appeal in case.appeals.values():
+        if appeal.outcome not in OVERTURNED:
+            continue
+        kinds = APPEALABLE[appeal.against]
+        linked = None
+        for decision in case.decisions:  # in apply order: the last match is the latest
+            if decision.kind in kinds and decision.day <= appeal.registered:
+                linked = decision
+        if linked is not None:
+            linked.overturned = True
+
+
+def fold_case(case_id: str, events: Iterable[Event], now: date | None = None) -> CaseFile:
+    """Fold one case's events (any order, repeats allowed) into its clocks and records.
+
+    Events that occurred after ``now`` are ignored (``None``: none are).
+    """
+    seen: set[str] = set()
+    kept: list[Event] = []
+    for event in events:
+        if event.event_id in seen or (now is not None and event.day > now):
+            continue
+        seen.add(event.event_id)
+        kept.append(event)
+    gone = retracted_ids(kept)
+    case = CaseFile(case_id)
+    kept.sort(key=apply_order)
+    for event in kept:
+        if event.event_id in gone:
+            case.retracted.append(event)
+            continue
+        case.history.append(event)
+        handler = HANDLERS.get(event.type)
+        if handler is not None:
+            handler(case, event)
+    if case.appeals:
+        _link_appeals(case)
+    return case

@@ -1,0 +1,222 @@
+"""The measures of CONTRACT.md section 3, as sums of per-case contributions.
+
+Every measure is additive over cases: each case contributes a ``Tally`` (a Counter of
+tuple keys) for a period and a "now", and the measures are rendered from the sum. That one
+shape serves a full replay, the incremental live service (subtract a case's old tally, add
+its new one) and the Kafka workers (each partition's sum is merged by addition). Medians
+and maxima are kept as multisets (``("eotas_days", 17)`` counted) so they add up too.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from projections.calendar import add_months
+from projections.case import CaseFile
+from projections.law import APPEAL_AGAINST, APPEAL_OUTCOMES, CLOCK_IDS
+
+Tally = Counter[tuple[Any, ...]]
+CLOCK_FIELDS = ("completed", "on_time", "excepted", "excepted_on_time")
+OPEN_FIELDS = ("open", "overdue", "due_within_7_days")
+SOON = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Inclusive dates for completed clocks and for counts of things that happened."""
+
+    start: date
+    end: date
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    @classmethod
+    def default(cls, now: date, start: date | None = None, end: date | None = None) -> Period:
+        """The contract's default: the 12 months to ``now`` (or to ``end`` when given)."""
+        end = end or now
+        return cls(start or add_months(end, -12) + timedelta(days=1), end)
+
+
+def contribution(case: CaseFile, period: Period, now: date) -> Tally:
+    """What one case adds to every measure."""
+    tally: Tally = Counter()
+    soon = now + SOON
+    for run in case.clocks:
+        if run.cancelled is not None:
+            continue
+        clock = run.clock
+        if run.stop is None:
+            tally[("clock", clock, "open")] += 1
+            if not run.excepted:
+                if run.due < now:
+                    tally[("clock", clock, "overdue")] += 1
+                elif run.due <= soon:
+                    tally[("clock", clock, "due_within_7_days")] += 1
+        elif period.start <= run.stop <= period.end:
+            on_time = run.stop <= run.due
+            tally[("clock", clock, "completed")] += 1
+            if on_time:
+                tally[("clock", clock, "on_time")] += 1
+            if run.excepted:
+                tally[("clock", clock, "excepted")] += 1
+                if on_time:
+                    tally[("clock", clock, "excepted_on_time")] += 1
+    for appeal in case.appeals.values():
+        if appeal.registered in period:
+            tally[("appeal", appeal.against, "registered")] += 1
+        if appeal.concluded is not None and appeal.concluded in period:
+            tally[("appeal", appeal.against, appeal.outcome)] += 1
+    for decision in case.decisions:
+        if decision.day in period:
+            tally[("ftr", "decisions")] += 1
+            if decision.overturned:
+                tally[("ftr", "overturned")] += 1
+    _education(case, period, now, tally)
+    _caseworkers(case, period, tally)
+    for day, b, e, f in case.audits:
+        if day in period:
+            tally[("audit", "audited")] += 1
+            tally[("audit", "section_b_met")] += b
+            tally[("audit", "section_e_met")] += e
+            tally[("audit", "section_f_met")] += f
+    for day, setting, compliant in case.compliance:
+        if day in period:
+            tally[("review", "checked")] += 1
+            tally[("review", "compliant")] += compliant
+            tally[("review_setting", setting, "checked")] += 1
+            tally[("review_setting", setting, "compliant")] += compliant
+    if case.sen_support_setting is not None:
+        tally[("sen", "open_now")] += 1
+        tally[("sen_setting", case.sen_support_setting)] += 1
+    return +tally  # drop zero counts: a case's tally stays small
+
+
+def _education(case: CaseFile, period: Period, now: date, tally: Tally) -> None:
+    if case.out_of_education_since is not None:
+        tally[("edu", "out_now")] += 1
+        tally[("edu_days_out", (now - case.out_of_education_since).days)] += 1
+    for day in case.eotas_requests:
+        if day in period:
+            tally[("eotas", "requested")] += 1
+    for day, request in case.eotas_starts:
+        if day in period:
+            tally[("eotas", "started")] += 1
+            if request is not None:
+                tally[("eotas_days", (day - request).days)] += 1
+
+
+def _caseworkers(case: CaseFile, period: Period, tally: Tally) -> None:
+    if not case.caseworkers or case.caseworkers[0][0] > period.end:
+        return
+    tally[("cw", "cases")] += 1
+    current: str | None = None
+    seen: set[str] = set()
+    for day, worker in case.caseworkers:
+        if day > period.end:
+            break
+        if day < period.start:
+            current = worker
+            continue
+        if not seen and current is not None:
+            seen.add(current)  # the caseworker in place when the period began
+        if current is not None and worker != current:
+            tally[("cw", "changes")] += 1
+        current = worker
+        seen.add(worker)
+    if len(seen) >= 3:
+        tally[("cw", "cases_with_3_or_more")] += 1
+
+
+def total(tallies: Iterable[Tally]) -> Tally:
+    out: Tally = Counter()
+    for tally in tallies:
+        out.update(tally)
+    return out
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return None if denominator == 0 else round(numerator / denominator, 4)
+
+
+def _median(multiset: dict[int, int]) -> float | None:
+    if not multiset:
+        return None
+    values = [value for value, count in sorted(multiset.items()) for _ in range(count)]
+    middle = statistics.median(values)
+    return int(middle) if float(middle).is_integer() else float(middle)
+
+
+def render(tally: Tally, dead_letters: int = 0) -> dict[str, Any]:
+    """The contract's JSON (CONTRACT.md section 3) from a summed tally."""
+    out: dict[str, Any] = {}
+    for clock in CLOCK_IDS:
+        c = {f: tally[("clock", clock, f)] for f in CLOCK_FIELDS}
+        out[clock] = {
+            **c,
+            "rate_incl_exceptions": _rate(c["on_time"], c["completed"]),
+            "rate_excl_exceptions": _rate(
+                c["on_time"] - c["excepted_on_time"], c["completed"] - c["excepted"]
+            ),
+            **{f: tally[("clock", clock, f)] for f in OPEN_FIELDS},
+        }
+    out["appeals"] = {
+        against: {
+            "registered": tally[("appeal", against, "registered")],
+            **{o: tally[("appeal", against, o)] for o in APPEAL_OUTCOMES},
+        }
+        for against in APPEAL_AGAINST
+    }
+    decisions, overturned = tally[("ftr", "decisions")], tally[("ftr", "overturned")]
+    out["first_time_right"] = {
+        "decisions": decisions,
+        "overturned": overturned,
+        "rate": None if decisions == 0 else round(1 - overturned / decisions, 4),
+    }
+    days_out = [key[1] for key, n in tally.items() if key[0] == "edu_days_out" and n > 0]
+    out["education"] = {
+        "out_of_education_now": tally[("edu", "out_now")],
+        "longest_days_out": max(days_out, default=0),
+        "eotas_requested": tally[("eotas", "requested")],
+        "eotas_started": tally[("eotas", "started")],
+        "median_days_request_to_start": _median(
+            {key[1]: n for key, n in tally.items() if key[0] == "eotas_days" and n > 0}
+        ),
+    }
+    out["caseworkers"] = {f: tally[("cw", f)] for f in ("cases", "changes", "cases_with_3_or_more")}
+    out["plan_quality"] = {
+        f: tally[("audit", f)]
+        for f in ("audited", "section_b_met", "section_e_met", "section_f_met")
+    }
+    settings = sorted({key[1] for key, n in tally.items() if key[0] == "review_setting" and n})
+    out["review_compliance"] = {
+        "checked": tally[("review", "checked")],
+        "compliant": tally[("review", "compliant")],
+        "by_setting": {
+            s: {
+                "checked": tally[("review_setting", s, "checked")],
+                "compliant": tally[("review_setting", s, "compliant")],
+            }
+            for s in settings
+        },
+    }
+    out["sen_support"] = {
+        "open_now": tally[("sen", "open_now")],
+        "by_setting": dict(
+            sorted((key[1], n) for key, n in tally.items() if key[0] == "sen_setting" and n)
+        ),
+    }
+    out["dead_letters"] = dead_letters
+    return out
+
+
+def measures(
+    cases: Iterable[CaseFile], period: Period, now: date, dead_letters: int = 0
+) -> dict[str, Any]:
+    """The contract's measures over folded cases."""
+    return render(total(contribution(case, period, now) for case in cases), dead_letters)

@@ -1,0 +1,1 @@
+"""The monthly scrutiny report."""

@@ -1,0 +1,1 @@
+"""sendwatch: the application shell (CLI, settings, HTTP server, wiring)."""

@@ -1,0 +1,1 @@
+"""Transports: the embedded SQLite log, ingest adapters, Kafka producer and Faust worker."""

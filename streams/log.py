@@ -1,0 +1,139 @@
+"""The embedded event log: an append-only SQLite file (WAL) with a global position.
+
+Idempotency is structural: ``event_id`` is UNIQUE and an append is ``INSERT OR IGNORE`` in the
+same transaction as everything else of its batch, so a duplicate can never be stored twice,
+whatever crashed when. Input that fails validation goes to ``dead_letters`` with where it came
+from and why, in the same transaction as the batch it arrived in: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from events import Record
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    raw BLOB NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """One input that failed validation: where it came from, why, and the input itself."""
+
+    origin: str  # "events.jsonl line 12", "POST /api/events line 3", "kafka p0 offset 9"
+    reason: str
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    accepted: int
+    duplicates: int
+    rejected: int
+    head: int  # the log's last position after the batch
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int
+    received_at: str
+    origin: str
+    reason: str
+    raw: bytes
+
+
+class EventLog:
+    """One SQLite file. Safe for one writer process and any number of readers."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives the process being killed; only a power cut
+        # can lose the last commits, never corrupt the file.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def append(self, records: Sequence[Record], rejected: Sequence[Rejected] = ()) -> Appended:
+        """Store a batch atomically: accepted records (a known event_id is a duplicate and
+        changes nothing) and the dead letters that came with them."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO events(event_id, body) VALUES (?, ?)",
+                [(r["event_id"], orjson.dumps(r)) for r in records],
+            )
+            accepted = db.total_changes - before
+            if rejected:
+                now = datetime.now(UTC).isoformat()
+                db.executemany(
+                    "INSERT INTO dead_letters(received_at, origin, reason, raw) VALUES (?,?,?,?)",
+                    [(now, r.origin, r.reason, r.raw) for r in rejected],
+                )
+            head = self._head()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return Appended(accepted, len(records) - accepted, len(rejected), head)
+
+    def _head(self) -> int:
+        row = self._db.execute("SELECT max(position) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def head(self) -> int:
+        """The position of the last event (0 for an empty log)."""
+        return self._head()
+
+    def read(self, after: int = 0, batch: int = 10_000) -> Iterator[tuple[int, Record]]:
+        """Stored records in position order, from just after ``after``."""
+        cursor = self._db.execute(
+            "SELECT position, body FROM events WHERE position > ? ORDER BY position", (after,)
+        )
+        while rows := cursor.fetchmany(batch):
+            for position, body in rows:
+                yield position, orjson.loads(body)
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def dead_letter_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._db.execute(
+            "SELECT id, received_at, origin, reason, raw FROM dead_letters ORDER BY id DESC "
+            "LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [DeadLetter(*row) for row in rows]
