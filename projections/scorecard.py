@@ -202,10 +202,10 @@ def rate(point: Point, value: float | None) -> str:
         return "not rated"
     if value is None:
         return "no data"
-    better = (lambda a, b: a >= b) if point.higher_is_better else (lambda a, b: a <= b)
-    if better(value, point.target):
+    sign = 1 if point.higher_is_better else -1
+    if sign * value >= sign * point.target:
         return "green"
-    return "amber" if better(value, point.floor) else "red"
+    return "amber" if sign * value >= sign * point.floor else "red"
 
 
 def scorecard(measures: Measures, points: tuple[Point, ...] = POINTS) -> list[Status]:
@@ -218,17 +218,12 @@ def scorecard(measures: Measures, points: tuple[Point, ...] = POINTS) -> list[St
 
 def with_overrides(overrides: Mapping[int, Mapping[str, float]]) -> tuple[Point, ...]:
     """The points with targets and floors replaced, e.g. ``{4: {"target": 0.5}}``."""
-    return tuple(
-        replace(
-            p,
-            **{
-                k: float(v)
-                for k, v in overrides.get(p.number, {}).items()
-                if k in ("target", "floor")
-            },
-        )
-        for p in POINTS
-    )
+    out = []
+    for p in POINTS:
+        given = overrides.get(p.number, {})
+        target, floor = given.get("target", p.target), given.get("floor", p.floor)
+        out.append(replace(p, target=target, floor=floor))
+    return tuple(out)
 
 
 def scorecard_json(measures: Measures, points: tuple[Point, ...] = POINTS) -> list[dict[str, Any]]:
