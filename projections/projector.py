@@ -24,6 +24,7 @@ from projections.case import CaseFile, fold_case
 from projections.measures import Period, Tally, contribution, render, total
 
 SNAPSHOT_VERSION = 1
+LIVE_QUERIES = 6  # (period, now) pairs kept current: the rolling windows of /metrics
 
 
 @dataclass(slots=True)
@@ -41,7 +42,7 @@ class Projector:
         self._last_day: dict[str, date] = {}
         self._files: dict[str, CaseFile] = {}  # folded over all of a case's events
         self._changed: set[str] = set()
-        self._live: _Live | None = None
+        self._live: dict[tuple[Period, date], _Live] = {}
         self.position = 0  # how far into its source the projector has read (set by callers)
         self.last_recorded: datetime | None = None
 
@@ -89,8 +90,7 @@ class Projector:
         changed, self._changed = self._changed, set()
         for case_id in changed:
             self._files[case_id] = fold_case(case_id, self._cases[case_id])
-        live = self._live
-        if live is not None:
+        for live in self._live.values():
             for case_id in changed:
                 old = live.tallies.get(case_id)
                 if old is not None:
@@ -125,19 +125,21 @@ class Projector:
             yield self._file(case_id, now, as_at)
 
     def tally(self, now: date, period: Period, as_at: datetime | None = None) -> Tally:
-        """The summed contributions of every case. The last (period, now) asked without
-        ``as_at`` is kept and updated case by case as events arrive."""
+        """The summed contributions of every case. The last few (period, now) asked without
+        ``as_at`` are kept and updated case by case as events arrive."""
         self._refresh()
         if as_at is not None:
             return total(contribution(f, period, now) for f in self.case_files(now, as_at))
-        live = self._live
-        if live is None or live.period != period or live.now != now:
+        live = self._live.pop((period, now), None)
+        if live is None:
             live = _Live(period, now)
             for case_id in self._cases:
                 tally = contribution(self._file(case_id, now), period, now)
                 live.tallies[case_id] = tally
                 live.total.update(tally)
-            self._live = live
+            while len(self._live) >= LIVE_QUERIES:
+                del self._live[next(iter(self._live))]  # the least recently asked
+        self._live[(period, now)] = live
         return live.total
 
     def measures(
