@@ -40,6 +40,7 @@ class Projector:
         self._cases: dict[str, list[Event]] = {}
         self._seen: set[str] = set()
         self._last_day: dict[str, date] = {}
+        self._last_seen: dict[str, datetime] = {}  # a case's newest recorded_at
         self._files: dict[str, CaseFile] = {}  # folded over all of a case's events
         self._changed: set[str] = set()
         self._live: dict[tuple[Period, date], _Live] = {}
@@ -58,10 +59,13 @@ class Projector:
         if events is None:
             self._cases[case_id] = [event]
             self._last_day[case_id] = event.day
+            self._last_seen[case_id] = event.recorded_at
         else:
             events.append(event)
             if event.day > self._last_day[case_id]:
                 self._last_day[case_id] = event.day
+            if event.recorded_at > self._last_seen[case_id]:
+                self._last_seen[case_id] = event.recorded_at
         if self.last_recorded is None or event.recorded_at > self.last_recorded:
             self.last_recorded = event.recorded_at
         self._changed.add(case_id)
@@ -100,8 +104,10 @@ class Projector:
                 live.total.update(new)
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
-        if as_at is None and (now is None or self._last_day[case_id] <= now):
-            return self._files[case_id]
+        if (as_at is None or self._last_seen[case_id] <= as_at) and (
+            now is None or self._last_day[case_id] <= now
+        ):
+            return self._files[case_id]  # nothing of this case is hidden by now or as_at
         events: Iterable[Event] = self._cases[case_id]
         if as_at is not None:
             events = [e for e in events if e.recorded_at <= as_at]
