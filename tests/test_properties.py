@@ -1,0 +1,160 @@
+"""Properties of the fold (hypothesis): order, repeats, replay, retraction, snapshots."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from events import Event
+from projections import Period, Projector
+from tests.history import event
+
+START = date(2024, 1, 1)
+NOW = date(2025, 9, 30)
+PERIOD = Period(date(2024, 10, 1), NOW)
+CASES = ["C1", "C2", "C3"]
+
+
+def _data(kind: str, draw: Any) -> dict[str, Any]:
+    pick = lambda *xs: draw(st.sampled_from(xs))  # noqa: E731
+    small = lambda: pick("a", "b", "c")  # noqa: E731
+    return {
+        "request.received": lambda: {"requested_by": pick("parent", "school")},
+        "assessment.decided": lambda: {"decision": pick("assess", "refuse")},
+        "plan.decided": lambda: {"decision": pick("issue", "not_issue")},
+        "plan.issued": dict,
+        "exception.applied": lambda: {
+            "clock": pick("assess_decision", "no_plan_decision", "final_plan", "tribunal_order"),
+            "ground": pick("absence", "school_closure"),
+            "family_told": pick(True, False),
+        },
+        "request.withdrawn": dict,
+        "plan.ceased": lambda: {"reason": "x"},
+        "review.meeting_held": dict,
+        "review.decided": lambda: {"decision": pick("maintain", "amend", "cease")},
+        "amendment.proposed": dict,
+        "plan.amended": dict,
+        "review.compliance_checked": lambda: {
+            "setting_id": small(), "compliant": pick(True, False), "failures": [],
+        },
+        "transfer.due": lambda: {"transfer_date": pick("2025-09-01", "2026-01-05"),
+                                 "kind": pick("school", "post16")},
+        "transfer.setting_named": dict,
+        "appeal.registered": lambda: {"appeal_id": small(),
+                                      "against": pick("refusal_to_assess", "contents", "cease")},
+        "appeal.concluded": lambda: {"appeal_id": small(),
+                                     "outcome": pick("conceded", "la_won", "appellant_won")},
+        "tribunal.order_made": lambda: {"order_id": small(), "kind": pick("assess", "make_plan",
+                                        "maintain"), "basis": "order"},
+        "tribunal.order_step_done": lambda: {"order_id": small(), "step": pick("notify", "final"),
+                                             "outcome": pick("plan", "no_plan")},
+        "education.lost": lambda: {"reason": "other"},
+        "education.resumed": lambda: {"provision": "school"},
+        "eotas.requested": dict,
+        "eotas.started": dict,
+        "contact.received": lambda: {"contact_id": small(), "channel": "email"},
+        "contact.responded": lambda: {"contact_id": small(), "automated": pick(True, False)},
+        "caseworker.assigned": lambda: {"caseworker_id": small()},
+        "plan.audited": lambda: {"section_b": "met", "section_e": pick("met", "not_met"),
+                                 "section_f": "met"},
+        "sen_support.started": lambda: {"setting_id": small()},
+        "sen_support.ended": dict,
+    }[kind]()
+
+
+KINDS = [
+    "request.received", "assessment.decided", "plan.decided", "plan.issued", "exception.applied",
+    "request.withdrawn", "plan.ceased", "review.meeting_held", "review.decided",
+    "amendment.proposed", "plan.amended", "review.compliance_checked", "transfer.due",
+    "transfer.setting_named", "appeal.registered", "appeal.concluded", "tribunal.order_made",
+    "tribunal.order_step_done", "education.lost", "education.resumed", "eotas.requested",
+    "eotas.started", "contact.received", "contact.responded", "caseworker.assigned",
+    "plan.audited", "sen_support.started", "sen_support.ended",
+]
+
+
+@st.composite
+def histories(draw: Any, max_size: int = 40) -> list[Event]:
+    size = draw(st.integers(1, max_size))
+    out = []
+    for n in range(size):
+        kind = draw(st.sampled_from(KINDS))
+        day = START + timedelta(days=draw(st.integers(0, 700)))  # some after NOW
+        recorded = day + timedelta(days=draw(st.integers(0, 60)))
+        out.append(
+            event(kind, draw(st.sampled_from(CASES)), day.isoformat(), eid=f"e{n}",
+                  recorded=f"{recorded.isoformat()}T10:00:00Z", **_data(kind, draw))
+        )
+    return out
+
+
+def result(events: list[Event], now: date = NOW) -> dict[str, Any]:
+    p = Projector()
+    p.apply_all(events)
+    return p.measures(now, PERIOD)
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.randoms(use_true_random=False))
+def test_any_order_gives_the_same_measures(events: list[Event], rnd: Any) -> None:
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    assert result(shuffled) == result(events)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories(), st.data())
+def test_repeating_events_changes_nothing(events: list[Event], data: Any) -> None:
+    again = data.draw(st.lists(st.sampled_from(events), max_size=10))
+    assert result(events + again) == result(events)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_replay_equals_event_by_event_application(events: list[Event]) -> None:
+    live = Projector()
+    for e in events:
+        live.apply(e)
+        live.measures(NOW, PERIOD)  # the live tallies are updated case by case
+    assert live.measures(NOW, PERIOD) == result(events)
+    assert live.measures(NOW - timedelta(days=40), PERIOD) == result(events, NOW - timedelta(days=40))
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories(), st.data())
+def test_retracting_an_event_equals_never_having_had_it(events: list[Event], data: Any) -> None:
+    target = data.draw(st.sampled_from(events))
+    retraction = event("event.retracted", target.case_id, target.day.isoformat(), eid="retract",
+                       event_id=target.event_id, reason="recorded in error")
+    without = [e for e in events if e.event_id != target.event_id]
+    assert result([*events, retraction]) == result(without)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories(), st.data())
+def test_snapshot_restored_and_continued_equals_an_uninterrupted_run(
+    events: list[Event], data: Any
+) -> None:
+    cut = data.draw(st.integers(0, len(events)))
+    first = Projector()
+    first.apply_all(events[:cut])
+    first.position = cut
+    restored = Projector.restore(first.snapshot())
+    assert restored.position == cut
+    restored.apply_all(events[cut:])
+    assert restored.measures(NOW, PERIOD) == result(events)
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories())
+def test_as_at_equals_a_replay_of_what_was_recorded_by_then(events: list[Event]) -> None:
+    from datetime import UTC, datetime
+
+    as_at = datetime(2025, 3, 1, tzinfo=UTC)
+    known = [e for e in events if e.recorded_at <= as_at]
+    p = Projector()
+    p.apply_all(events)
+    assert p.measures(NOW, PERIOD, as_at) == result(known)
