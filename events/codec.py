@@ -56,7 +56,7 @@ def _reason(error: ValidationError, prefix: str = "") -> str:
     for item in error.errors(include_url=False):
         if item["type"] == "json_invalid":
             return f"not valid JSON: {item['ctx'].get('error', item['msg'])}"
-        if item["type"] == "model_attributes_type" and not item["loc"]:
+        if item["type"] in ("model_attributes_type", "dict_type") and not item["loc"]:
             return "event: expected a JSON object"
         if item["type"] == "union_tag_invalid":
             return f"type: unknown event type {item['ctx']['tag']!r}"
