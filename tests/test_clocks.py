@@ -33,7 +33,10 @@ def test_reg_5_1_decision_to_assess_within_6_weeks(decided: str, on_time: int) -
     ]
     m = measures(history, NOW, **YEAR)
     assert clock(m, "assess_decision") == {
-        "completed": 1, "on_time": on_time, "open": 0, "overdue": 0,
+        "completed": 1,
+        "on_time": on_time,
+        "open": 0,
+        "overdue": 0,
     }
     assert m["final_plan"]["open"] == 1  # the 20-week clock keeps running after "assess"
 
@@ -96,7 +99,10 @@ def test_reg_10_1_notice_of_no_plan_within_16_weeks(decided: str, on_time: int) 
     ]
     m = measures(history, NOW, **YEAR)
     assert clock(m, "no_plan_decision") == {
-        "completed": 1, "on_time": on_time, "open": 0, "overdue": 0,
+        "completed": 1,
+        "on_time": on_time,
+        "open": 0,
+        "overdue": 0,
     }
     assert clock(m, "final_plan") == {"completed": 0, "on_time": 0, "open": 0, "overdue": 0}
 
@@ -158,7 +164,9 @@ def test_plan_ceased_cancels_the_plans_open_clocks() -> None:
 
 
 @pytest.mark.parametrize(("decided", "on_time"), [("2025-03-31", 1), ("2025-04-01", 0)])
-def test_reg_20_10_review_decision_within_4_weeks_of_the_meeting(decided: str, on_time: int) -> None:
+def test_reg_20_10_review_decision_within_4_weeks_of_the_meeting(
+    decided: str, on_time: int
+) -> None:
     # meeting Mon 3 Mar 2025 + 28 days = Mon 31 Mar 2025
     history = [
         event("plan.issued", "C1", "2024-06-01"),
@@ -197,7 +205,10 @@ def test_reg_18_1_phase_transfer_deadline(kind: str, named: str, on_time: int) -
         event("transfer.setting_named", "C1", named, setting_id="URN-1"),
     ]
     assert clock(measures(history, NOW, **YEAR), "phase_transfer") == {
-        "completed": 1, "on_time": on_time, "open": 0, "overdue": 0,
+        "completed": 1,
+        "on_time": on_time,
+        "open": 0,
+        "overdue": 0,
     }
 
 
@@ -233,20 +244,35 @@ def test_reg_44_tribunal_order_deadlines_by_kind(kind: str, outcome: str | None,
     step = {"order_id": "T1", "step": "final"} | ({"outcome": outcome} if outcome else {})
     for done, on_time in ((due, 1), (due + timedelta(days=1), 0)):
         history = [
-            event("tribunal.order_made", "C1", made.isoformat(), order_id="T1", kind=kind,
-                  basis="order"),
+            event(
+                "tribunal.order_made",
+                "C1",
+                made.isoformat(),
+                order_id="T1",
+                kind=kind,
+                basis="order",
+            ),
             event("tribunal.order_step_done", "C1", done.isoformat(), **step),
         ]
         assert clock(measures(history, NOW, **YEAR), "tribunal_order") == {
-            "completed": 1, "on_time": on_time, "open": 0, "overdue": 0,
+            "completed": 1,
+            "on_time": on_time,
+            "open": 0,
+            "overdue": 0,
         }, (kind, done)
 
 
 def test_open_assess_order_is_due_at_14_weeks() -> None:
     # order 3 Mar 2025 + 98 days = 9 Jun 2025: overdue from 10 Jun
     history = [
-        event("tribunal.order_made", "C1", "2025-03-03", order_id="T1", kind="assess",
-              basis="unopposed"),
+        event(
+            "tribunal.order_made",
+            "C1",
+            "2025-03-03",
+            order_id="T1",
+            kind="assess",
+            basis="unopposed",
+        ),
         event("tribunal.order_step_done", "C1", "2025-03-10", order_id="T1", step="notify"),
     ]
     assert measures(history, "2025-06-09")["tribunal_order"]["overdue"] == 0
@@ -304,8 +330,14 @@ def test_exceptions_count_in_the_rate_including_them_but_not_excluding_them() ->
     history = [
         # C1: plan late (due 26 May 2025, issued 30 Jun) but excepted: the family was away
         event("request.received", "C1", "2025-01-06", requested_by="parent"),
-        event("exception.applied", "C1", "2025-03-01", clock="final_plan", ground="absence",
-              family_told=True),
+        event(
+            "exception.applied",
+            "C1",
+            "2025-03-01",
+            clock="final_plan",
+            ground="absence",
+            family_told=True,
+        ),
         event("plan.issued", "C1", "2025-06-30"),
         # C2: plan on time, no exception
         event("request.received", "C2", "2025-01-06", requested_by="parent"),
@@ -313,8 +345,7 @@ def test_exceptions_count_in_the_rate_including_them_but_not_excluding_them() ->
         # C3: excepted and on time
         event("request.received", "C3", "2025-01-06", requested_by="parent"),
         event("plan.issued", "C3", "2025-05-02"),
-        event("exception.applied", "C3", "2025-05-02", clock="final_plan",
-              ground="school_closure"),
+        event("exception.applied", "C3", "2025-05-02", clock="final_plan", ground="school_closure"),
     ]
     m = measures(history, NOW, **YEAR)["final_plan"]
     assert m["completed"] == 3 and m["on_time"] == 2
@@ -326,8 +357,13 @@ def test_exceptions_count_in_the_rate_including_them_but_not_excluding_them() ->
 def test_an_excepted_open_clock_is_open_but_never_overdue() -> None:
     history = [
         event("request.received", "C1", "2025-01-06", requested_by="parent"),
-        event("exception.applied", "C1", "2025-01-20", clock="assess_decision",
-              ground="personal_circumstances"),
+        event(
+            "exception.applied",
+            "C1",
+            "2025-01-20",
+            clock="assess_decision",
+            ground="personal_circumstances",
+        ),
     ]
     m = measures(history, "2025-03-01")
     assert m["assess_decision"]["open"] == 1 and m["assess_decision"]["overdue"] == 0
@@ -337,8 +373,13 @@ def test_an_excepted_open_clock_is_open_but_never_overdue() -> None:
 def test_exception_for_no_plan_decision_made_before_the_decision_applies_to_it() -> None:
     history = [
         event("request.received", "C1", "2025-01-06", requested_by="parent"),
-        event("exception.applied", "C1", "2025-02-01", clock="no_plan_decision",
-              ground="early_years_closure"),
+        event(
+            "exception.applied",
+            "C1",
+            "2025-02-01",
+            clock="no_plan_decision",
+            ground="early_years_closure",
+        ),
         event("plan.decided", "C1", "2025-06-01", decision="not_issue"),
     ]
     m = measures(history, NOW, **YEAR)["no_plan_decision"]
@@ -347,12 +388,30 @@ def test_exception_for_no_plan_decision_made_before_the_decision_applies_to_it()
 
 def test_exception_for_a_tribunal_order_by_order_id() -> None:
     history = [
-        event("tribunal.order_made", "C1", "2025-03-03", order_id="T1", kind="amend_plan",
-              basis="order"),
-        event("tribunal.order_made", "C1", "2025-03-03", order_id="T2", kind="amend_plan",
-              basis="mediation"),
-        event("exception.applied", "C1", "2025-03-10", clock="tribunal_order", ground="absence",
-              order_id="T1"),
+        event(
+            "tribunal.order_made",
+            "C1",
+            "2025-03-03",
+            order_id="T1",
+            kind="amend_plan",
+            basis="order",
+        ),
+        event(
+            "tribunal.order_made",
+            "C1",
+            "2025-03-03",
+            order_id="T2",
+            kind="amend_plan",
+            basis="mediation",
+        ),
+        event(
+            "exception.applied",
+            "C1",
+            "2025-03-10",
+            clock="tribunal_order",
+            ground="absence",
+            order_id="T1",
+        ),
     ]
     m = measures(history, "2025-06-01")["tribunal_order"]
     assert (m["open"], m["overdue"]) == (2, 1)
@@ -391,14 +450,23 @@ def test_as_at_uses_only_what_was_recorded_by_then() -> None:
         event("request.received", "C2", "2025-01-06", requested_by="parent"),
         event("plan.issued", "C2", "2025-05-01", eid="c2-plan"),
         # a retraction recorded in July
-        event("event.retracted", "C2", "2025-06-15", event_id="c2-plan", reason="duplicate",
-              recorded="2025-07-01T10:00:00Z"),
+        event(
+            "event.retracted",
+            "C2",
+            "2025-06-15",
+            event_id="c2-plan",
+            reason="duplicate",
+            recorded="2025-07-01T10:00:00Z",
+        ),
     ]
     june = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
     as_known_in_june = measures(history, "2025-06-30", as_at=june)
     known_now = measures(history, "2025-06-30")
     # in June: C2's plan counted, C1's not yet known
-    assert (as_known_in_june["final_plan"]["completed"], as_known_in_june["final_plan"]["open"]) == (1, 1)
+    assert (
+        as_known_in_june["final_plan"]["completed"],
+        as_known_in_june["final_plan"]["open"],
+    ) == (1, 1)
     assert as_known_in_june["first_time_right"]["decisions"] == 1
     # now: C1's plan counted, C2's retracted
     assert (known_now["final_plan"]["completed"], known_now["final_plan"]["open"]) == (1, 1)

@@ -17,62 +17,124 @@ ARRIVAL = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
 
 # (type, good data, bad data, the field the bad one must name)
 EXAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
-    ("request.received", {"requested_by": "school", "setting_id": "URN-1"},
-     {"requested_by": "grandparent"}, "data.requested_by"),
+    (
+        "request.received",
+        {"requested_by": "school", "setting_id": "URN-1"},
+        {"requested_by": "grandparent"},
+        "data.requested_by",
+    ),
     ("assessment.decided", {"decision": "assess"}, {"decision": "maybe"}, "data.decision"),
     ("plan.decided", {"decision": "not_issue"}, {}, "data.decision"),
     ("plan.draft_issued", {}, [], "data"),
-    ("plan.issued", {"setting_id": "URN-1", "setting_type": "special"}, {"setting_id": 7},
-     "data.setting_id"),
-    ("exception.applied", {"clock": "final_plan", "ground": "absence", "family_told": True},
-     {"clock": "review_due", "ground": "absence"}, "data.clock"),
+    (
+        "plan.issued",
+        {"setting_id": "URN-1", "setting_type": "special"},
+        {"setting_id": 7},
+        "data.setting_id",
+    ),
+    (
+        "exception.applied",
+        {"clock": "final_plan", "ground": "absence", "family_told": True},
+        {"clock": "review_due", "ground": "absence"},
+        "data.clock",
+    ),
     ("request.withdrawn", {}, "withdrawn", "data"),
     ("plan.ceased", {"reason": "moved to Wales"}, {}, "data.reason"),
     ("review.meeting_held", {}, 3, "data"),
     ("review.decided", {"decision": "amend"}, {"decision": "keep"}, "data.decision"),
     ("amendment.proposed", {}, None, "data"),
     ("plan.amended", {}, [1], "data"),
-    ("review.compliance_checked", {"setting_id": "URN-1", "compliant": False,
-                                   "failures": ["no health advice"]},
-     {"setting_id": "URN-1", "compliant": "true", "failures": []}, "data.compliant"),
-    ("transfer.due", {"transfer_date": "2026-09-01", "kind": "post16"},
-     {"transfer_date": "2026-02-30", "kind": "school"}, "data.transfer_date"),
-    ("transfer.setting_named", {"setting_id": "URN-9"}, {"setting_id": ["URN-9"]},
-     "data.setting_id"),
-    ("appeal.registered", {"appeal_id": "A1", "against": "placement"},
-     {"appeal_id": "A1", "against": "everything"}, "data.against"),
-    ("appeal.concluded", {"appeal_id": "A1", "outcome": "conceded"},
-     {"appeal_id": "", "outcome": "conceded"}, "data.appeal_id"),
-    ("tribunal.order_made", {"order_id": "T1", "kind": "make_plan", "basis": "mediation"},
-     {"order_id": "T1", "kind": "make_plan", "basis": "tribunal"}, "data.basis"),
-    ("tribunal.order_step_done", {"order_id": "T1", "step": "final", "outcome": "no_plan"},
-     {"order_id": "T1", "step": "last"}, "data.step"),
+    (
+        "review.compliance_checked",
+        {"setting_id": "URN-1", "compliant": False, "failures": ["no health advice"]},
+        {"setting_id": "URN-1", "compliant": "true", "failures": []},
+        "data.compliant",
+    ),
+    (
+        "transfer.due",
+        {"transfer_date": "2026-09-01", "kind": "post16"},
+        {"transfer_date": "2026-02-30", "kind": "school"},
+        "data.transfer_date",
+    ),
+    (
+        "transfer.setting_named",
+        {"setting_id": "URN-9"},
+        {"setting_id": ["URN-9"]},
+        "data.setting_id",
+    ),
+    (
+        "appeal.registered",
+        {"appeal_id": "A1", "against": "placement"},
+        {"appeal_id": "A1", "against": "everything"},
+        "data.against",
+    ),
+    (
+        "appeal.concluded",
+        {"appeal_id": "A1", "outcome": "conceded"},
+        {"appeal_id": "", "outcome": "conceded"},
+        "data.appeal_id",
+    ),
+    (
+        "tribunal.order_made",
+        {"order_id": "T1", "kind": "make_plan", "basis": "mediation"},
+        {"order_id": "T1", "kind": "make_plan", "basis": "tribunal"},
+        "data.basis",
+    ),
+    (
+        "tribunal.order_step_done",
+        {"order_id": "T1", "step": "final", "outcome": "no_plan"},
+        {"order_id": "T1", "step": "last"},
+        "data.step",
+    ),
     ("education.lost", {"reason": "excluded"}, {"reason": "holiday"}, "data.reason"),
     ("education.resumed", {"provision": "eotas"}, {}, "data.provision"),
     ("eotas.requested", {}, "yes", "data"),
-    ("eotas.agreed", {"hours_per_week": 15, "annual_cost": 18000},
-     {"hours_per_week": -1}, "data.hours_per_week"),
+    (
+        "eotas.agreed",
+        {"hours_per_week": 15, "annual_cost": 18000},
+        {"hours_per_week": -1},
+        "data.hours_per_week",
+    ),
     ("eotas.started", {}, 0, "data"),
     ("eotas.ended", {}, False, "data"),
-    ("contact.received", {"contact_id": "K1", "channel": "phone"},
-     {"contact_id": "K1", "channel": "fax"}, "data.channel"),
-    ("contact.responded", {"contact_id": "K1", "automated": True},
-     {"contact_id": "K1"}, "data.automated"),
-    ("caseworker.assigned", {"caseworker_id": "W7"}, {"caseworker_id": ""},
-     "data.caseworker_id"),
-    ("plan.audited", {"section_b": "met", "section_e": "not_met", "section_f": "met",
-                      "grade": "good"},
-     {"section_b": "met", "section_e": "met", "section_f": "met", "grade": "fine"}, "data.grade"),
+    (
+        "contact.received",
+        {"contact_id": "K1", "channel": "phone"},
+        {"contact_id": "K1", "channel": "fax"},
+        "data.channel",
+    ),
+    (
+        "contact.responded",
+        {"contact_id": "K1", "automated": True},
+        {"contact_id": "K1"},
+        "data.automated",
+    ),
+    ("caseworker.assigned", {"caseworker_id": "W7"}, {"caseworker_id": ""}, "data.caseworker_id"),
+    (
+        "plan.audited",
+        {"section_b": "met", "section_e": "not_met", "section_f": "met", "grade": "good"},
+        {"section_b": "met", "section_e": "met", "section_f": "met", "grade": "fine"},
+        "data.grade",
+    ),
     ("sen_support.started", {"setting_id": "URN-1"}, {}, "data.setting_id"),
     ("sen_support.ended", {}, "ended", "data"),
-    ("event.retracted", {"event_id": "e1", "reason": "wrong case"}, {"event_id": "e1"},
-     "data.reason"),
+    (
+        "event.retracted",
+        {"event_id": "e1", "reason": "wrong case"},
+        {"event_id": "e1"},
+        "data.reason",
+    ),
 ]
 
 
 def envelope(kind: str, data: Any, **over: Any) -> bytes:
-    body = {"event_id": "e-1", "type": kind, "case_id": "KC-1", "occurred_at": "2025-03-14",
-            "data": data} | over
+    body = {
+        "event_id": "e-1",
+        "type": kind,
+        "case_id": "KC-1",
+        "occurred_at": "2025-03-14",
+        "data": data,
+    } | over
     return orjson.dumps(body)
 
 
@@ -115,7 +177,10 @@ def test_envelope_rules(over: dict[str, Any], reason: str) -> None:
 
 
 def test_not_json_and_not_an_object() -> None:
-    for text, reason in ((b"{oops", "not valid JSON"), (b"[1, 2]", "event: expected a JSON object")):
+    for text, reason in (
+        (b"{oops", "not valid JSON"),
+        (b"[1, 2]", "event: expected a JSON object"),
+    ):
         with pytest.raises(InvalidEvent) as error:
             decode(text, arrival=ARRIVAL)
         assert error.value.reason.startswith(reason)
@@ -123,13 +188,23 @@ def test_not_json_and_not_an_object() -> None:
 
 def test_naive_times_are_london_and_recorded_at_is_stamped_on_arrival() -> None:
     # 00:30 on 1 July 2025 in London is 23:30 UTC on 30 June: the legal date is 1 July
-    summer = from_record(decode(envelope("plan.issued", {}, occurred_at="2025-07-01T00:30:00"),
-                                arrival=ARRIVAL))
+    summer = from_record(
+        decode(envelope("plan.issued", {}, occurred_at="2025-07-01T00:30:00"), arrival=ARRIVAL)
+    )
     assert summer.day == date(2025, 7, 1)
     assert summer.recorded_at == ARRIVAL
     # an aware time is converted to London: 23:30 UTC on 30 June is 1 July in London (BST)
-    aware = from_record(decode(envelope("plan.issued", {}, occurred_at="2025-06-30T23:30:00Z",
-                                        recorded_at="2025-07-01T08:00:00"), arrival=ARRIVAL))
+    aware = from_record(
+        decode(
+            envelope(
+                "plan.issued",
+                {},
+                occurred_at="2025-06-30T23:30:00Z",
+                recorded_at="2025-07-01T08:00:00",
+            ),
+            arrival=ARRIVAL,
+        )
+    )
     assert aware.day == date(2025, 7, 1)
     assert aware.recorded_at == datetime(2025, 7, 1, 7, 0, tzinfo=UTC)  # 08:00 BST
 
@@ -143,13 +218,16 @@ def test_council_defaults_from_settings_and_is_kept_when_given() -> None:
 def test_eotas_agreed_schema_1_is_upcast_to_pence_on_read() -> None:
     """Schema 1 carried the annual cost in pounds; schema 2 carries whole pence. The stored
     record keeps what came; reading it gives the current schema."""
-    v1 = decode(envelope("eotas.agreed", {"hours_per_week": 20, "annual_cost": 18250.75}),
-                arrival=ARRIVAL)
+    v1 = decode(
+        envelope("eotas.agreed", {"hours_per_week": 20, "annual_cost": 18250.75}), arrival=ARRIVAL
+    )
     assert v1["schema"] == 1 and v1["data"]["annual_cost"] == 18250.75
     read = from_record(v1)
     assert read.data == {"hours_per_week": 20, "annual_cost_pence": 1825075}
-    v2 = decode(envelope("eotas.agreed", {"hours_per_week": 20, "annual_cost_pence": 1825075},
-                         schema=2), arrival=ARRIVAL)
+    v2 = decode(
+        envelope("eotas.agreed", {"hours_per_week": 20, "annual_cost_pence": 1825075}, schema=2),
+        arrival=ARRIVAL,
+    )
     assert from_record(v2).data == read.data
     with pytest.raises(InvalidEvent) as error:
         decode(envelope("eotas.agreed", {"annual_cost_pence": "lots"}, schema=2), arrival=ARRIVAL)
@@ -157,8 +235,9 @@ def test_eotas_agreed_schema_1_is_upcast_to_pence_on_read() -> None:
 
 
 def test_schema_command_prints_one_document_covering_every_type() -> None:
-    done = subprocess.run([sys.executable, "-m", "sendwatch.cli", "schema"], capture_output=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "sendwatch.cli", "schema"], capture_output=True, check=True
+    )
     document = json.loads(done.stdout)
     assert document == json.loads(json.dumps(json_schema()))
     tags = set(document["discriminator"]["mapping"])

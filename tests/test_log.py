@@ -24,18 +24,26 @@ def lines(*events: bytes) -> list[bytes]:
 
 
 def test_append_is_idempotent_on_event_id(tmp_path: Path) -> None:
-    events = [raw("plan.issued", "C1", "2025-01-06", eid="e1"),
-              raw("plan.issued", "C2", "2025-01-07", eid="e2")]
+    events = [
+        raw("plan.issued", "C1", "2025-01-06", eid="e1"),
+        raw("plan.issued", "C2", "2025-01-07", eid="e2"),
+    ]
     with EventLog(tmp_path / "log.db") as log:
         first = ingest(lines(jsonl(events)), log, origin="a.jsonl")
-        again = ingest(lines(jsonl([*events, raw("plan.issued", "C3", "2025-01-08", eid="e3")])),
-                       log, origin="b.jsonl")
+        again = ingest(
+            lines(jsonl([*events, raw("plan.issued", "C3", "2025-01-08", eid="e3")])),
+            log,
+            origin="b.jsonl",
+        )
         assert (first.accepted, first.duplicates) == (2, 0)
         assert (again.accepted, again.duplicates) == (1, 2)
         assert log.count() == 3 and log.head() == 3
         # the same id twice in one batch is stored once
-        twice = ingest(lines(jsonl([raw("plan.issued", "C4", "2025-01-09", eid="e4")] * 2)),
-                       log, origin="c.jsonl")
+        twice = ingest(
+            lines(jsonl([raw("plan.issued", "C4", "2025-01-09", eid="e4")] * 2)),
+            log,
+            origin="c.jsonl",
+        )
         assert (twice.accepted, twice.duplicates) == (1, 1)
         assert [p for p, _ in log.read()] == [1, 2, 3, 4]  # positions have no gaps
 
@@ -45,7 +53,7 @@ def test_recorded_at_is_stamped_on_arrival_when_absent(tmp_path: Path) -> None:
     del event["recorded_at"]
     with EventLog(tmp_path / "log.db") as log:
         ingest(lines(jsonl([event])), log, origin="a.jsonl")
-        (_, record), = log.read()
+        ((_, record),) = log.read()
     assert from_record(record).recorded_at.year >= 2026  # today, not the occurrence date
 
 
@@ -67,8 +75,12 @@ def test_ingest_command_summary_and_exit_codes(tmp_path: Path) -> None:
     db = tmp_path / "log.db"
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "sendwatch.cli", "ingest", *args],
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "sendwatch.cli", "ingest", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     first = run(str(path), "--db", str(db))
     assert first.returncode == 0
@@ -83,8 +95,11 @@ def test_ingest_command_summary_and_exit_codes(tmp_path: Path) -> None:
 
 def test_projector_catches_up_from_its_position_without_gaps(tmp_path: Path) -> None:
     with EventLog(tmp_path / "log.db") as log:
-        ingest(lines(jsonl([raw("plan.issued", f"C{n}", "2025-01-06") for n in range(5)])), log,
-               origin="a")
+        ingest(
+            lines(jsonl([raw("plan.issued", f"C{n}", "2025-01-06") for n in range(5)])),
+            log,
+            origin="a",
+        )
         p = Projector()
         assert catch_up(p, log) == 5 and p.position == 5
         ingest(lines(jsonl([raw("plan.issued", "C9", "2025-01-06")])), log, origin="b")
@@ -98,13 +113,25 @@ def test_kill_9_during_a_large_ingest_loses_no_acknowledged_event(tmp_path: Path
     path = tmp_path / "big.jsonl"
     with open(path, "wb") as out:
         for n in range(total):
-            out.write(orjson.dumps(raw("contact.received", f"C{n % 5000}", "2025-01-06",
-                                       eid=f"big-{n}", contact_id=f"k{n}", channel="email")))
+            out.write(
+                orjson.dumps(
+                    raw(
+                        "contact.received",
+                        f"C{n % 5000}",
+                        "2025-01-06",
+                        eid=f"big-{n}",
+                        contact_id=f"k{n}",
+                        channel="email",
+                    )
+                )
+            )
             out.write(b"\n")
     db = tmp_path / "log.db"
     ingesting = subprocess.Popen(
         [sys.executable, "-m", "sendwatch.cli", "ingest", str(path), "--db", str(db), "--acks"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     assert ingesting.stdout is not None
     acknowledged = 0
@@ -124,7 +151,9 @@ def test_kill_9_during_a_large_ingest_loses_no_acknowledged_event(tmp_path: Path
 
     rerun = subprocess.run(
         [sys.executable, "-m", "sendwatch.cli", "ingest", str(path), "--db", str(db)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert f"accepted {total - len(stored):,}, duplicates {len(stored):,}" in rerun.stderr
     with EventLog(db) as log:

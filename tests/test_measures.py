@@ -14,7 +14,7 @@ NOW = "2025-12-31"
 
 
 def test_default_period_is_the_12_months_to_now() -> None:
-    # completed on 1 Jul 2024 counts for now = 30 Jun 2025 (1 Jul 2024 to 30 Jun 2025); 30 Jun 2024 does not
+    # now = 30 Jun 2025: the period is 1 Jul 2024 to 30 Jun 2025, so 30 Jun 2024 is outside
     history = [
         event("amendment.proposed", "C1", "2024-05-01"),
         event("plan.amended", "C1", "2024-06-30"),
@@ -37,15 +37,28 @@ def test_appeals_registered_and_concluded_in_the_period_by_type() -> None:
     ]
     appeals = measures(history, "2026-02-01", **PERIOD)["appeals"]
     assert appeals["refusal_to_assess"] == {
-        "registered": 1, "withdrawn": 0, "conceded": 1, "appellant_won": 1, "la_won": 0,
+        "registered": 1,
+        "withdrawn": 0,
+        "conceded": 1,
+        "appellant_won": 1,
+        "la_won": 0,
     }
     assert appeals["placement"] == {
-        "registered": 1, "withdrawn": 0, "conceded": 0, "appellant_won": 0, "la_won": 0,
+        "registered": 1,
+        "withdrawn": 0,
+        "conceded": 0,
+        "appellant_won": 0,
+        "la_won": 0,
     }
     assert appeals["cease"]["withdrawn"] == 1
     assert set(appeals) == {
-        "refusal_to_assess", "refusal_to_issue", "contents", "placement", "refusal_to_amend",
-        "refusal_to_reassess", "cease",
+        "refusal_to_assess",
+        "refusal_to_issue",
+        "contents",
+        "placement",
+        "refusal_to_amend",
+        "refusal_to_reassess",
+        "cease",
     }
 
 
@@ -138,18 +151,50 @@ def test_caseworker_changes_and_cases_with_three_or_more() -> None:
 
 def test_plan_quality_review_compliance_and_sen_support() -> None:
     history = [
-        event("plan.audited", "C1", "2025-03-01", section_b="met", section_e="not_met",
-              section_f="met", grade="good"),
-        event("plan.audited", "C2", "2025-04-01", section_b="met", section_e="met",
-              section_f="not_met"),
-        event("plan.audited", "C3", "2024-04-01", section_b="met", section_e="met",
-              section_f="met"),
-        event("review.compliance_checked", "C1", "2025-05-01", setting_id="URN-1",
-              compliant=True, failures=[]),
-        event("review.compliance_checked", "C2", "2025-05-02", setting_id="URN-1",
-              compliant=False, failures=["no advice sought"]),
-        event("review.compliance_checked", "C3", "2025-05-03", setting_id="URN-2",
-              compliant=True, failures=[]),
+        event(
+            "plan.audited",
+            "C1",
+            "2025-03-01",
+            section_b="met",
+            section_e="not_met",
+            section_f="met",
+            grade="good",
+        ),
+        event(
+            "plan.audited",
+            "C2",
+            "2025-04-01",
+            section_b="met",
+            section_e="met",
+            section_f="not_met",
+        ),
+        event(
+            "plan.audited", "C3", "2024-04-01", section_b="met", section_e="met", section_f="met"
+        ),
+        event(
+            "review.compliance_checked",
+            "C1",
+            "2025-05-01",
+            setting_id="URN-1",
+            compliant=True,
+            failures=[],
+        ),
+        event(
+            "review.compliance_checked",
+            "C2",
+            "2025-05-02",
+            setting_id="URN-1",
+            compliant=False,
+            failures=["no advice sought"],
+        ),
+        event(
+            "review.compliance_checked",
+            "C3",
+            "2025-05-03",
+            setting_id="URN-2",
+            compliant=True,
+            failures=[],
+        ),
         event("sen_support.started", "C4", "2025-01-10", setting_id="URN-1"),
         event("sen_support.started", "C5", "2025-01-10", setting_id="URN-2"),
         event("sen_support.ended", "C5", "2025-06-10"),
@@ -157,12 +202,18 @@ def test_plan_quality_review_compliance_and_sen_support() -> None:
     ]
     m = measures(history, NOW, **PERIOD)
     assert m["plan_quality"] == {
-        "audited": 2, "section_b_met": 2, "section_e_met": 1, "section_f_met": 1,
+        "audited": 2,
+        "section_b_met": 2,
+        "section_e_met": 1,
+        "section_f_met": 1,
     }
     assert m["review_compliance"] == {
         "checked": 3,
         "compliant": 2,
-        "by_setting": {"URN-1": {"checked": 2, "compliant": 1}, "URN-2": {"checked": 1, "compliant": 1}},
+        "by_setting": {
+            "URN-1": {"checked": 2, "compliant": 1},
+            "URN-2": {"checked": 1, "compliant": 1},
+        },
     }
     assert m["sen_support"]["open_now"] == 2
     assert m["sen_support"]["by_setting"] == {"URN-1": 2}
@@ -174,7 +225,16 @@ def test_metrics_cli_reports_bad_lines_and_counts_dead_letters(tmp_path) -> None
     path = tmp_path / "events.jsonl"
     path.write_bytes(jsonl([good]) + b"{not json\n" + jsonl([unknown]) + b"\n")
     done = subprocess.run(
-        [sys.executable, "-m", "sendwatch.cli", "metrics", "--events", str(path), "--now", "2025-03-01"],
+        [
+            sys.executable,
+            "-m",
+            "sendwatch.cli",
+            "metrics",
+            "--events",
+            str(path),
+            "--now",
+            "2025-03-01",
+        ],
         capture_output=True,
         check=False,
     )

@@ -38,19 +38,33 @@ def _data(kind: str, draw: Any) -> dict[str, Any]:
         "amendment.proposed": dict,
         "plan.amended": dict,
         "review.compliance_checked": lambda: {
-            "setting_id": small(), "compliant": pick(True, False), "failures": [],
+            "setting_id": small(),
+            "compliant": pick(True, False),
+            "failures": [],
         },
-        "transfer.due": lambda: {"transfer_date": pick("2025-09-01", "2026-01-05"),
-                                 "kind": pick("school", "post16")},
+        "transfer.due": lambda: {
+            "transfer_date": pick("2025-09-01", "2026-01-05"),
+            "kind": pick("school", "post16"),
+        },
         "transfer.setting_named": dict,
-        "appeal.registered": lambda: {"appeal_id": small(),
-                                      "against": pick("refusal_to_assess", "contents", "cease")},
-        "appeal.concluded": lambda: {"appeal_id": small(),
-                                     "outcome": pick("conceded", "la_won", "appellant_won")},
-        "tribunal.order_made": lambda: {"order_id": small(), "kind": pick("assess", "make_plan",
-                                        "maintain"), "basis": "order"},
-        "tribunal.order_step_done": lambda: {"order_id": small(), "step": pick("notify", "final"),
-                                             "outcome": pick("plan", "no_plan")},
+        "appeal.registered": lambda: {
+            "appeal_id": small(),
+            "against": pick("refusal_to_assess", "contents", "cease"),
+        },
+        "appeal.concluded": lambda: {
+            "appeal_id": small(),
+            "outcome": pick("conceded", "la_won", "appellant_won"),
+        },
+        "tribunal.order_made": lambda: {
+            "order_id": small(),
+            "kind": pick("assess", "make_plan", "maintain"),
+            "basis": "order",
+        },
+        "tribunal.order_step_done": lambda: {
+            "order_id": small(),
+            "step": pick("notify", "final"),
+            "outcome": pick("plan", "no_plan"),
+        },
         "education.lost": lambda: {"reason": "other"},
         "education.resumed": lambda: {"provision": "school"},
         "eotas.requested": dict,
@@ -58,21 +72,45 @@ def _data(kind: str, draw: Any) -> dict[str, Any]:
         "contact.received": lambda: {"contact_id": small(), "channel": "email"},
         "contact.responded": lambda: {"contact_id": small(), "automated": pick(True, False)},
         "caseworker.assigned": lambda: {"caseworker_id": small()},
-        "plan.audited": lambda: {"section_b": "met", "section_e": pick("met", "not_met"),
-                                 "section_f": "met"},
+        "plan.audited": lambda: {
+            "section_b": "met",
+            "section_e": pick("met", "not_met"),
+            "section_f": "met",
+        },
         "sen_support.started": lambda: {"setting_id": small()},
         "sen_support.ended": dict,
     }[kind]()
 
 
 KINDS = [
-    "request.received", "assessment.decided", "plan.decided", "plan.issued", "exception.applied",
-    "request.withdrawn", "plan.ceased", "review.meeting_held", "review.decided",
-    "amendment.proposed", "plan.amended", "review.compliance_checked", "transfer.due",
-    "transfer.setting_named", "appeal.registered", "appeal.concluded", "tribunal.order_made",
-    "tribunal.order_step_done", "education.lost", "education.resumed", "eotas.requested",
-    "eotas.started", "contact.received", "contact.responded", "caseworker.assigned",
-    "plan.audited", "sen_support.started", "sen_support.ended",
+    "request.received",
+    "assessment.decided",
+    "plan.decided",
+    "plan.issued",
+    "exception.applied",
+    "request.withdrawn",
+    "plan.ceased",
+    "review.meeting_held",
+    "review.decided",
+    "amendment.proposed",
+    "plan.amended",
+    "review.compliance_checked",
+    "transfer.due",
+    "transfer.setting_named",
+    "appeal.registered",
+    "appeal.concluded",
+    "tribunal.order_made",
+    "tribunal.order_step_done",
+    "education.lost",
+    "education.resumed",
+    "eotas.requested",
+    "eotas.started",
+    "contact.received",
+    "contact.responded",
+    "caseworker.assigned",
+    "plan.audited",
+    "sen_support.started",
+    "sen_support.ended",
 ]
 
 
@@ -85,8 +123,14 @@ def histories(draw: Any, max_size: int = 40) -> list[Event]:
         day = START + timedelta(days=draw(st.integers(0, 700)))  # some after NOW
         recorded = day + timedelta(days=draw(st.integers(0, 60)))
         out.append(
-            event(kind, draw(st.sampled_from(CASES)), day.isoformat(), eid=f"e{n}",
-                  recorded=f"{recorded.isoformat()}T10:00:00Z", **_data(kind, draw))
+            event(
+                kind,
+                draw(st.sampled_from(CASES)),
+                day.isoformat(),
+                eid=f"e{n}",
+                recorded=f"{recorded.isoformat()}T10:00:00Z",
+                **_data(kind, draw),
+            )
         )
     return out
 
@@ -120,15 +164,23 @@ def test_replay_equals_event_by_event_application(events: list[Event]) -> None:
         live.apply(e)
         live.measures(NOW, PERIOD)  # the live tallies are updated case by case
     assert live.measures(NOW, PERIOD) == result(events)
-    assert live.measures(NOW - timedelta(days=40), PERIOD) == result(events, NOW - timedelta(days=40))
+    assert live.measures(NOW - timedelta(days=40), PERIOD) == result(
+        events, NOW - timedelta(days=40)
+    )
 
 
 @settings(max_examples=100, deadline=None)
 @given(histories(), st.data())
 def test_retracting_an_event_equals_never_having_had_it(events: list[Event], data: Any) -> None:
     target = data.draw(st.sampled_from(events))
-    retraction = event("event.retracted", target.case_id, target.day.isoformat(), eid="retract",
-                       event_id=target.event_id, reason="recorded in error")
+    retraction = event(
+        "event.retracted",
+        target.case_id,
+        target.day.isoformat(),
+        eid="retract",
+        event_id=target.event_id,
+        reason="recorded in error",
+    )
     without = [e for e in events if e.event_id != target.event_id]
     assert result([*events, retraction]) == result(without)
 

@@ -1,0 +1,40 @@
+# sendwatch: the two things a newcomer runs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PORT   ?= 8000
+
+.PHONY: demo test setup setup-dev system check clean
+
+$(BIN)/sendwatch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+setup: $(BIN)/sendwatch
+
+$(VENV)/.dev: pyproject.toml $(BIN)/sendwatch
+	$(BIN)/pip install -q -e '.[dev,grafana]'
+	touch $@
+
+setup-dev: $(VENV)/.dev
+
+system:
+	scripts/system-packages.sh
+
+# Simulate a Kent-sized history, load it, and serve the live dashboard and API.
+demo: setup
+	scripts/demo.sh $(PORT)
+
+check: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Everything CI runs: system packages, Python packages, lint, types, then every test.
+test: system setup-dev check
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) demo

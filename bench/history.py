@@ -1,0 +1,30 @@
+"""A simulated history of a given size for the benchmarks, cached under bench/data/."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from pathlib import Path
+
+from sendwatch.simulation import simulate, write_jsonl
+
+DATA = Path(__file__).parent / "data"
+END = date(2026, 6, 30)  # fixed, so the same file is reused across runs
+
+
+def history_lines(events: int, seed: int = 1) -> list[bytes]:
+    """The first ``events`` lines of a simulated Kent-sized history (enough years for it)."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"kent-seed{seed}-{events}.jsonl"
+    if not path.exists():
+        years = 1
+        while True:
+            stream = simulate(seed=seed, years=years, end=END)
+            head = list(itertools.islice(stream, events))
+            if len(head) == events or years >= 12:
+                break
+            years += 1
+        tmp = path.with_suffix(".tmp")
+        write_jsonl(str(tmp), head)
+        tmp.rename(path)
+    return path.read_bytes().splitlines(keepends=True)

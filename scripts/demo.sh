@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Simulate three years of a Kent-sized council (once), load them into demo/sendwatch.db, and
+# run the embedded service with the dashboard on http://127.0.0.1:PORT/.
+set -euo pipefail
+port="${1:-8000}"
+bin="$(dirname "$0")/../.venv/bin"
+mkdir -p demo
+if [ ! -s demo/sendwatch.db ]; then
+  "$bin/sendwatch" simulate --seed 1 --years 3 --out demo/kent.jsonl
+  "$bin/sendwatch" ingest demo/kent.jsonl --db demo/sendwatch.db
+fi
+"$bin/sendwatch" metrics --db demo/sendwatch.db --format table
+exec "$bin/sendwatch" run --db demo/sendwatch.db --port "$port"
