@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from projections.scorecard import Point
 
 KENT = "886"
 
@@ -15,3 +19,19 @@ def council() -> str:
 def api_token() -> str | None:
     """The bearer token the API asks for (SENDWATCH_API_TOKEN)."""
     return os.environ.get("SENDWATCH_API_TOKEN") or None
+
+
+def scorecard_points() -> tuple[Point, ...]:
+    """The petition points with local targets and floors (SENDWATCH_TARGETS: a YAML or JSON
+    file such as ``{4: {target: 0.6, floor: 0.46}}``); the built-in standards otherwise."""
+    from projections.scorecard import POINTS, with_overrides
+
+    path = os.environ.get("SENDWATCH_TARGETS")
+    if not path:
+        return POINTS
+    import yaml
+
+    with open(path, encoding="utf-8") as stream:
+        given = yaml.safe_load(stream) or {}
+    overrides = {int(n): {k: float(v) for k, v in (s or {}).items()} for n, s in given.items()}
+    return with_overrides(overrides)

@@ -1,0 +1,335 @@
+"""The HTTP API of CONTRACT.md section 4, over any ``sendwatch.source.Source``.
+
+The embedded service and the Kafka worker serve the same app: only the ``Source`` differs.
+Errors are JSON ``{"detail": "..."}`` that say what is wrong: 401 names the missing or
+invalid bearer token, 400 the bad query parameter or the malformed line, 413 an oversized
+body (nothing of it is stored), 415 an unknown content type.
+
+``POST /api/events`` takes ``application/json`` (one event object, or an array of them) or
+JSONL (``application/x-ndjson``, ``application/jsonl`` or ``text/plain``). A body that is not
+well-formed JSON is refused whole (400, naming the line, nothing stored). A well-formed body
+whose items break the contract is not an error: the valid items are stored and the others
+reported in ``rejected`` with their line (for a JSON array: the item's position, from 1) and
+reason, and kept as dead letters. If no item at all is valid the answer is 422, with the
+same body (the dead letters are kept).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import orjson
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from projections import CLOCK_IDS, CLOCKS, CaseFile, Period
+from projections.calendar import add_months
+from projections.law import ClockRule
+from projections.measures import contribution, render
+from projections.scorecard import POINTS, Point, scorecard_json
+from sendwatch.query import Query, make_query, parse_date
+from sendwatch.source import Source
+
+STATIC = Path(__file__).with_name("static")
+MAX_BODY = 32 * 1024 * 1024  # bytes: about 100,000 events; send larger histories in batches
+MEASURES_PARAMETERS = ("from", "to", "now", "as_at")
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "text/plain")
+ORIGIN = "POST /api/events"
+
+
+@runtime_checkable
+class TrendSource(Protocol):
+    """A source that can also tell a clock's monthly trend (the dashboard's chart)."""
+
+    def trend(self, clock: str, months: int, now: date) -> list[dict[str, Any]]: ...
+
+
+class BodyError(Exception):
+    """A request body refused whole: nothing of it is stored."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
+
+
+def event_lines(body: bytes, content_type: str) -> bytes:
+    """The body as JSONL, item n on line n; raises ``BodyError`` if it is not well-formed."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json":
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise BodyError(
+                400,
+                f"malformed JSON at line {error.lineno} column {error.colno}: {error.msg} "
+                "(for one event per line, send Content-Type: application/x-ndjson)",
+            ) from None
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise BodyError(400, "the body has no events (an empty array)")
+        return b"\n".join(orjson.dumps(item) for item in items)
+    if kind and kind not in JSONL_TYPES:
+        raise BodyError(
+            415,
+            f"Content-Type {kind!r} is not accepted: send application/json (an event or an "
+            "array of events) or application/x-ndjson (one event per line)",
+        )
+    found = False
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        found = True
+        try:
+            orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise BodyError(
+                400, f"malformed JSON on line {number} column {error.colno}: {error.msg}"
+            ) from None
+    if not found:
+        raise BodyError(400, "the body has no events")
+    return body
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_big = f"the body is larger than {limit:,} bytes: send the events in smaller batches"
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyError(413, too_big)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyError(413, too_big)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def clock_trend(
+    cases: Iterable[CaseFile], clock: str, now: date, months: int
+) -> list[dict[str, Any]]:
+    """One clock's completions and rates in each of the last ``months`` calendar months to
+    ``now`` (the current month so far last), counted as the contract's measures count them.
+
+    Only the (case, month) pairs where a run of the clock stopped are tallied, so this is one
+    pass over the cases, not one per month.
+    """
+    first = add_months(now.replace(day=1), -(months - 1))
+    periods = []
+    for n in range(months):
+        start = add_months(first, n)
+        periods.append(Period(start, min(add_months(start, 1) - timedelta(days=1), now)))
+    tallies: list[Counter[tuple[Any, ...]]] = [Counter() for _ in periods]
+    for case in cases:
+        stopped = {
+            (run.stop.year - first.year) * 12 + run.stop.month - first.month
+            for run in case.clocks
+            if run.clock == clock and run.stop is not None and first <= run.stop <= now
+        }
+        for index in stopped:
+            tallies[index].update(contribution(case, periods[index], now))
+    out = []
+    for period, tally in zip(periods, tallies, strict=True):
+        c = render(tally)[clock]
+        out.append(
+            {
+                "month": period.start.strftime("%Y-%m"),
+                "from": period.start.isoformat(),
+                "to": period.end.isoformat(),
+                **{k: c[k] for k in ("completed", "on_time", "excepted", "excepted_on_time")},
+                "rate_incl_exceptions": c["rate_incl_exceptions"],
+                "rate_excl_exceptions": c["rate_excl_exceptions"],
+            }
+        )
+    return out
+
+
+def clock_description(rule: ClockRule) -> dict[str, Any]:
+    """A clock's id, title, limit in words and citation, for people."""
+    if rule.days is not None:
+        weeks, rest = divmod(rule.days, 7)
+        limit = f"{weeks} weeks" if not rest else f"{rule.days} days"
+    elif rule.months is not None:
+        limit = f"{rule.months} months"
+    elif rule.working_days is not None:
+        limit = f"{rule.working_days} working days"
+    else:
+        limit = None  # by kind or by date: see DOMAIN.md
+    label = rule.title if limit is None or limit in rule.title else f"{rule.title} ({limit})"
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        "label": label,
+        "limit": limit,
+        "citation": rule.citation,
+    }
+
+
+def create_app(
+    source: Source,
+    *,
+    token: str,
+    registry: CollectorRegistry,
+    points: tuple[Point, ...] = POINTS,
+    max_body: int = MAX_BODY,
+) -> FastAPI:
+    """The app: the contract's endpoints, ``/api/scorecard``, ``/api/trend``, the dashboard."""
+    app = FastAPI(
+        title="sendwatch",
+        summary="Live evidence of whether a council keeps its legal duties to children with SEND",
+        docs_url=None,
+        redoc_url=None,
+    )
+    expected = f"Bearer {token}".encode()
+
+    def authorise(request: Request) -> None:
+        given = request.headers.get("authorization")
+        if not given:
+            raise HTTPException(
+                401,
+                "missing bearer token: send the header 'Authorization: Bearer <token>', "
+                "the token being the service's SENDWATCH_API_TOKEN",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not secrets.compare_digest(given.encode(), expected):
+            raise HTTPException(
+                401,
+                "invalid bearer token: it does not match the service's SENDWATCH_API_TOKEN",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+
+    def query_of(request: Request, allowed: tuple[str, ...] = MEASURES_PARAMETERS) -> Query:
+        params = request.query_params
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise HTTPException(
+                400, f"unknown query parameter {unknown[0]!r} (expected {', '.join(allowed)})"
+            )
+        try:
+            return make_query(
+                start=params.get("from"),
+                end=params.get("to"),
+                now=params.get("now"),
+                as_at=params.get("as_at"),
+                default_now=source.now(),
+            )
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        h = source.health()
+        body = {
+            "ok": h.ok,
+            "events": h.events,
+            "cases": h.cases,
+            "dead_letters": h.dead_letters,
+            "last_recorded_at": h.last_recorded_at.isoformat() if h.last_recorded_at else None,
+            **h.detail,
+        }
+        return _json(body, 200 if h.ok else 503)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/measures")
+    def measures(request: Request) -> Response:
+        authorise(request)
+        return _json(source.measures(query_of(request)))
+
+    @app.get("/api/scorecard")
+    def scorecard(request: Request) -> Response:
+        authorise(request)
+        query = query_of(request)
+        return _json(
+            {
+                "now": query.now.isoformat(),
+                "from": query.period.start.isoformat(),
+                "to": query.period.end.isoformat(),
+                "points": scorecard_json(source.measures(query), points),
+            }
+        )
+
+    @app.get("/api/clocks")
+    def clocks(request: Request) -> Response:
+        authorise(request)
+        return _json({"clocks": [clock_description(rule) for rule in CLOCKS.values()]})
+
+    @app.get("/api/trend")
+    def trend(request: Request, clock: str = "final_plan", months: int = 12) -> Response:
+        authorise(request)
+        if clock not in CLOCKS:
+            raise HTTPException(
+                400, f"clock: unknown clock {clock!r} (expected one of {', '.join(CLOCK_IDS)})"
+            )
+        if not 1 <= months <= 36:
+            raise HTTPException(400, f"months: expected 1 to 36, got {months}")
+        if not isinstance(source, TrendSource):
+            raise HTTPException(404, "this service does not keep the monthly trend")
+        now = source.now()
+        return _json(
+            {
+                "clock": clock,
+                "title": CLOCKS[clock].title,
+                "now": now.isoformat(),
+                "months": source.trend(clock, months, now),
+            }
+        )
+
+    @app.get("/api/cases/{case_id}")
+    def case(request: Request, case_id: str, now: str | None = None) -> Response:
+        authorise(request)
+        try:
+            when = parse_date(now, "now") if now else source.now()
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        view = source.case(case_id, when)
+        if view is None:
+            raise HTTPException(404, f"no case {case_id!r}")
+        return _json(view)
+
+    @app.get("/api/alerts")
+    def alerts(request: Request) -> Response:
+        authorise(request)
+        return _json({"now": source.now().isoformat(), "alerts": source.alerts()})
+
+    @app.post("/api/events")
+    async def post_events(request: Request) -> Response:
+        authorise(request)
+        try:
+            body = await _read_body(request, max_body)
+            lines = event_lines(body, request.headers.get("content-type", ""))
+        except BodyError as error:
+            return _json({"detail": error.detail}, error.status)
+        done = await run_in_threadpool(source.post_events, lines, ORIGIN)
+        answer: dict[str, Any] = {
+            "accepted": done.accepted,
+            "duplicates": done.duplicates,
+            "rejected": done.rejected,
+        }
+        if done.rejected and not done.accepted and not done.duplicates:
+            answer["detail"] = "no valid event in the body (the rejected items are dead letters)"
+            return _json(answer, 422)
+        return _json(answer)
+
+    return app

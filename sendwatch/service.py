@@ -1,0 +1,249 @@
+"""``sendwatch run``: the embedded service on one machine, with no broker.
+
+One SQLite event log, one in-process ``Projector`` and the HTTP app of ``sendwatch.api``.
+At start the projector catches up with the log; each POST appends its batch to the log in one
+transaction, then ``catch_up`` applies only the new positions (the projector is never rebuilt
+per request). One lock guards the log and the projector: decoding happens outside it.
+
+The alert engine plugs in through ``EmbeddedSource.on_change`` and ``alert_list`` (see there).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from alerts.exposition import Exposition, ExpositionCollector, IngestCounters, build_exposition
+from events import Record
+from projections import Period, Projector
+from projections.scorecard import POINTS, Point
+from projections.views import case_view
+from sendwatch import settings
+from sendwatch.api import MAX_BODY, clock_trend, create_app
+from sendwatch.query import Query, parse_date, today
+from sendwatch.source import Accepted, Health
+from streams.ingest import decode_lines
+from streams.log import EventLog, Rejected
+from streams.replay import catch_up
+
+REEVALUATE_SECONDS = 30.0  # ``on_change`` also runs this often, so time-driven alerts fire
+
+
+class EmbeddedSource:
+    """``sendwatch.source.Source`` over one ``EventLog`` and one ``Projector``.
+
+    Thread-safe: every read and write of the log or the projector holds ``lock``.
+
+    Where the alert engine plugs in:
+    - ``on_change(now, cases)`` is called with the lock held after every applied batch (with
+      the ids of the cases the batch touched) and every 30 s by the service's timer (with
+      ``cases=None``: time has passed, re-evaluate what depends on the date). Replace or wrap
+      it to evaluate rules over ``self.projector``; keep it incremental, it is on the POST path.
+    - ``alert_list`` is what ``GET /api/alerts`` and ``sendwatch_alerts_firing`` read: dicts
+      with at least ``severity`` (warning, critical, page) and ``state`` (firing, resolved).
+    - ``notifications`` counts Alertmanager deliveries by "sent" and "failed"
+      (``sendwatch_alert_notifications_total``); ``alertmanager`` and ``rules`` are the
+      ``sendwatch run`` options.
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        projector: Projector | None = None,
+        *,
+        frozen_now: date | None = None,
+        council: str | None = None,
+        points: tuple[Point, ...] = POINTS,
+        alertmanager: str | None = None,
+        rules: Path | None = None,
+    ) -> None:
+        self.log = log
+        self.projector = projector or Projector()
+        self.lock = threading.RLock()
+        self.frozen_now = frozen_now
+        self.council = council
+        self.points = points
+        self.alertmanager = alertmanager
+        self.rules = rules
+        self.alert_list: list[dict[str, Any]] = []
+        self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
+        self.counters = IngestCounters()
+        with self.lock:
+            catch_up(self.projector, log)
+            self.dead_letters = log.dead_letter_count()  # one writer: kept current from here
+        self._trend: dict[tuple[str, int, date], tuple[int, list[dict[str, Any]]]] = {}
+
+    # --- the Source protocol ------------------------------------------------------------
+
+    def now(self) -> date:
+        return self.frozen_now or today()
+
+    def measures(self, query: Query) -> dict[str, Any]:
+        with self.lock:
+            return self.projector.measures(query.now, query.period, query.as_at, self.dead_letters)
+
+    def case(self, case_id: str, now: date) -> dict[str, Any] | None:
+        with self.lock:
+            found = self.projector.case_file(case_id, now)
+            return None if found is None else case_view(found, now)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self.alert_list)
+
+    def health(self) -> Health:
+        p = self.projector
+        return Health(
+            ok=True,
+            events=p.event_count,
+            cases=p.case_count,
+            dead_letters=self.dead_letters,
+            last_recorded_at=p.last_recorded,
+            detail={"mode": "embedded", "position": p.position, "now": self.now().isoformat()},
+        )
+
+    def post_events(self, body: bytes, origin: str) -> Accepted:
+        """Validate JSONL (item n on line n), then store and apply the batch atomically."""
+        records: list[Record] = []
+        rejected: list[Rejected] = []
+        lines: list[int] = []
+        for item in decode_lines(body.splitlines(), origin=origin, council=self.council):
+            if item.record is not None:
+                records.append(item.record)
+            elif item.rejected is not None:
+                rejected.append(item.rejected)
+                lines.append(item.line)
+        with self.lock:
+            done = self.log.append(records, rejected)
+            catch_up(self.projector, self.log)
+            self.dead_letters += done.rejected
+            c = self.counters
+            self.counters = replace(
+                c,
+                accepted=c.accepted + done.accepted,
+                duplicates=c.duplicates + done.duplicates,
+                rejected=c.rejected + done.rejected,
+            )
+            if done.accepted:
+                self.on_change(self.now(), frozenset(r["case_id"] for r in records))
+        return Accepted(
+            done.accepted,
+            done.duplicates,
+            [{"line": n, "reason": r.reason} for n, r in zip(lines, rejected, strict=True)],
+        )
+
+    # --- beyond the protocol: the dashboard's trend, /metrics, the alert hook -----------
+
+    def trend(self, clock: str, months: int, now: date) -> list[dict[str, Any]]:
+        """Monthly completions and rates of one clock (``sendwatch.api.clock_trend``),
+        recomputed only when events have been applied since it was last asked."""
+        key = (clock, months, now)
+        with self.lock:
+            cached = self._trend.get(key)
+            if cached is not None and cached[0] == self.projector.position:
+                return cached[1]
+            result = clock_trend(self.projector.case_files(now), clock, now, months)
+            self._trend = {key: (self.projector.position, result)}
+            return result
+
+    def exposition(self) -> Exposition:
+        now = self.now()
+
+        def measures_for(period: Period) -> Mapping[str, Any]:
+            return self.projector.measures(now, period, None, self.dead_letters)
+
+        with self.lock:
+            return build_exposition(
+                measures_for,
+                now=now,
+                wall_clock=datetime.now(UTC),
+                health=self.health(),
+                counters=self.counters,
+                alerts=self.alert_list,
+                notifications=self.notifications,
+                points=self.points,
+            )
+
+    def on_change(self, now: date, cases: frozenset[str] | None = None) -> None:
+        """The alert engine's hook (see the class docstring); nothing to do without one."""
+
+
+def _reevaluate(source: EmbeddedSource, stop: threading.Event) -> None:
+    while not stop.wait(REEVALUATE_SECONDS):
+        with source.lock:
+            source.on_change(source.now())
+
+
+def embedded_app(source: EmbeddedSource, *, token: str, max_body: int = MAX_BODY) -> FastAPI:
+    """The HTTP app over an embedded source, with its /metrics collector registered."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ExpositionCollector(source.exposition))
+    return create_app(
+        source, token=token, registry=registry, points=source.points, max_body=max_body
+    )
+
+
+def serve(
+    *,
+    db: Path,
+    host: str,
+    port: int,
+    now: str | None,
+    alertmanager: str | None,
+    rules: Path | None,
+) -> None:
+    """Start the embedded service and block until it is stopped (Ctrl-C or SIGTERM)."""
+    import uvicorn
+
+    try:
+        frozen = parse_date(now, "now") if now else None
+    except ValueError as error:
+        print(f"error: --{error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    token = settings.api_token()
+    generated = token is None
+    token = token or secrets.token_urlsafe(24)
+    print(f"sendwatch: loading the event log {db} …", file=sys.stderr, flush=True)
+    log = EventLog(db)
+    source = EmbeddedSource(
+        log,
+        frozen_now=frozen,
+        council=settings.council(),
+        points=settings.scorecard_points(),
+        alertmanager=alertmanager,
+        rules=rules,
+    )
+    source.exposition()  # folds every case and fills the live tallies before the first scrape
+    app = embedded_app(source, token=token)
+    address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+    health = source.health()
+    lines = [
+        f"sendwatch: {health.events:,} events, {health.cases:,} cases, "
+        f"{health.dead_letters:,} dead letters; now is "
+        + (f"frozen at {frozen}" if frozen else f"today ({source.now()})"),
+        f"sendwatch: dashboard at {address}",
+        f"sendwatch: metrics at {address}metrics",
+        (
+            f"sendwatch: API token (SENDWATCH_API_TOKEN was not set, so this one was made "
+            f"for this run): {token}"
+            if generated
+            else "sendwatch: API token: the value of SENDWATCH_API_TOKEN"
+        ),
+    ]
+    print("\n".join(lines), flush=True)
+    stop = threading.Event()
+    timer = threading.Thread(target=_reevaluate, args=(source, stop), daemon=True)
+    timer.start()
+    try:
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    finally:
+        stop.set()
+        log.close()

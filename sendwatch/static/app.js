@@ -1,0 +1,390 @@
+// The service managers' dashboard: plain JavaScript, no build step, no network beyond this
+// service. It asks for the API token once per browser tab (sessionStorage), then polls
+// /healthz every second and fetches the figures again whenever an event has been applied
+// (and every 30 seconds regardless, so time-driven changes show too).
+"use strict";
+
+const POLL_MS = 1000;
+const REFRESH_MS = 30000;
+const TOKEN_KEY = "sendwatch-token";
+const RAG = {
+  green: { icon: "✓", cls: "green" },
+  amber: { icon: "▲", cls: "amber" },
+  red: { icon: "✕", cls: "red" },
+  "no data": { icon: "–", cls: "none" },
+  "not rated": { icon: "–", cls: "none" },
+};
+
+const $ = (id) => document.getElementById(id);
+let lastSeen = null;
+let lastRefresh = 0;
+let refreshing = false;
+let trendClock = "final_plan";
+let titles = null; // clock id -> title with its limit, from /api/clocks
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) {
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+  }
+  return node;
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function askForToken(message) {
+  const dialog = $("token-dialog");
+  const error = $("token-error");
+  error.hidden = !message;
+  error.textContent = message || "";
+  if (!dialog.open) dialog.showModal();
+  $("token-input").focus();
+}
+
+class Unauthorised extends Error {}
+
+async function api(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  if (response.status === 401) throw new Unauthorised();
+  if (!response.ok) {
+    let detail = `${response.status}`;
+    try {
+      detail = (await response.json()).detail || detail;
+    } catch (_) {
+      /* not JSON */
+    }
+    throw new Error(detail);
+  }
+  return response.json();
+}
+
+function pct(x) {
+  return x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`;
+}
+
+function formatValue(unit, value) {
+  if (value === null || value === undefined) return "—";
+  if (unit === "share") return pct(value);
+  if (unit === "days") return `${Math.round(value).toLocaleString("en-GB")} days`;
+  return `${Math.round(value).toLocaleString("en-GB")} children`;
+}
+
+function formatStandard(point) {
+  if (point.target === null || point.floor === null) return "No standard set";
+  const f = (v) => formatValue(point.unit, v);
+  const word = point.higher_is_better ? "" : " or fewer";
+  return `Target ${f(point.target)}${word} · floor ${f(point.floor)}${word}`;
+}
+
+function renderTiles(points) {
+  const list = $("tiles");
+  list.replaceChildren(
+    ...points.map((p) => {
+      const rag = RAG[p.rag] || RAG["no data"];
+      return el(
+        "li",
+        { class: `tile ${rag.cls}`, "data-point": String(p.point), "data-rag": p.rag },
+        el("h3", {}, el("span", { class: "point-number", text: `${p.point}` }), " ", p.asked),
+        el("p", { class: "value", text: formatValue(p.unit, p.value) }),
+        el(
+          "p",
+          { class: "rag-label" },
+          el("span", { class: `rag ${rag.cls}`, "aria-hidden": "true", text: rag.icon }),
+          " ",
+          p.status,
+        ),
+        el("p", { class: "measure", text: p.measure }),
+        el("p", { class: "standard", text: formatStandard(p) }),
+      );
+    }),
+  );
+}
+
+function renderClocks(measures, titles) {
+  const rows = Object.entries(titles).map(([id, title]) => {
+    const c = measures[id];
+    return el(
+      "tr",
+      { "data-clock": id },
+      el("th", { scope: "row", text: title }),
+      el("td", { class: "num open", text: `${c.open}` }),
+      el(
+        "td",
+        { class: `num overdue${c.overdue ? " warn" : ""}` },
+        c.overdue ? el("span", { class: "flag", "aria-hidden": "true", text: "! " }) : null,
+        `${c.overdue}`,
+      ),
+      el("td", { class: "num soon", text: `${c.due_within_7_days}` }),
+      el("td", { class: "num", text: pct(c.rate_excl_exceptions) }),
+    );
+  });
+  $("clock-rows").replaceChildren(...rows);
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function renderTrend(trend) {
+  const months = trend.months;
+  const width = 520;
+  const height = 190;
+  const left = 40;
+  const right = 10;
+  const top = 10;
+  const bottom = 28;
+  const x = (i) => left + ((width - left - right) * (i + 0.5)) / months.length;
+  const y = (v) => top + (height - top - bottom) * (1 - v);
+  const chart = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-labelledby": "trend-svg-title",
+  });
+  chart.append(svg("title", { id: "trend-svg-title" }, `${trend.title}: share met each month`));
+  for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+    chart.append(svg("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "grid" }));
+    chart.append(svg("text", { x: left - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, `${v * 100}%`));
+  }
+  months.forEach((m, i) => {
+    const label = new Date(`${m.from}T12:00:00`).toLocaleDateString("en-GB", { month: "short" });
+    chart.append(svg("text", { x: x(i), y: height - 8, class: "axis", "text-anchor": "middle" }, label));
+  });
+  const series = [
+    ["rate_incl_exceptions", "incl", "including exceptions"],
+    ["rate_excl_exceptions", "excl", "excluding exceptions"],
+  ];
+  for (const [key, cls, words] of series) {
+    let path = "";
+    months.forEach((m, i) => {
+      const v = m[key];
+      if (v === null) return;
+      path += `${path && months[i - 1] && months[i - 1][key] !== null ? "L" : "M"}${x(i)},${y(v)}`;
+    });
+    chart.append(svg("path", { d: path, class: `line ${cls}` }));
+    months.forEach((m, i) => {
+      if (m[key] === null) return;
+      const mark = cls === "incl"
+        ? svg("circle", { cx: x(i), cy: y(m[key]), r: 3.5, class: `mark ${cls}` })
+        : svg("rect", { x: x(i) - 3, y: y(m[key]) - 3, width: 6, height: 6, class: `mark ${cls}` });
+      mark.append(svg("title", {}, `${m.month}: ${pct(m[key])} ${words} (${m.on_time} of ${m.completed} on time)`));
+      chart.append(mark);
+    });
+  }
+  $("trend-chart").replaceChildren(chart);
+  $("trend-caption").replaceChildren(
+    el("span", { class: "legend incl", text: "● solid: including exceptions" }),
+    " ",
+    el("span", { class: "legend excl", text: "■ dashed: excluding exceptions" }),
+    ` · ${trend.title}, share met by the month the clock stopped.`,
+  );
+  $("trend-rows").replaceChildren(
+    ...months.map((m) =>
+      el(
+        "tr",
+        {},
+        el("th", { scope: "row", text: m.month }),
+        el("td", { class: "num", text: `${m.completed}` }),
+        el("td", { class: "num", text: `${m.on_time}` }),
+        el("td", { class: "num", text: pct(m.rate_incl_exceptions) }),
+        el("td", { class: "num", text: pct(m.rate_excl_exceptions) }),
+      ),
+    ),
+  );
+}
+
+function renderAlerts(alerts) {
+  const firing = alerts.filter((a) => (a.state || "firing") === "firing");
+  if (!firing.length) {
+    $("alerts").replaceChildren(el("li", { class: "none", text: "No alerts firing." }));
+    return;
+  }
+  $("alerts").replaceChildren(
+    ...firing.map((a) => {
+      const severity = a.severity || "warning";
+      const text = a.summary || a.description || a.title || a.rule || a.name || "Alert";
+      const item = el(
+        "li",
+        { class: `alert ${severity}` },
+        el("strong", { class: "severity", text: severity.toUpperCase() }),
+        " ",
+        text,
+      );
+      if (a.case_id) {
+        const link = el("button", { type: "button", class: "link", text: `case ${a.case_id}` });
+        link.addEventListener("click", () => showCase(a.case_id));
+        item.append(" · ", link);
+      }
+      return item;
+    }),
+  );
+}
+
+function stateWords(c) {
+  const words = { met: "Met", late: "Late", open: "Open", overdue: "Overdue", cancelled: "Cancelled" }[c.state] || c.state;
+  return c.excepted ? `${words} (exception applied)` : words;
+}
+
+async function showCase(caseId) {
+  const target = $("case-result");
+  $("case-input").value = caseId;
+  target.replaceChildren(el("p", { text: `Looking up ${caseId}…` }));
+  let view;
+  try {
+    view = await api(`/api/cases/${encodeURIComponent(caseId)}`);
+  } catch (error) {
+    if (error instanceof Unauthorised) return askForToken("The token was not accepted. Enter it again.");
+    target.replaceChildren(el("p", { class: "error", role: "alert", text: `${error.message}.` }));
+    return;
+  }
+  const clocks = el(
+    "table",
+    { class: "case-clocks" },
+    el("caption", { text: `Case ${view.case_id}: clocks at ${view.now}` }),
+    el("thead", {}, el("tr", {}, ...["Clock", "Start", "Due", "Stopped", "State", "Regulation"].map((h) => el("th", { scope: "col", text: h })))),
+    el(
+      "tbody",
+      {},
+      ...view.clocks.map((c) =>
+        el(
+          "tr",
+          { class: `state-${c.state}` },
+          el("th", { scope: "row", text: c.title }),
+          el("td", { text: c.start }),
+          el("td", { text: c.due }),
+          el("td", { text: c.stop || c.cancelled || "" }),
+          el("td", { class: "state", text: stateWords(c) }),
+          el("td", { text: c.citation }),
+        ),
+      ),
+    ),
+  );
+  const history = el(
+    "table",
+    { class: "case-history" },
+    el("caption", { text: "History" }),
+    el("thead", {}, el("tr", {}, ...["Date", "Event", "Details"].map((h) => el("th", { scope: "col", text: h })))),
+    el(
+      "tbody",
+      {},
+      ...view.history.map((e) =>
+        el(
+          "tr",
+          {},
+          el("td", { text: e.occurred_on }),
+          el("td", { text: e.type + (e.retracted ? " (retracted)" : "") }),
+          el("td", { text: Object.entries(e.data).map(([k, v]) => `${k}: ${v}`).join(", ") }),
+        ),
+      ),
+    ),
+  );
+  target.replaceChildren(clocks, history);
+}
+
+async function loadClocks() {
+  const clocks = await api("/api/clocks");
+  titles = {};
+  const select = $("trend-clock");
+  select.replaceChildren();
+  for (const c of clocks.clocks) {
+    titles[c.id] = c.label;
+    const option = el("option", { value: c.id, text: c.title });
+    if (c.id === trendClock) option.selected = true;
+    select.append(option);
+  }
+}
+
+async function refresh() {
+  if (refreshing || !token()) return;
+  refreshing = true;
+  try {
+    if (!titles) await loadClocks();
+    const [card, measures, alerts, trend] = await Promise.all([
+      api("/api/scorecard"),
+      api("/api/measures"),
+      api("/api/alerts"),
+      api(`/api/trend?clock=${encodeURIComponent(trendClock)}&months=12`),
+    ]);
+    renderTiles(card.points);
+    renderClocks(measures, titles);
+    renderAlerts(alerts.alerts);
+    renderTrend(trend);
+    $("as-of").textContent = card.now;
+    $("period").textContent = `${card.from} to ${card.to}`;
+    $("updated").textContent = new Date().toLocaleTimeString("en-GB");
+    $("status").textContent = "";
+    document.body.dataset.loaded = "true";
+    lastRefresh = Date.now();
+  } catch (error) {
+    if (error instanceof Unauthorised) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      askForToken("The token was not accepted. Enter it again.");
+    } else {
+      $("status").textContent = `Could not load the figures: ${error.message}`;
+    }
+  } finally {
+    refreshing = false;
+  }
+}
+
+async function poll() {
+  try {
+    const response = await fetch("/healthz", { cache: "no-store" });
+    const health = await response.json();
+    const seen = `${health.events}/${health.dead_letters}/${health.position}/${health.now}`;
+    if (seen !== lastSeen || Date.now() - lastRefresh > REFRESH_MS) {
+      lastSeen = seen;
+      await refresh();
+    }
+  } catch (error) {
+    $("status").textContent = "The service is not answering; retrying.";
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+async function start() {
+  const select = $("trend-clock");
+  const trendForm = $("trend-form");
+  trendForm.addEventListener("submit", (event) => event.preventDefault());
+  select.addEventListener("change", () => {
+    trendClock = select.value;
+    lastSeen = null;
+  });
+  $("token-form").addEventListener("submit", (event) => {
+    const value = $("token-input").value.trim();
+    if (!value) {
+      event.preventDefault();
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, value);
+    $("token-input").value = "";
+    lastSeen = null;
+  });
+  $("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
+  $("case-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = $("case-input").value.trim();
+    if (value) showCase(value);
+  });
+  $("sign-out").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    askForToken();
+  });
+  if (!token()) askForToken();
+  poll();
+}
+
+start();

@@ -1,0 +1,444 @@
+"""The HTTP API of CONTRACT.md section 4 over the embedded source: every endpoint with good
+and bad input. The app runs in process (FastAPI's test client) over a real SQLite log; the
+last tests start the real ``sendwatch run``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from sendwatch.cli import app as cli
+from sendwatch.service import EmbeddedSource, embedded_app
+from streams.log import EventLog
+from tests.running_service import NOW, TOKEN, free_port, history, jsonl, promtool_problems
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+NDJSON = {**AUTH, "Content-Type": "application/x-ndjson"}
+UNKNOWN = {
+    "event_id": "x1",
+    "type": "request.teleported",
+    "case_id": "KC-X",
+    "occurred_at": "2025-06-01",
+    "data": {},
+}
+
+
+class Service:
+    def __init__(self, tmp: Path, max_body: int = 1_000_000) -> None:
+        self.log = EventLog(tmp / "events.db")
+        self.source = EmbeddedSource(self.log, frozen_now=date.fromisoformat(NOW), council="886")
+        self.http = TestClient(embedded_app(self.source, token=TOKEN, max_body=max_body))
+
+    def post(self, body: bytes, headers: dict[str, str] = NDJSON) -> httpx.Response:
+        return self.http.post("/api/events", content=body, headers=headers)
+
+    def stored(self) -> tuple[int, int]:
+        """(events in the log, dead letters in the log)"""
+        return self.log.count(), self.log.dead_letter_count()
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    s = Service(tmp_path)
+    yield s
+    s.http.close()
+    s.log.close()
+
+
+@pytest.fixture
+def loaded(service: Service) -> Service:
+    assert service.post(jsonl(history())).json()["accepted"] == len(history())
+    return service
+
+
+# --- the token (CONTRACT.md section 4) ------------------------------------------------------
+
+PROTECTED = [
+    ("POST", "/api/events"),
+    ("GET", "/api/measures"),
+    ("GET", "/api/cases/KC-A"),
+    ("GET", "/api/scorecard"),
+    ("GET", "/api/trend"),
+    ("GET", "/api/alerts"),
+    ("GET", "/api/clocks"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+def test_without_a_token_the_api_answers_401_naming_the_bearer_token(
+    loaded: Service, method: str, path: str
+) -> None:
+    body = jsonl(history()[:1]) if method == "POST" else None
+    missing = loaded.http.request(method, path, content=body)
+    assert missing.status_code == 401
+    assert missing.json()["detail"].startswith("missing bearer token")
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    wrong = loaded.http.request(
+        method, path, content=body, headers={"Authorization": "Bearer nope"}
+    )
+    assert wrong.status_code == 401
+    assert wrong.json()["detail"].startswith("invalid bearer token")
+    assert loaded.stored() == (len(history()), 0)  # nothing stored by the refused POSTs
+
+
+def test_health_metrics_and_the_dashboard_need_no_token(loaded: Service) -> None:
+    health = loaded.http.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["events"] == len(history())
+    assert health.json()["cases"] == 9
+    assert loaded.http.get("/metrics").status_code == 200
+    page = loaded.http.get("/")
+    assert page.status_code == 200 and "<main" in page.text
+    for name in ("app.js", "app.css"):
+        assert loaded.http.get(f"/static/{name}").status_code == 200
+
+
+# --- POST /api/events -------------------------------------------------------------------
+
+
+def test_jsonl_with_an_invalid_line_stores_the_rest_and_dead_letters_that_line(
+    service: Service,
+) -> None:
+    lines = [orjson.dumps(e) for e in history()[:5]]
+    lines.insert(2, orjson.dumps(UNKNOWN))
+    lines.insert(4, b"")  # a blank line is skipped, not rejected, and still counts as a line
+    answer = service.post(b"\n".join(lines))
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "accepted": 5,
+        "duplicates": 0,
+        "rejected": [{"line": 3, "reason": "type: unknown event type 'request.teleported'"}],
+    }
+    assert service.stored() == (5, 1)
+    dead = service.log.dead_letters()[0]
+    assert dead.origin == "POST /api/events line 3" and dead.raw == orjson.dumps(UNKNOWN)
+    assert service.http.get("/healthz").json()["dead_letters"] == 1
+
+
+def test_posting_the_same_events_again_changes_nothing(loaded: Service) -> None:
+    before = loaded.http.get("/api/measures", headers=AUTH).json()
+    again = loaded.post(jsonl(history()))
+    assert again.status_code == 200
+    assert again.json() == {"accepted": 0, "duplicates": len(history()), "rejected": []}
+    assert loaded.http.get("/api/measures", headers=AUTH).json() == before
+    assert loaded.stored() == (len(history()), 0)
+
+
+def test_json_takes_one_object_or_an_array_whose_lines_are_item_positions(
+    service: Service,
+) -> None:
+    headers = {**AUTH, "Content-Type": "application/json"}
+    one = service.post(orjson.dumps(history()[0]), headers)
+    assert one.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    bad = {**history()[2], "case_id": "Jane Smith"}  # a name is never a case id
+    items = [history()[1], bad, history()[3]]
+    answer = service.post(orjson.dumps(items), headers).json()
+    assert answer["accepted"] == 2
+    assert [r["line"] for r in answer["rejected"]] == [2]
+    assert answer["rejected"][0]["reason"].startswith("case_id:")
+    assert service.stored() == (3, 1)
+
+
+def test_malformed_jsonl_is_refused_whole_naming_the_line(loaded: Service) -> None:
+    body = jsonl(history()[:2]) + b'{"event_id": "z1", "type": \n' + jsonl(history()[2:3])
+    answer = loaded.post(body)
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("malformed JSON on line 3")
+    assert loaded.stored() == (len(history()), 0)
+
+
+def test_malformed_json_is_refused_whole_naming_the_line(service: Service) -> None:
+    body = b'[\n{"event_id": "a1"},\n{"event_id" "a2"}\n]'
+    answer = service.post(body, {**AUTH, "Content-Type": "application/json; charset=utf-8"})
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("malformed JSON at line 3")
+    assert service.stored() == (0, 0)
+
+
+def test_a_body_with_no_valid_event_is_422_and_its_items_are_dead_letters(
+    service: Service,
+) -> None:
+    answer = service.post(orjson.dumps(UNKNOWN))
+    assert answer.status_code == 422
+    assert answer.json()["accepted"] == 0
+    assert answer.json()["rejected"] == [
+        {"line": 1, "reason": "type: unknown event type 'request.teleported'"}
+    ]
+    assert service.stored() == (0, 1)
+
+
+def test_an_oversized_body_is_413_and_nothing_is_stored(tmp_path: Path) -> None:
+    small = Service(tmp_path, max_body=2_000)
+    body = jsonl(history())
+    assert len(body) > 2_000
+    answer = small.post(body)
+    assert answer.status_code == 413
+    assert "larger than 2,000 bytes" in answer.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while reading
+        for n in range(0, len(body), 500):
+            yield body[n : n + 500]
+
+    streamed = small.http.post("/api/events", content=chunks(), headers=NDJSON)
+    assert streamed.status_code == 413
+    assert small.stored() == (0, 0)
+    small.http.close()
+    small.log.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "detail"),
+    [
+        (b"", "application/x-ndjson", 400, "the body has no events"),
+        (b"\n  \n", "application/x-ndjson", 400, "the body has no events"),
+        (b"[]", "application/json", 400, "the body has no events (an empty array)"),
+        (b"a,b\n1,2", "text/csv", 415, "Content-Type 'text/csv' is not accepted"),
+    ],
+)
+def test_empty_bodies_and_other_content_types_are_refused(
+    service: Service, body: bytes, content_type: str, status: int, detail: str
+) -> None:
+    answer = service.post(body, {**AUTH, "Content-Type": content_type})
+    assert answer.status_code == status
+    assert answer.json()["detail"].startswith(detail)
+    assert service.stored() == (0, 0)
+
+
+def test_posted_events_are_applied_incrementally(loaded: Service) -> None:
+    projector = loaded.source.projector
+    before = loaded.http.get("/api/measures", headers=AUTH).json()
+    new = {
+        "event_id": "c2",
+        "type": "assessment.decided",
+        "case_id": "KC-C",
+        "occurred_at": "2025-06-30",
+        "data": {"decision": "assess"},
+    }
+    assert loaded.post(orjson.dumps(new)).json()["accepted"] == 1
+    after = loaded.http.get("/api/measures", headers=AUTH).json()
+    assert loaded.source.projector is projector  # the same projector, never rebuilt
+    assert projector.position == loaded.log.head() == len(history()) + 1
+    # KC-C's overdue assessment decision (due 12 June) is now completed, late
+    assert before["assess_decision"]["overdue"] == 1 and after["assess_decision"]["overdue"] == 0
+    assert after["assess_decision"]["completed"] == before["assess_decision"]["completed"] + 1
+    assert after["assess_decision"]["on_time"] == before["assess_decision"]["on_time"]
+    assert loaded.source.counters.accepted == len(history()) + 1
+
+
+# --- GET /api/measures equals `sendwatch metrics` ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"from": "2025-01-01", "to": "2025-03-31"},
+        {"now": "2025-06-15"},
+        {"as_at": "2025-06-28T23:00:00+01:00"},
+        {"from": "2025-05-01", "to": "2025-06-30", "now": "2025-06-30", "as_at": "2025-06-29"},
+    ],
+)
+def test_measures_equal_the_metrics_command_on_the_same_events(
+    service: Service, tmp_path: Path, params: dict[str, str]
+) -> None:
+    lines = [*(orjson.dumps(e) for e in history()), orjson.dumps(UNKNOWN)]
+    service.post(b"\n".join(lines))
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    options = {"from": "--from", "to": "--to", "now": "--now", "as_at": "--as-at"}
+    args = ["metrics", "--events", str(path), "--now", params.get("now", NOW)]
+    for key, value in params.items():
+        if key != "now":
+            args += [options[key], value]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    expected = orjson.loads(result.stdout)
+    answer = service.http.get("/api/measures", params=params, headers=AUTH)
+    assert answer.status_code == 200
+    assert answer.json() == expected
+    assert expected["dead_letters"] == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"from": "2025-13-01"}, "from: expected a date YYYY-MM-DD, got '2025-13-01'"),
+        ({"to": "yesterday"}, "to: expected a date YYYY-MM-DD, got 'yesterday'"),
+        ({"now": "30/06/2025"}, "now: expected a date YYYY-MM-DD, got '30/06/2025'"),
+        ({"as_at": "soon"}, "as_at: expected an ISO 8601 datetime, got 'soon'"),
+        ({"from": "2025-06-01", "to": "2025-05-01"}, "from (2025-06-01) is after to"),
+        ({"form": "2025-01-01"}, "unknown query parameter 'form'"),
+    ],
+)
+def test_a_bad_query_parameter_is_400_naming_it(
+    loaded: Service, params: dict[str, str], detail: str
+) -> None:
+    answer = loaded.http.get("/api/measures", params=params, headers=AUTH)
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith(detail)
+
+
+# --- cases, scorecard, trend, alerts, clocks --------------------------------------------
+
+
+def test_a_case_shows_its_clocks_and_history(loaded: Service) -> None:
+    view = loaded.http.get("/api/cases/KC-B", headers=AUTH).json()
+    final = next(c for c in view["clocks"] if c["clock"] == "final_plan")
+    # requested 2 Dec 2024 + 140 days = 21 Apr 2025; issued 2 Jun: late, excepted
+    assert (final["due"], final["stop"], final["state"], final["excepted"]) == (
+        "2025-04-21",
+        "2025-06-02",
+        "late",
+        True,
+    )
+    assert final["citation"] == "SEND Regs 2014 reg 13(2)"
+    assert [e["event_id"] for e in view["history"]] == ["b1", "b6", "b2", "b3", "b4", "b5"]
+    assert view["exceptions"][0]["ground"] == "personal_circumstances"
+
+
+def test_an_unknown_case_is_404_and_a_bad_date_400(loaded: Service) -> None:
+    missing = loaded.http.get("/api/cases/KC-NOPE", headers=AUTH)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no case 'KC-NOPE'"
+    bad = loaded.http.get("/api/cases/KC-A", params={"now": "June"}, headers=AUTH)
+    assert bad.status_code == 400
+    assert bad.json()["detail"].startswith("now: expected a date")
+
+
+def test_the_scorecard_rates_the_ten_points_from_the_live_measures(loaded: Service) -> None:
+    card = loaded.http.get("/api/scorecard", headers=AUTH).json()
+    assert (card["now"], card["from"], card["to"]) == (NOW, "2024-07-01", NOW)
+    points = {p["point"]: p for p in card["points"]}
+    assert sorted(points) == list(range(1, 11))
+    # point 7: KC-G has been out of education since 1 May: 60 days, beyond the 56-day floor
+    assert (points[7]["value"], points[7]["rag"]) == (60.0, "red")
+    # point 2: 3 appealable decisions, 1 conceded: 66.7%, below the 90% floor
+    assert (points[2]["value"], points[2]["rag"]) == (0.6667, "red")
+    assert (points[10]["value"], points[10]["rag"]) == (2.0, "not rated")
+    assert points[10]["status"] == "Counted, no standard set"
+
+
+def test_the_trend_splits_the_12_months_by_month(loaded: Service) -> None:
+    trend = loaded.http.get("/api/trend", params={"clock": "final_plan"}, headers=AUTH).json()
+    months = trend["months"]
+    assert [m["month"] for m in months][:2] == ["2024-07", "2024-08"]
+    assert months[-1]["month"] == "2025-06" and len(months) == 12
+    may, june = months[-2], months[-1]
+    assert (may["completed"], may["on_time"], may["rate_incl_exceptions"]) == (1, 1, 1.0)
+    # KC-B's late plan is excepted: excluded from the rate without exceptions
+    assert (june["completed"], june["excepted"], june["rate_excl_exceptions"]) == (1, 1, None)
+    year = loaded.http.get("/api/measures", headers=AUTH).json()["final_plan"]
+    assert sum(m["completed"] for m in months) == year["completed"]
+    assert sum(m["on_time"] for m in months) == year["on_time"]
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [({"clock": "tea_break"}, "clock: unknown clock 'tea_break'"), ({"months": "0"}, "months:")],
+)
+def test_a_bad_trend_parameter_is_400(loaded: Service, params: dict[str, str], detail: str) -> None:
+    answer = loaded.http.get("/api/trend", params=params, headers=AUTH)
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith(detail)
+
+
+def test_alerts_are_the_sources_current_list(loaded: Service) -> None:
+    assert loaded.http.get("/api/alerts", headers=AUTH).json() == {"now": NOW, "alerts": []}
+    alert: dict[str, Any] = {"severity": "critical", "state": "firing", "case_id": "KC-C"}
+    loaded.source.alert_list = [alert]
+    assert loaded.http.get("/api/alerts", headers=AUTH).json()["alerts"] == [alert]
+    metrics = loaded.http.get("/metrics").text
+    assert 'sendwatch_alerts_firing{severity="critical"} 1.0' in metrics
+
+
+def test_clocks_list_each_clock_with_its_limit(loaded: Service) -> None:
+    clocks = {c["id"]: c for c in loaded.http.get("/api/clocks", headers=AUTH).json()["clocks"]}
+    assert clocks["assess_decision"]["label"] == "Decision whether to assess (6 weeks)"
+    assert clocks["final_plan"]["label"] == "Final EHC plan issued (20 weeks)"
+    assert clocks["contact_response"]["limit"] == "5 working days"
+    assert clocks["tribunal_order"]["limit"] is None
+
+
+# --- /metrics -------------------------------------------------------------------------------
+
+
+def test_metrics_show_the_measures_with_no_case_id(loaded: Service) -> None:
+    text = loaded.http.get("/metrics").text
+    measures = loaded.http.get("/api/measures", headers=AUTH).json()
+    final = measures["final_plan"]
+    assert f'sendwatch_clock_open{{clock="final_plan"}} {final["open"]:.1f}' in text
+    assert 'sendwatch_clock_completed{clock="final_plan",window="12m"} 2.0' in text
+    # the 28 days ending 30 June are 3 to 30 June: KC-B's plan of 2 June is just outside
+    assert 'sendwatch_clock_completed{clock="final_plan",window="28d"} 0.0' in text
+    assert 'sendwatch_clock_overdue{clock="assess_decision"} 1.0' in text
+    assert 'sendwatch_clock_rate{clock="final_plan",exceptions="excluded",window="12m"} 1.0' in text
+    assert 'sendwatch_clock_rate{clock="tribunal_order"' not in text  # no denominator
+    assert 'sendwatch_appeals_concluded{against="refusal_to_assess",outcome="conceded"} 1.0' in text
+    assert 'sendwatch_scorecard_status{point="7"} 2.0' in text
+    assert f"sendwatch_events_accepted_total {len(history()):.1f}" in text
+    assert "sendwatch_cases 9.0" in text
+    assert "KC-" not in text and "URN-" not in text  # never a case id or a setting id
+    assert promtool_problems(text) == []
+
+
+# --- the real command -------------------------------------------------------------------
+
+
+def test_run_makes_and_prints_a_token_when_none_is_set(tmp_path: Path) -> None:
+    import os
+    import time
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "SENDWATCH_API_TOKEN"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sendwatch.cli",
+            "run",
+            "--db",
+            str(tmp_path / "e.db"),
+            "--port",
+            str(port),
+            "--now",
+            NOW,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        printed = []
+        deadline = time.monotonic() + 60
+        while not any("API token" in line for line in printed):
+            line = process.stdout.readline().decode()
+            assert line or process.poll() is None, "sendwatch run stopped: " + "".join(printed)
+            printed.append(line)
+            assert time.monotonic() < deadline, "no token printed in 60 s"
+        assert f"sendwatch: dashboard at http://127.0.0.1:{port}/\n" in printed
+        token = printed[-1].rsplit(": ", 1)[1].strip()
+        assert len(token) >= 30
+        url = f"http://127.0.0.1:{port}/api/measures"
+        while True:
+            try:
+                answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the service did not answer in 60 s"
+                time.sleep(0.1)
+        assert answer.status_code == 200
+        assert httpx.get(url, headers={"Authorization": "Bearer guess"}).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(10)
