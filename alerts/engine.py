@@ -1,0 +1,645 @@
+"""Alert evaluation and lifecycle: rules over the projector's state, at a given day and time.
+
+Evaluation is pure: ``case_findings`` judges one case's open clocks on a day ``now``;
+``aggregate_findings`` judges the measures of the rules' windows, the dead letters and the
+newest event's age at a wall-clock moment ``at``. A ``Finding`` is a condition that holds,
+with a stable fingerprint: the rule, the case, the clock, the clock run's key and (for a
+tribunal order) the step.
+
+``Engine`` keeps the lifecycle. An alert fires once, when its fingerprint first holds
+(``startsAt`` = that moment); stays firing, unchanged, while it holds; and resolves
+(``endsAt`` = that moment) when it no longer does: the clock stopped, was excepted or
+cancelled, or its event was retracted. If the condition holds again later, that is a new
+firing. Evaluation is driven by events (only the cases a batch touched are judged again) and
+by time (when the day changes every case is judged again, so a clock becomes overdue at
+midnight with no new event). With a store, every change is saved before it is announced, so a
+restarted service finds its alerts again: the same fingerprints, the same ``startsAt``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from alerts.exposition import windows as window_periods
+from alerts.rules import (
+    DEAD_LETTERS,
+    INGEST_STALLED,
+    OVERDUE_CLOCKS,
+    RATE_BELOW_FLOOR,
+    RATE_BELOW_TARGET,
+    RATE_BUDGET_BURN,
+    SEVERITIES,
+    CaseRule,
+    RuleSet,
+)
+from projections import CaseFile, Clock, Projector
+from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
+from projections.scorecard import POINTS, Point
+
+RESOLVED_KEPT = timedelta(hours=24)  # resolved alerts stay listed (and deliverable) this long
+SEVERITY_RANK = {"page": 0, "critical": 1, "warning": 2}
+STEP_WORDS = {"notify": "tell the family that it will assess", "draft": "send the draft plan"}
+Measures = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule's condition that holds now, with everything a person needs to act on it."""
+
+    fingerprint: str
+    alertname: str
+    severity: str
+    team: str
+    summary: str
+    description: str
+    clock: str | None = None
+    case_id: str | None = None  # pseudonymous; never a metric label
+    key: str | None = None  # the clock run (request event, order id, contact id)
+    step: str | None = None  # tribunal orders: "final" or the interim step
+    due: date | None = None
+    regulation: str | None = None
+    link: str | None = None
+    window: str | None = None  # rates: "12m"; burn rates: "28d/7d"
+    value: float | None = None
+    threshold: float | None = None
+
+    def labels(self) -> dict[str, str]:
+        """Alertmanager's identity and routing labels (no text that changes)."""
+        labels = {"alertname": self.alertname, "severity": self.severity, "team": self.team}
+        for name in ("clock", "case_id", "key", "step", "window"):
+            value = getattr(self, name)
+            if value is not None:
+                labels[name] = value
+        return labels
+
+
+@dataclass(slots=True)
+class Alert:
+    finding: Finding
+    state: str  # "firing" or "resolved"
+    starts_at: datetime
+    ends_at: datetime | None = None
+    sent_at: datetime | None = None  # last delivery of the current state (not persisted)
+    delivered: bool = False  # resolved: the resolution reached Alertmanager
+
+    @property
+    def fingerprint(self) -> str:
+        return self.finding.fingerprint
+
+    def to_json(self) -> dict[str, Any]:
+        f = self.finding
+        return {
+            "fingerprint": f.fingerprint,
+            "alertname": f.alertname,
+            "severity": f.severity,
+            "state": self.state,
+            "team": f.team,
+            "clock": f.clock,
+            "case_id": f.case_id,
+            "key": f.key,
+            "step": f.step,
+            "due": f.due.isoformat() if f.due else None,
+            "regulation": f.regulation,
+            "summary": f.summary,
+            "description": f.description,
+            "link": f.link,
+            "window": f.window,
+            "value": f.value,
+            "threshold": f.threshold,
+            "startsAt": instant(self.starts_at),
+            "endsAt": instant(self.ends_at) if self.ends_at else None,
+            "delivered": self.delivered,
+        }
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Alert:
+        due = body.get("due")
+        finding = Finding(
+            fingerprint=body["fingerprint"],
+            alertname=body["alertname"],
+            severity=body["severity"],
+            team=body["team"],
+            summary=body["summary"],
+            description=body["description"],
+            clock=body.get("clock"),
+            case_id=body.get("case_id"),
+            key=body.get("key"),
+            step=body.get("step"),
+            due=date.fromisoformat(due) if due else None,
+            regulation=body.get("regulation"),
+            link=body.get("link"),
+            window=body.get("window"),
+            value=body.get("value"),
+            threshold=body.get("threshold"),
+        )
+        ends = body.get("endsAt")
+        return cls(
+            finding,
+            body["state"],
+            datetime.fromisoformat(body["startsAt"]),
+            datetime.fromisoformat(ends) if ends else None,
+            delivered=bool(body.get("delivered", False)),
+        )
+
+
+def instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def long_date(day: date) -> str:
+    """British style: Wednesday 21 May 2025."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+# --- per-case evaluation (pure) -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseJudge:
+    """The per-case rules prepared for speed: rules by clock, each with its horizon."""
+
+    rules: RuleSet
+    link: str  # the case link pattern with the base URL filled in, "{case_id}" left
+    by_clock: dict[str, tuple[CaseRule, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rules: RuleSet, base_url: str) -> CaseJudge:
+        link = rules.delivery.case_link.replace("{base_url}", base_url.rstrip("/"))
+        by_clock = {
+            clock: tuple(r for r in rules.cases if clock in r.clocks) for clock in CLOCK_IDS
+        }
+        return cls(rules, link, {c: rs for c, rs in by_clock.items() if rs})
+
+
+def case_findings(case: CaseFile, now: date, judge: CaseJudge) -> list[Finding]:
+    """Every per-case rule that holds for this case's open, non-excepted clocks on ``now``."""
+    found: list[Finding] = []
+    by_clock = judge.by_clock
+    for run in case.clocks:
+        if run.stop is not None or run.cancelled is not None or run.excepted:
+            continue
+        rules = by_clock.get(run.clock)
+        if rules is None:
+            continue
+        for rule in rules:
+            soon = now + timedelta(days=rule.within_days)
+            if _holds(rule, run.due, now, soon):
+                found.append(_case_finding(case.case_id, run, rule, judge, None, run.due))
+            if rule.interim and run.kind is not None:
+                interim = run.interim()
+                if (
+                    interim is not None
+                    and interim[2] is None
+                    and _holds(rule, interim[1], now, soon)
+                ):
+                    found.append(
+                        _case_finding(case.case_id, run, rule, judge, interim[0], interim[1])
+                    )
+    return found
+
+
+def _holds(rule: CaseRule, due: date, now: date, soon: date) -> bool:
+    if rule.when == "overdue":
+        return due < now
+    return now <= due <= soon
+
+
+def _case_finding(
+    case_id: str, run: Clock, rule: CaseRule, judge: CaseJudge, step: str | None, due: date
+) -> Finding:
+    law = CLOCKS[run.clock]
+    order = ORDER_DEADLINES.get(run.kind or "")
+    if order is not None:
+        step = step or "final"
+        what = STEP_WORDS.get(step, order.what) if step != "final" else order.what
+        subject = f"Tribunal order {run.key} ({run.kind})"
+        if step != "final":
+            subject += f", {step} step"
+    else:
+        what, subject = law.stops, law.title
+    link = judge.link.replace("{case_id}", case_id)
+    overdue = rule.when == "overdue"
+    summary = f"{case_id}: {subject} {'overdue' if overdue else 'due soon'}: due {due:%d %b %Y}"
+    description = (
+        f"{subject} for case {case_id} {'was' if overdue else 'is'} due on {long_date(due)}"
+        f"{', and has not happened' if overdue else ''}. What must happen: {what}. "
+        f"Started on {long_date(run.start)} ({law.starts}). "
+        f"Under {run.citation}. Case page: {link}"
+    )
+    return Finding(
+        fingerprint=f"{rule.name}:{case_id}:{run.clock}:{run.key}:{step or ''}",
+        alertname=rule.name,
+        severity=rule.severity,
+        team=judge.rules.team_of(rule),
+        summary=summary,
+        description=description,
+        clock=run.clock,
+        case_id=case_id,
+        key=run.key,
+        step=step,
+        due=due,
+        regulation=run.citation,
+        link=link,
+    )
+
+
+# --- aggregate evaluation (pure) ------------------------------------------------------------
+
+
+def needed_windows(rules: RuleSet) -> set[str]:
+    """The windows whose measures the aggregate rules read ("12m" always: overdue counts)."""
+    needed = {"12m"}
+    needed.update(r.window for r in rules.rates)
+    for burn in rules.burn_rates:
+        for w in burn.windows:
+            needed.update((w.long, w.short))
+    return needed
+
+
+def _ratio(m: Measures, excluded: bool) -> tuple[float | None, int]:
+    """(on-time share, its denominator) from the counts, as the Prometheus rules compute it."""
+    completed, on_time = m["completed"], m["on_time"]
+    if excluded:
+        completed -= m["excepted"]
+        on_time -= m["excepted_on_time"]
+    return (None if completed <= 0 else on_time / completed), completed
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def aggregate_findings(
+    rules: RuleSet,
+    measures: Mapping[str, Measures],
+    *,
+    dead_letters: int,
+    last_recorded: datetime | None,
+    at: datetime,
+    points: tuple[Point, ...] = POINTS,
+) -> list[Finding]:
+    """The aggregate rules over the measures of each window (``measures["12m"]`` etc.)."""
+    found: list[Finding] = []
+    for rule in rules.rates:
+        target, floor = rule.standard(points)
+        m = measures[rule.window][rule.clock]
+        rate, denominator = _ratio(m, rule.exceptions == "excluded")
+        if rate is None or denominator < rule.min_completed or rate >= target:
+            continue
+        red = floor is not None and rate < floor
+        title = CLOCKS[rule.clock].title
+        found.append(
+            Finding(
+                fingerprint=f"{RATE_BELOW_FLOOR if red else RATE_BELOW_TARGET}:{rule.clock}:"
+                f"{rule.exceptions}:{rule.window}",
+                alertname=RATE_BELOW_FLOOR if red else RATE_BELOW_TARGET,
+                severity="critical" if red else "warning",
+                team=rules.team_of(rule),
+                summary=f"{title}: {_pct(rate)} on time over {rule.window}, "
+                + (f"below the floor of {_pct(floor or 0)}" if red else f"below {_pct(target)}"),
+                description=f"{title}: {_pct(rate)} of {denominator} clocks completed in the "
+                f"{rule.window} window were on time (exceptions {rule.exceptions}). "
+                f"Target {_pct(target)}"
+                + (f", floor {_pct(floor)}" if floor is not None else "")
+                + (": red, below the floor standard." if red else ": amber, target not met.")
+                + f" Under {CLOCKS[rule.clock].citation}.",
+                clock=rule.clock,
+                regulation=CLOCKS[rule.clock].citation,
+                window=rule.window,
+                value=round(rate, 4),
+                threshold=floor if red else target,
+            )
+        )
+    for burn in rules.burn_rates:
+        target, _ = burn.standard(points)
+        budget = 1 - target
+        excluded = burn.exceptions == "excluded"
+        title = CLOCKS[burn.clock].title
+        for w in burn.windows:
+            long_rate, long_n = _ratio(measures[w.long][burn.clock], excluded)
+            short_rate, _ = _ratio(measures[w.short][burn.clock], excluded)
+            if long_rate is None or short_rate is None or long_n < burn.min_completed:
+                continue
+            long_burn, short_burn = (1 - long_rate) / budget, (1 - short_rate) / budget
+            if long_burn <= w.factor or short_burn <= w.factor:
+                continue
+            windows = f"{w.long}/{w.short}"
+            found.append(
+                Finding(
+                    fingerprint=f"{RATE_BUDGET_BURN}:{burn.clock}:{burn.exceptions}:{windows}:"
+                    f"{w.severity}",
+                    alertname=RATE_BUDGET_BURN,
+                    severity=w.severity,
+                    team=rules.team_of(burn),
+                    summary=f"{title}: missing {_pct(1 - long_rate)} over {w.long} and "
+                    f"{_pct(1 - short_rate)} over {w.short}, {long_burn:.1f} times the budget",
+                    description=f"{title}: the share missed is {long_burn:.1f} times the error "
+                    f"budget ({_pct(budget)}, for a target of {_pct(target)}) over the last "
+                    f"{w.long} ({long_n} completed) and {short_burn:.1f} times over the last "
+                    f"{w.short}; the alert needs more than {w.factor} in both. "
+                    f"Under {CLOCKS[burn.clock].citation}.",
+                    clock=burn.clock,
+                    regulation=CLOCKS[burn.clock].citation,
+                    window=windows,
+                    value=round(long_burn, 4),
+                    threshold=w.factor,
+                )
+            )
+    year = measures["12m"]
+    for over in rules.overdue:
+        clocks = (over.clock,) if over.clock else CLOCK_IDS
+        count = sum(year[c]["overdue"] for c in clocks)
+        if count <= over.above:
+            continue
+        what = CLOCKS[over.clock].title if over.clock else "All clocks"
+        found.append(
+            Finding(
+                fingerprint=f"{OVERDUE_CLOCKS}:{over.clock or '*'}:{over.severity}",
+                alertname=OVERDUE_CLOCKS,
+                severity=over.severity,
+                team=rules.team_of(over),
+                summary=f"{what}: {count} open clocks overdue (more than {over.above})",
+                description=f"{what}: {count} open clocks are past their due date and not "
+                f"excepted; the alert is set for more than {over.above}.",
+                clock=over.clock,
+                value=float(count),
+                threshold=float(over.above),
+            )
+        )
+    dead = rules.dead_letters
+    if dead is not None and dead_letters > dead.above:
+        found.append(
+            Finding(
+                fingerprint=f"{DEAD_LETTERS}:{dead.severity}",
+                alertname=DEAD_LETTERS,
+                severity=dead.severity,
+                team=rules.team_of(dead),
+                summary=f"{dead_letters} events rejected and waiting in the dead-letter store",
+                description=f"{dead_letters} input lines failed validation and are kept in the "
+                "dead-letter store with the reason; their events are not counted until they "
+                "are corrected and sent again.",
+                value=float(dead_letters),
+                threshold=float(dead.above),
+            )
+        )
+    stall = rules.ingest_stalled
+    if stall is not None and last_recorded is not None:
+        age = at - last_recorded
+        if age > timedelta(hours=stall.hours):
+            hours = age.total_seconds() / 3600
+            found.append(
+                Finding(
+                    fingerprint=f"{INGEST_STALLED}:{stall.severity}",
+                    alertname=INGEST_STALLED,
+                    severity=stall.severity,
+                    team=rules.team_of(stall),
+                    summary=f"No event recorded for {hours:.0f} hours",
+                    description=f"The newest event was recorded at {instant(last_recorded)}, "
+                    f"{hours:.0f} hours ago (the alert is set for {stall.hours:g} hours): check "
+                    "the feeds from the council's systems.",
+                    value=round(age.total_seconds()),
+                    threshold=stall.hours * 3600,
+                )
+            )
+    return found
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+class AlertStore(Protocol):
+    """Where alerts outlive the process (``alerts.store.SqliteAlertStore``)."""
+
+    def load(self) -> list[Alert]: ...
+
+    def save(self, alerts: Iterable[Alert], forget: Iterable[str] = ()) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    fired: list[Alert]
+    resolved: list[Alert]
+
+
+class Engine:
+    """The alerts of one service: evaluated, kept, saved, and handed to delivery.
+
+    Thread-safe. ``listeners`` are called (outside the lock) after a change.
+    """
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        *,
+        base_url: str = "http://127.0.0.1:8000",
+        points: tuple[Point, ...] = POINTS,
+        store: AlertStore | None = None,
+    ) -> None:
+        self.rules = rules
+        self.points = points
+        self.judge = CaseJudge.of(rules, base_url)
+        self.store = store
+        self.listeners: list[Callable[[], None]] = []
+        self._lock = threading.RLock()
+        self._alerts: dict[str, Alert] = {}
+        self._by_case: dict[str, set[str]] = {}  # firing per-case fingerprints by case
+        self._aggregates: set[str] = set()  # firing aggregate fingerprints
+        self._dirty: set[str] = set()
+        self._forget: set[str] = set()
+        self._day: date | None = None  # the day every case was last judged on
+        if store is not None:
+            for alert in store.load():
+                self._remember(alert)
+
+    def _remember(self, alert: Alert) -> None:
+        self._alerts[alert.fingerprint] = alert
+        if alert.state != "firing":
+            return
+        case_id = alert.finding.case_id
+        if case_id is None:
+            self._aggregates.add(alert.fingerprint)
+        else:
+            self._by_case.setdefault(case_id, set()).add(alert.fingerprint)
+
+    # --- evaluation -------------------------------------------------------------------
+
+    def update(
+        self,
+        projector: Projector,
+        now: date,
+        at: datetime,
+        *,
+        dead_letters: int = 0,
+        cases: Iterable[str] | None = None,
+    ) -> Changes:
+        """Judge the rules on day ``now`` at moment ``at``.
+
+        ``cases``: the cases whose events changed (judged again); ``None`` means only that
+        time has passed, and every case is judged again when ``now`` is a new day. The
+        aggregate rules are judged every time.
+        """
+        with self._lock:
+            if self._day != now:
+                judged: dict[str, list[Finding]] = {
+                    case.case_id: case_findings(case, now, self.judge)
+                    for case in projector.case_files(now)
+                }
+                stale = set(self._by_case) - set(judged)
+                judged.update((case_id, []) for case_id in stale)
+                self._day = now
+            else:
+                judged = {}
+                for case_id in cases or ():
+                    case = projector.case_file(case_id, now)
+                    judged[case_id] = [] if case is None else case_findings(case, now, self.judge)
+            fired: list[Alert] = []
+            resolved: list[Alert] = []
+            for case_id, findings in judged.items():
+                before = self._by_case.get(case_id, set())
+                if not findings and not before:
+                    continue
+                after = self._reconcile(before, findings, at, fired, resolved)
+                if after:
+                    self._by_case[case_id] = after
+                else:
+                    self._by_case.pop(case_id, None)
+            needed = needed_windows(self.rules)
+            periods = window_periods(now)
+            measures = {w: projector.measures(now, periods[w], None, dead_letters) for w in needed}
+            aggregates = aggregate_findings(
+                self.rules,
+                measures,
+                dead_letters=dead_letters,
+                last_recorded=projector.last_recorded,
+                at=at,
+                points=self.points,
+            )
+            self._aggregates = self._reconcile(self._aggregates, aggregates, at, fired, resolved)
+            self._prune(at)
+            self._save()
+            changes = Changes(fired, resolved)
+        if fired or resolved:
+            for listener in self.listeners:
+                listener()
+        return changes
+
+    def _reconcile(
+        self,
+        before: set[str],
+        findings: list[Finding],
+        at: datetime,
+        fired: list[Alert],
+        resolved: list[Alert],
+    ) -> set[str]:
+        after: set[str] = set()
+        for finding in findings:
+            fp = finding.fingerprint
+            after.add(fp)
+            alert = self._alerts.get(fp)
+            if alert is not None and alert.state == "firing":
+                if alert.finding != finding:  # the text changed (a rate moved): keep startsAt
+                    alert.finding = finding
+                    self._dirty.add(fp)
+                continue
+            alert = Alert(finding, "firing", at)
+            self._alerts[fp] = alert
+            self._dirty.add(fp)
+            self._forget.discard(fp)
+            fired.append(alert)
+        for fp in before - after:
+            alert = self._alerts[fp]
+            alert.state, alert.ends_at = "resolved", at
+            alert.sent_at, alert.delivered = None, False
+            self._dirty.add(fp)
+            resolved.append(alert)
+        return after
+
+    def _prune(self, at: datetime) -> None:
+        gone = [
+            fp
+            for fp, a in self._alerts.items()
+            if a.state == "resolved" and a.ends_at is not None and at - a.ends_at > RESOLVED_KEPT
+        ]
+        for fp in gone:
+            del self._alerts[fp]
+            self._dirty.discard(fp)
+            self._forget.add(fp)
+
+    def _save(self) -> None:
+        if self.store is None or not (self._dirty or self._forget):
+            self._dirty.clear()
+            self._forget.clear()
+            return
+        try:
+            self.store.save([self._alerts[fp] for fp in self._dirty], self._forget)
+        except Exception as error:  # keep serving; the changes stay dirty and are saved later
+            print(f"sendwatch: could not save alerts: {error}", file=sys.stderr, flush=True)
+            return
+        self._dirty.clear()
+        self._forget.clear()
+
+    # --- reading ----------------------------------------------------------------------
+
+    def alerts(self) -> list[Alert]:
+        """Firing and recently resolved alerts: firing first, the gravest first."""
+        with self._lock:
+            listed = [replace(a) for a in self._alerts.values()]
+        listed.sort(
+            key=lambda a: (
+                a.state != "firing",
+                SEVERITY_RANK.get(a.finding.severity, 9),
+                a.finding.due or date.max,
+                a.finding.case_id or "",
+                a.fingerprint,
+            )
+        )
+        return listed
+
+    def active(self) -> list[dict[str, Any]]:
+        """The JSON of ``GET /api/alerts``."""
+        return [a.to_json() for a in self.alerts()]
+
+    def firing_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(SEVERITIES, 0)
+        with self._lock:
+            for alert in self._alerts.values():
+                if alert.state == "firing":
+                    counts[alert.finding.severity] += 1
+        return counts
+
+    # --- delivery bookkeeping ---------------------------------------------------------
+
+    def pending(self, at: datetime, resend: timedelta, deliver_aggregates: bool) -> list[Alert]:
+        """Alerts to send now: firing ones not sent within ``resend``, resolutions not yet
+        delivered. Copies: the engine's own records change only through ``sent``."""
+        with self._lock:
+            return [
+                replace(a)
+                for a in self._alerts.values()
+                if (deliver_aggregates or a.finding.case_id is not None)
+                and (
+                    (a.state == "firing" and (a.sent_at is None or at - a.sent_at >= resend))
+                    or (a.state == "resolved" and not a.delivered)
+                )
+            ]
+
+    def sent(self, alerts: Iterable[Alert], at: datetime) -> None:
+        """Record a delivery of these alerts in the state they were sent in."""
+        with self._lock:
+            for sent in alerts:
+                alert = self._alerts.get(sent.fingerprint)
+                if alert is None or alert.state != sent.state or alert.starts_at != sent.starts_at:
+                    continue  # changed meanwhile: the new state is pending
+                alert.sent_at = at
+                if alert.state == "resolved" and not alert.delivered:
+                    alert.delivered = True
+                    self._dirty.add(alert.fingerprint)
+            self._save()
+
+    def __iter__(self) -> Iterator[Alert]:
+        return iter(self.alerts())
