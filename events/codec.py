@@ -38,9 +38,12 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Event:
-    """An accepted event in the shape the projections fold (no pydantic in the hot path)."""
+    """An accepted event in the shape the projections fold (no pydantic in the hot path).
+
+    Treat it as immutable; it is not frozen only because a frozen dataclass is slower to
+    build, and a replay builds a million of them."""
 
     event_id: str
     type: str

@@ -53,7 +53,7 @@ class Clock:
     excepted: bool = False
     citation: str = ""
     kind: str | None = None  # tribunal orders: the order's kind
-    steps: dict[str, date] = field(default_factory=dict)  # tribunal orders: steps done
+    steps: dict[str, date] | None = None  # tribunal orders: the day each step was done
 
     @property
     def is_open(self) -> bool:
@@ -79,7 +79,8 @@ class Clock:
         if rule.interim_step is None or rule.interim_days is None:
             return None
         due = self.start + timedelta(days=rule.interim_days)
-        return rule.interim_step, due, self.steps.get(rule.interim_step)
+        done = self.steps.get(rule.interim_step) if self.steps else None
+        return rule.interim_step, due, done
 
 
 @dataclass(slots=True)
@@ -373,6 +374,8 @@ def _order_step_done(case: CaseFile, event: Event) -> None:
     if run is None:
         return
     step = event.data["step"]
+    if run.steps is None:
+        run.steps = {}
     run.steps.setdefault(step, event.day)
     if step != "final" or not run.is_open:
         return
@@ -503,26 +506,37 @@ def _link_appeals(case: CaseFile) -> None:
             linked.overturned = True
 
 
+Keyed = tuple[tuple[date, int, int, int, str], Event]
+
+
 def fold_case(case_id: str, events: Iterable[Event], now: date | None = None) -> CaseFile:
     """Fold one case's events (any order, repeats allowed) into its clocks and records.
 
     Events that occurred after ``now`` are ignored (``None``: none are).
     """
     seen: set[str] = set()
-    kept: list[Event] = []
+    keyed: list[Keyed] = []
     for event in events:
-        if event.event_id in seen or (now is not None and event.day > now):
-            continue
-        seen.add(event.event_id)
-        kept.append(event)
-    gone = retracted_ids(kept)
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            keyed.append((apply_order(event), event))
+    return fold_keyed(case_id, keyed, now)
+
+
+def fold_keyed(case_id: str, keyed: list[Keyed], now: date | None = None) -> CaseFile:
+    """``fold_case`` for events already unique by id and paired with their ``apply_order``
+    (the projector keeps them so, so a refold never recomputes a key)."""
+    if now is not None:
+        keyed = [pair for pair in keyed if pair[1].day <= now]
+    retractions = [e for _, e in keyed if e.type == "event.retracted"]
+    gone = retracted_ids(retractions) if retractions else set()
     case = CaseFile(case_id)
-    kept.sort(key=apply_order)
-    for event in kept:
-        if event.event_id in gone:
+    history = case.history
+    for _, event in sorted(keyed):
+        if gone and event.event_id in gone:
             case.retracted.append(event)
             continue
-        case.history.append(event)
+        history.append(event)
         handler = HANDLERS.get(event.type)
         if handler is not None:
             handler(case, event)

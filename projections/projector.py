@@ -11,6 +11,7 @@ the state itself, so restoring one and applying the rest equals an uninterrupted
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from typing import Any
 import orjson
 
 from events import Event
-from projections.case import CaseFile, fold_case
+from projections.case import CaseFile, Keyed, apply_order, fold_keyed
 from projections.measures import Period, Tally, contribution, render, total
 
 SNAPSHOT_VERSION = 1
+BULK = 1000  # refolding more cases than this at once pauses the cyclic garbage collector
 LIVE_QUERIES = 6  # (period, now) pairs kept current: the rolling windows of /metrics
 
 
@@ -37,7 +39,7 @@ class _Live:
 
 class Projector:
     def __init__(self) -> None:
-        self._cases: dict[str, list[Event]] = {}
+        self._cases: dict[str, list[Keyed]] = {}  # each event with its apply_order key
         self._seen: set[str] = set()
         self._last_day: dict[str, date] = {}
         self._last_seen: dict[str, datetime] = {}  # a case's newest recorded_at
@@ -45,29 +47,23 @@ class Projector:
         self._changed: set[str] = set()
         self._live: dict[tuple[Period, date], _Live] = {}
         self.position = 0  # how far into its source the projector has read (set by callers)
-        self.last_recorded: datetime | None = None
+        self._last_recorded: datetime | None = None
 
     # --- applying events ----------------------------------------------------------------
 
     def apply(self, event: Event) -> bool:
         """Apply one event; False (and nothing changes) if its id was already applied."""
-        if event.event_id in self._seen:
+        seen = self._seen
+        if event.event_id in seen:
             return False
-        self._seen.add(event.event_id)
+        seen.add(event.event_id)
         case_id = event.case_id
+        pair = (apply_order(event), event)
         events = self._cases.get(case_id)
         if events is None:
-            self._cases[case_id] = [event]
-            self._last_day[case_id] = event.day
-            self._last_seen[case_id] = event.recorded_at
+            self._cases[case_id] = [pair]
         else:
-            events.append(event)
-            if event.day > self._last_day[case_id]:
-                self._last_day[case_id] = event.day
-            if event.recorded_at > self._last_seen[case_id]:
-                self._last_seen[case_id] = event.recorded_at
-        if self.last_recorded is None or event.recorded_at > self.last_recorded:
-            self.last_recorded = event.recorded_at
+            events.append(pair)
         self._changed.add(case_id)
         return True
 
@@ -78,6 +74,12 @@ class Projector:
     # --- reading ------------------------------------------------------------------------
 
     @property
+    def last_recorded(self) -> datetime | None:
+        """The newest ``recorded_at`` of any applied event."""
+        self._refresh()
+        return self._last_recorded
+
+    @property
     def event_count(self) -> int:
         return len(self._seen)
 
@@ -86,14 +88,35 @@ class Projector:
         return len(self._cases)
 
     def events_of(self, case_id: str) -> list[Event]:
-        return list(self._cases.get(case_id, ()))
+        """A case's events in the order they arrived."""
+        return [event for _, event in self._cases.get(case_id, ())]
 
     def _refresh(self) -> None:
         if not self._changed:
             return
+        if len(self._changed) < BULK:
+            self._refold()
+            return
+        # Folding many cases makes millions of small objects with no reference cycles; the
+        # cyclic collector's passes over them would take about half the time. Pause it.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._refold()
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _refold(self) -> None:
         changed, self._changed = self._changed, set()
         for case_id in changed:
-            self._files[case_id] = fold_case(case_id, self._cases[case_id])
+            keyed = self._cases[case_id]
+            self._files[case_id] = fold_keyed(case_id, keyed)
+            self._last_day[case_id] = max(pair[1].day for pair in keyed)
+            newest = max(pair[1].recorded_at for pair in keyed)
+            self._last_seen[case_id] = newest
+            if self._last_recorded is None or newest > self._last_recorded:
+                self._last_recorded = newest
         for live in self._live.values():
             for case_id in changed:
                 old = live.tallies.get(case_id)
@@ -108,10 +131,10 @@ class Projector:
             now is None or self._last_day[case_id] <= now
         ):
             return self._files[case_id]  # nothing of this case is hidden by now or as_at
-        events: Iterable[Event] = self._cases[case_id]
+        keyed = self._cases[case_id]
         if as_at is not None:
-            events = [e for e in events if e.recorded_at <= as_at]
-        return fold_case(case_id, events, now)
+            keyed = [pair for pair in keyed if pair[1].recorded_at <= as_at]
+        return fold_keyed(case_id, keyed, now)
 
     def case_file(
         self, case_id: str, now: date | None = None, as_at: datetime | None = None
@@ -174,7 +197,7 @@ class Projector:
                 e.data,
             ]
             for events in self._cases.values()
-            for e in events
+            for _, e in events
         ]
         return orjson.dumps(
             {"version": SNAPSHOT_VERSION, "position": self.position, "events": rows}
