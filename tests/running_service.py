@@ -20,6 +20,7 @@ import orjson
 
 TOKEN = "test-token-7f3a"
 NOW = "2025-06-30"  # the service's frozen "now" in these tests
+NDJSON_TYPE = {"Content-Type": "application/x-ndjson"}
 
 
 def free_port() -> int:

@@ -205,16 +205,29 @@ function renderTrend(trend) {
   );
 }
 
+const SEVERITY_ORDER = { page: 0, critical: 1, warning: 2 };
+const ALERTS_SHOWN = 8;
+
 function renderAlerts(alerts) {
-  const firing = alerts.filter((a) => (a.state || "firing") === "firing");
+  const firing = alerts
+    .filter((a) => (a.state || "firing") === "firing")
+    .sort((a, b) => (SEVERITY_ORDER[a.severity] ?? 3) - (SEVERITY_ORDER[b.severity] ?? 3));
+  const summary = $("alerts-summary");
   if (!firing.length) {
+    summary.textContent = "";
     $("alerts").replaceChildren(el("li", { class: "none", text: "No alerts firing." }));
     return;
   }
+  const counts = Object.keys(SEVERITY_ORDER)
+    .map((s) => [s, firing.filter((a) => a.severity === s).length])
+    .filter(([, n]) => n)
+    .map(([s, n]) => `${n.toLocaleString("en-GB")} ${s}`);
+  const more = firing.length > ALERTS_SHOWN ? `; the ${ALERTS_SHOWN} most severe are listed` : "";
+  summary.textContent = `${firing.length.toLocaleString("en-GB")} firing: ${counts.join(", ")}${more}.`;
   $("alerts").replaceChildren(
-    ...firing.map((a) => {
+    ...firing.slice(0, ALERTS_SHOWN).map((a) => {
       const severity = a.severity || "warning";
-      const text = a.summary || a.description || a.title || a.rule || a.name || "Alert";
+      const text = a.summary || a.description || a.alertname || "Alert";
       const item = el(
         "li",
         { class: `alert ${severity}` },
@@ -223,7 +236,7 @@ function renderAlerts(alerts) {
         text,
       );
       if (a.case_id) {
-        const link = el("button", { type: "button", class: "link", text: `case ${a.case_id}` });
+        const link = el("button", { type: "button", class: "link", "aria-label": `Show case ${a.case_id}`, text: "show case" });
         link.addEventListener("click", () => showCase(a.case_id));
         item.append(" · ", link);
       }
