@@ -51,6 +51,8 @@ OPERATIONS_UID = "sendwatch-operations"
 RULE_GROUP = "sendwatch-service-managers"
 RULE_GROUP_INTERVAL_SECONDS = 60
 PROMETHEUS_JOB = "sendwatch"  # the scrape job of deploy/prometheus/prometheus.yml
+ALERTMANAGER_URL = "http://alertmanager:9093"  # as Grafana reaches it in deploy/compose.yaml
+CONTACT_POINT = "sendwatch Alertmanager"
 
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 
@@ -991,8 +993,11 @@ class _Built(cogbuilder.Builder[alerting_models.Rule]):
         return self.rule
 
 
-def alerting_provisioning(points: tuple[Point, ...] = POINTS) -> dict[str, Any]:
-    """The same rules as a Grafana file-provisioning document (provisioning/alerting/)."""
+def alerting_provisioning(
+    points: tuple[Point, ...] = POINTS, alertmanager_url: str = ALERTMANAGER_URL
+) -> dict[str, Any]:
+    """The same rules as a Grafana file-provisioning document (provisioning/alerting/), with
+    a contact point and notification policy that hand Grafana's alerts to Alertmanager."""
     rules = []
     for rule in _plain(alert_rules(points)):
         for server_side in ("folderUID", "ruleGroup", "orgID"):
@@ -1007,6 +1012,28 @@ def alerting_provisioning(points: tuple[Point, ...] = POINTS) -> dict[str, Any]:
                 "folder": FOLDER_TITLE,
                 "interval": f"{RULE_GROUP_INTERVAL_SECONDS}s",
                 "rules": rules,
+            }
+        ],
+        # Grafana's alerts go to the same Alertmanager as everything else, routed by `team`.
+        "contactPoints": [
+            {
+                "orgId": 1,
+                "name": CONTACT_POINT,
+                "receivers": [
+                    {
+                        "uid": "sendwatch-alertmanager-contact",
+                        "type": "prometheus-alertmanager",
+                        "settings": {"url": alertmanager_url},
+                        "disableResolveMessage": False,
+                    }
+                ],
+            }
+        ],
+        "policies": [
+            {
+                "orgId": 1,
+                "receiver": CONTACT_POINT,
+                "group_by": ["grafana_folder", "alertname"],
             }
         ],
     }

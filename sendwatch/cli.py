@@ -284,15 +284,23 @@ app.add_typer(grafana, name="grafana")
 @grafana.command("dashboards")
 def grafana_dashboards(
     out: Annotated[Path, typer.Option(help="Folder for the dashboard JSON files.")],
+    alerting: Annotated[
+        Path | None,
+        typer.Option(help="Also write Grafana's alert rules as a provisioning file here."),
+    ] = None,
 ) -> None:
     """Generate the Grafana dashboards (service managers', operations).
 
     Example: sendwatch grafana dashboards --out deploy/grafana/dashboards
+    --alerting deploy/grafana/provisioning/alerting/sendwatch.yaml
     """
-    from alerts.grafana import write_dashboards
+    from alerts.grafana import write_alerting, write_dashboards
 
-    for path in write_dashboards(out):
+    points = settings.scorecard_points()  # the colours follow SENDWATCH_TARGETS, if set
+    for path in write_dashboards(out, points):
         err.print(f"wrote {path}")
+    if alerting is not None:
+        err.print(f"wrote {write_alerting(alerting, points)}")
 
 
 @grafana.command("push")
@@ -309,9 +317,12 @@ def grafana_push(
 
     Example: sendwatch grafana push --url https://grafana.example --token $GRAFANA_TOKEN
     """
-    from alerts.grafana_push import push
+    from alerts.grafana_push import PushError, push
 
-    push(url=url, token=token, prometheus_url=prometheus_url, console=err)
+    try:
+        push(url, token, prometheus_url, err, points=settings.scorecard_points())
+    except PushError as error:
+        raise fail(str(error), 1) from None
 
 
 def main() -> None:
