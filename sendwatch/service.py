@@ -22,7 +22,10 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from alerts.engine import Engine
 from alerts.exposition import Exposition, ExpositionCollector, IngestCounters, build_exposition
+from alerts.rules import RulesError, load_rules
+from alerts.store import SqliteAlertStore
 from events import Record
 from projections import Period, Projector
 from projections.scorecard import POINTS, Point
@@ -65,6 +68,7 @@ class EmbeddedSource:
         points: tuple[Point, ...] = POINTS,
         alertmanager: str | None = None,
         rules: Path | None = None,
+        base_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.log = log
         self.projector = projector or Projector()
@@ -77,9 +81,17 @@ class EmbeddedSource:
         self.alert_list: list[dict[str, Any]] = []
         self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
         self.counters = IngestCounters()
+        # the alert rules (``RulesError`` before the log is read), their alerts in the log's file
+        self.alert_engine = Engine(
+            load_rules(rules, points),
+            base_url=base_url,
+            points=points,
+            store=SqliteAlertStore(log.path),
+        )
         with self.lock:
             catch_up(self.projector, log)
             self.dead_letters = log.dead_letter_count()  # one writer: kept current from here
+            self.on_change(self.now())  # every case judged: alerts found again after a restart
         self._trend: dict[tuple[str, int, date], tuple[int, list[dict[str, Any]]]] = {}
 
     # --- the Source protocol ------------------------------------------------------------
@@ -173,7 +185,14 @@ class EmbeddedSource:
             )
 
     def on_change(self, now: date, cases: frozenset[str] | None = None) -> None:
-        """The alert engine's hook (see the class docstring); nothing to do without one."""
+        """The alert engine's hook (see the class docstring): the cases a batch touched are
+        judged again; with ``cases=None`` every case is, when the day has changed. The list
+        is republished when an alert fired or resolved, and at every tick of the timer."""
+        changes = self.alert_engine.update(
+            self.projector, now, datetime.now(UTC), dead_letters=self.dead_letters, cases=cases
+        )
+        if changes.fired or changes.resolved or cases is None:
+            self.alert_list = self.alert_engine.active()
 
 
 def _reevaluate(source: EmbeddedSource, stop: threading.Event) -> None:
@@ -213,17 +232,22 @@ def serve(
     token = token or secrets.token_urlsafe(24)
     print(f"sendwatch: loading the event log {db} …", file=sys.stderr, flush=True)
     log = EventLog(db)
-    source = EmbeddedSource(
-        log,
-        frozen_now=frozen,
-        council=settings.council(),
-        points=settings.scorecard_points(),
-        alertmanager=alertmanager,
-        rules=rules,
-    )
+    address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+    try:
+        source = EmbeddedSource(
+            log,
+            frozen_now=frozen,
+            council=settings.council(),
+            points=settings.scorecard_points(),
+            alertmanager=alertmanager,
+            rules=rules,
+            base_url=address.rstrip("/"),
+        )
+    except RulesError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     source.exposition()  # folds every case and fills the live tallies before the first scrape
     app = embedded_app(source, token=token)
-    address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
     health = source.health()
     lines = [
         f"sendwatch: {health.events:,} events, {health.cases:,} cases, "
@@ -239,6 +263,18 @@ def serve(
         ),
     ]
     print("\n".join(lines), flush=True)
+    dispatcher = None
+    if alertmanager:
+        from alerts.alertmanager import AlertmanagerClient, Dispatcher
+
+        dispatcher = Dispatcher(
+            source.alert_engine,
+            AlertmanagerClient(alertmanager),
+            base_url=address.rstrip("/"),
+            counts=source.notifications,
+        )
+        dispatcher.start()
+        print(f"sendwatch: alerts go to Alertmanager at {alertmanager}", flush=True)
     stop = threading.Event()
     timer = threading.Thread(target=_reevaluate, args=(source, stop), daemon=True)
     timer.start()
@@ -246,4 +282,6 @@ def serve(
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
     finally:
         stop.set()
+        if dispatcher is not None:
+            dispatcher.stop()
         log.close()
