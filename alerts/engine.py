@@ -148,7 +148,8 @@ class Alert:
 
 
 def instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC, to the second (what is stored is what is sent, after a restart too)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def long_date(day: date) -> str:
