@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sendwatch import settings
@@ -43,14 +44,16 @@ def ingest_command(
         return 2
     origin = "stdin" if path == "-" else path
     if broker is not None:
-        from streams.kafka import produce_file
+        from streams.kafka import BrokerError, produce_file
 
-        return report_summary(
-            produce_file(
+        try:
+            summary = produce_file(
                 path, broker=broker, topic=topic, partitions=partitions, council=settings.council()
-            ),
-            console,
-        )
+            )
+        except BrokerError as error:
+            console.print(f"[red]error:[/red] {escape(str(error))}")
+            return 2
+        return report_summary(summary, console)
     size = os.path.getsize(path) if path != "-" else None
     with (
         EventLog(db) as log,

@@ -1,0 +1,246 @@
+"""Kafka as the event log: broker addresses, the topics, settings, and the producer behind
+``sendwatch ingest PATH --broker kafka://HOST:PORT``.
+
+The topics of one event topic ``T`` (see docs/kafka.md):
+
+- ``T``: the events, one JSON record per message, keyed by ``case_id`` so that a case's
+  events stay in order on one partition. It keeps everything (``retention.ms=-1``,
+  ``cleanup.policy=delete``): it is the record that every worker rebuilds its state from.
+- ``T.dead-letters``: input that failed validation, the raw bytes as they came, with the
+  ``reason`` and ``origin`` in message headers.
+- ``T.partials``: compacted, keyed by partition: each worker's latest partial tallies of the
+  partitions it owns, which any worker merges into the whole picture.
+
+Every line is validated by the one validation loop (``streams.ingest.decode_lines``) before it
+is produced; the producer is kafka-python's, idempotent, with ``acks=all``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, fields
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.ingest import IngestSummary, decode_lines
+from streams.log import Rejected
+from streams.replay import open_lines
+
+DEAD_LETTERS = ".dead-letters"
+PARTIALS = ".partials"
+_ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$")
+
+
+class BrokerError(ValueError):
+    """A broker URL that cannot be used, or a broker that cannot be reached."""
+
+
+def parse_broker(url: str) -> list[str]:
+    """``kafka://HOST:PORT[,HOST:PORT...]`` as kafka-python's bootstrap servers."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme != "kafka":
+        raise BrokerError(f"broker: expected kafka://HOST:PORT[,HOST:PORT], got {url!r}")
+    servers = [part.strip() for part in rest.rstrip("/").split(",")]
+    for server in servers:
+        match = _ADDRESS.match(server)
+        if match is None or not 0 < int(match.group(2)) < 65536:
+            raise BrokerError(
+                f"broker: {server!r} in {url!r} is not HOST:PORT "
+                "(expected kafka://HOST:PORT[,HOST:PORT])"
+            )
+    return servers
+
+
+def dead_letter_topic(topic: str) -> str:
+    return topic + DEAD_LETTERS
+
+
+def partials_topic(topic: str) -> str:
+    return topic + PARTIALS
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """Broker timings and worker tuning, from ``SENDWATCH_KAFKA_*`` environment variables.
+
+    The defaults suit Apache Kafka in production. Tansu (the test broker) holds a group
+    join for half the session timeout, so the tests set ``SESSION_TIMEOUT=6``,
+    ``HEARTBEAT_INTERVAL=1`` and ``REBALANCE_TIMEOUT=10`` (docs/kafka.md).
+    """
+
+    session_timeout: float = 45.0  # seconds without a heartbeat before a worker is dropped
+    heartbeat_interval: float = 3.0
+    rebalance_timeout: float = 60.0
+    replication: int = 1  # replication factor of the topics sendwatch creates
+    take: int = 10_000  # events per stream.take() batch
+    take_within: float = 0.5  # seconds a take() batch waits to fill
+    catch_up_lag: int = 20_000  # a partition this far behind is caught up in bulk
+    publish_interval: float = 1.0  # seconds between publishing partial tallies
+    query_wait: float = 10.0  # seconds to wait for every partition's partial tally
+    group: str = ""  # the consumer group (Faust app id); default "sendwatch-<topic>"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> KafkaSettings:
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            name = "SENDWATCH_KAFKA_" + item.name.upper()
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                continue
+            kind = type(getattr(cls(), item.name))
+            try:
+                values[item.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"{name}: expected {kind.__name__}, got {raw!r}") from None
+        return cls(**values)
+
+    def group_for(self, topic: str) -> str:
+        return self.group or f"sendwatch-{topic}"
+
+
+def admin(servers: list[str]) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(bootstrap_servers=servers, client_id="sendwatch-admin")
+    except KafkaError as error:
+        raise BrokerError(f"cannot reach the broker at {','.join(servers)}: {error}") from None
+
+
+def ensure_topics(
+    servers: list[str], topic: str, partitions: int, replication: int = 1
+) -> dict[str, int]:
+    """Create the event topic and its companions where missing; returns each one's partitions.
+
+    An existing event topic keeps the partitions it has (changing them would move cases
+    between partitions)."""
+    if partitions < 1:
+        raise ValueError(f"partitions: expected at least 1, got {partitions}")
+    keep = {"retention.ms": "-1", "cleanup.policy": "delete"}
+    wanted = [
+        NewTopic(topic, partitions, replication, topic_configs=keep),
+        NewTopic(dead_letter_topic(topic), 1, replication, topic_configs=keep),
+        NewTopic(
+            partials_topic(topic), 1, replication, topic_configs={"cleanup.policy": "compact"}
+        ),
+    ]
+    client = admin(servers)
+    try:
+        for new in wanted:
+            with suppress(TopicAlreadyExistsError):
+                client.create_topics([new])
+        described = client.describe_topics([new.name for new in wanted])
+    finally:
+        client.close()
+    return {item["name"]: len(item["partitions"]) for item in described}
+
+
+class EventProducer:
+    """Validated events to the event topic, rejects to the dead-letter topic.
+
+    kafka-python's producer with ``acks='all'`` and ``enable_idempotence=True``: a retried
+    send is not stored twice. Messages are keyed by ``case_id`` (murmur2, as Java's and
+    Faust's producers partition), so one case's events stay in order on one partition.
+    """
+
+    def __init__(self, servers: list[str], topic: str, partitions: int, replication: int = 1):
+        self.topic = topic
+        self.partitions = ensure_topics(servers, topic, partitions, replication)[topic]
+        try:
+            self._producer = KafkaProducer(
+                bootstrap_servers=servers,
+                client_id="sendwatch-ingest",
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=20,
+                batch_size=512 * 1024,
+                max_request_size=8 * 1024 * 1024,
+            )
+        except KafkaError as error:
+            raise BrokerError(f"cannot reach the broker at {','.join(servers)}: {error}") from None
+        self._failures: list[BaseException] = []
+
+    def close(self) -> None:
+        self._producer.close()
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _failed(self, error: BaseException) -> None:
+        self._failures.append(error)
+
+    def send_dead_letter(self, rejected: Rejected, key: bytes | None = None) -> None:
+        future = self._producer.send(
+            dead_letter_topic(self.topic),
+            key=key,
+            value=rejected.raw,
+            headers=[
+                ("reason", rejected.reason.encode()),
+                ("origin", rejected.origin.encode()),
+            ],
+        )
+        future.add_errback(self._failed)
+
+    def produce_lines(
+        self, lines: Iterable[bytes], *, origin: str, council: str | None = None
+    ) -> IngestSummary:
+        """Validate and produce JSONL lines; returns once every message is acknowledged.
+
+        ``duplicates`` counts event ids repeated within this input (not produced again).
+        Ids already on the topic from an earlier ingest are not looked up here: the
+        workers skip them when they apply (the fold is idempotent on ``event_id``).
+        """
+        summary = IngestSummary()
+        seen: set[str] = set()
+        accepted = duplicates = 0
+        rejected: list[Rejected] = []
+        send = self._producer.send
+        for item in decode_lines(lines, origin=origin, council=council):
+            summary.lines = item.line
+            record = item.record
+            if record is not None:
+                event_id = record["event_id"]
+                if event_id in seen:
+                    duplicates += 1
+                    continue
+                seen.add(event_id)
+                future = send(
+                    self.topic, key=record["case_id"].encode(), value=orjson.dumps(record)
+                )
+                future.add_errback(self._failed)
+                accepted += 1
+            elif item.rejected is not None:
+                self.send_dead_letter(item.rejected)
+                rejected.append(item.rejected)
+        self._producer.flush()
+        if self._failures:
+            raise BrokerError(
+                f"{len(self._failures):,} messages were not acknowledged by the broker "
+                f"(first: {self._failures[0]}); nothing is lost by producing the file again, "
+                "the workers skip event ids they have applied"
+            )
+        summary.add(accepted, duplicates, rejected)
+        return summary
+
+
+def produce_file(
+    path: str, *, broker: str, topic: str, partitions: int, council: str | None = None
+) -> IngestSummary:
+    """``sendwatch ingest PATH --broker ...``: a JSONL file (or - for stdin) to Kafka."""
+    servers = parse_broker(broker)
+    settings = KafkaSettings.from_env()
+    with (
+        EventProducer(servers, topic, partitions, settings.replication) as producer,
+        open_lines(path) as lines,
+    ):
+        return producer.produce_lines(
+            lines, origin="stdin" if path == "-" else path, council=council
+        )
