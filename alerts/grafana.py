@@ -221,6 +221,17 @@ def _clock_mappings() -> list[dm.ValueMapping]:
     ]
 
 
+def _clock_titles() -> list[dm.DataTransformerConfig]:
+    """Series named by clock id (legend ``{{clock}}``) renamed to the clocks' titles."""
+    return [
+        dm.DataTransformerConfig(
+            id_val="renameByRegex",
+            options={"regex": f"^{clock}$", "renamePattern": CLOCKS[clock].title},
+        )
+        for clock in CLOCK_IDS
+    ]
+
+
 def _merged_table(
     title: str, description: str, columns: Sequence[tuple[str, str]], *labels: str
 ) -> table.Panel:
@@ -231,6 +242,8 @@ def _merged_table(
         ref = chr(ord("A") + i)
         panel = panel.with_target(_query(expr, ref, instant=True, table_format=True))
         rename[f"Value #{ref}"] = heading
+    if len(columns) == 1:
+        rename["Value"] = columns[0][1]  # one query: Grafana names its column "Value"
     return (
         panel.with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
         .with_transformation(
@@ -485,7 +498,7 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
         )
         .min(0)
         .max(1)
-        .mappings(_clock_mappings()),
+        .transformations(_clock_titles()),
         12,
         9,
     )
@@ -504,14 +517,16 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
             )
         )
         .min(0)
-        .max(1),
+        .max(1)
+        .transformations(_clock_titles()),
         12,
         9,
     )
     board.add(
         _series("Overdue clocks by clock", "Open clocks past their deadline, over time.")
         .with_target(_query("sum by (clock) (sendwatch_clock_overdue)", "A", "{{clock}}"))
-        .min(0),
+        .min(0)
+        .transformations(_clock_titles()),
         12,
         9,
     )
