@@ -198,9 +198,8 @@ class FakeGrafana:
         return [f"{m} {p}" for m, p, _ in self.requests if m != "GET"]
 
 
-@pytest.fixture()
-def grafana() -> Iterator[tuple[FakeGrafana, str]]:
-    fake = FakeGrafana()
+def handler_for(fake: FakeGrafana) -> type[BaseHTTPRequestHandler]:
+    """An HTTP handler that answers every request from ``fake``."""
 
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
@@ -221,7 +220,13 @@ def grafana() -> Iterator[tuple[FakeGrafana, str]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    return Handler
+
+
+@pytest.fixture()
+def grafana() -> Iterator[tuple[FakeGrafana, str]]:
+    fake = FakeGrafana()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(fake))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
