@@ -22,7 +22,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from alerts.exposition import windows as window_periods
@@ -37,6 +37,7 @@ from alerts.rules import (
     CaseRule,
     RuleSet,
 )
+from events.envelope import LONDON
 from projections import CaseFile, Clock, Projector
 from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
 from projections.scorecard import POINTS, Point
@@ -512,12 +513,15 @@ class Engine:
             needed = needed_windows(self.rules)
             periods = window_periods(now)
             measures = {w: projector.measures(now, periods[w], None, dead_letters) for w in needed}
+            # the stall is judged at ``at``, or at the end of ``now`` when that is earlier (a
+            # frozen --now in the past: a demo of a past period is not a stalled feed)
+            midnight = datetime.combine(now + timedelta(days=1), time(), LONDON)
             aggregates = aggregate_findings(
                 self.rules,
                 measures,
                 dead_letters=dead_letters,
                 last_recorded=projector.last_recorded,
-                at=at,
+                at=min(at, midnight),
                 points=self.points,
             )
             self._aggregates = self._reconcile(self._aggregates, aggregates, at, fired, resolved)

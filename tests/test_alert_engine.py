@@ -386,7 +386,7 @@ def test_aggregate_alerts_fire_and_resolve_through_the_engine() -> None:
     p = projector(*(e for n in range(25) for e in request(f"R{n}")), *issued)
     engine = Engine(rules)
     at = datetime(2025, 7, 2, 9, 0, tzinfo=UTC)  # 117 hours after the newest event
-    engine.update(p, date(2025, 6, 30), at, dead_letters=2)
+    engine.update(p, date(2025, 7, 2), at, dead_letters=2)
     assert {(a["alertname"], a["clock"]) for a in firing(engine).values()} == {
         ("RateBelowFloor", "final_plan"),
         ("RateBudgetBurn", "final_plan"),
@@ -399,7 +399,7 @@ def test_aggregate_alerts_fire_and_resolve_through_the_engine() -> None:
         ev("event.retracted", e.case_id, "2025-06-28", event_id=e.event_id, reason="in error")
         for e in issued
     )
-    engine.update(p, date(2025, 6, 30), at, dead_letters=2, cases={e.case_id for e in issued})
+    engine.update(p, date(2025, 7, 2), at, dead_letters=2, cases={e.case_id for e in issued})
     assert {a["alertname"] for a in firing(engine).values()} == {"DeadLetters", "IngestStalled"}
 
 
@@ -438,3 +438,45 @@ def test_targets_come_from_the_petition_points_unless_the_file_gives_them() -> N
 
 def test_dates_are_written_the_british_way() -> None:
     assert long_date(date(2025, 5, 26)) == "Monday 26 May 2025"
+
+
+def test_a_frozen_day_in_the_past_is_not_a_stalled_feed() -> None:
+    # events recorded up to 30 June 2025; "now" frozen on 30 June; the wall clock much later
+    rules = RULES.model_copy(update={"cases": (), "rates": (), "burn_rates": ()})
+    p = projector(
+        *request("S1"), ev("contact.received", "S1", "2025-06-30", contact_id="x", channel="email")
+    )
+    engine = Engine(rules)
+    engine.update(p, date(2025, 6, 30), datetime(2026, 1, 1, tzinfo=UTC))
+    assert names(engine) == set()
+    engine.update(p, date(2025, 7, 4), datetime(2026, 1, 1, tzinfo=UTC))  # 3.5 days later
+    assert names(engine) == {("IngestStalled", None, None)}
+
+
+def test_sendwatch_run_refuses_a_bad_rules_file_and_says_where(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "rules.yml"
+    bad.write_text("cases:\n  - {name: Late, when: overdue, severity: loud}\n", encoding="utf-8")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sendwatch.cli",
+            "run",
+            "--db",
+            str(tmp_path / "s.db"),
+            "--port",
+            "1",
+            "--rules",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "cases[0] (Late).severity: Input should be 'warning', 'critical' or 'page'" in (
+        run.stderr
+    )
