@@ -523,13 +523,17 @@ def fold_case(case_id: str, events: Iterable[Event], now: date | None = None) ->
     return fold_keyed(case_id, keyed, now)
 
 
-def fold_keyed(case_id: str, keyed: list[Keyed], now: date | None = None) -> CaseFile:
+def fold_keyed(
+    case_id: str, keyed: list[Keyed], now: date | None = None, retractions: bool = True
+) -> CaseFile:
     """``fold_case`` for events already unique by id and paired with their ``apply_order``
-    (the projector keeps them so, so a refold never recomputes a key)."""
+    (the projector keeps them so, so a refold never recomputes a key). ``retractions``
+    False says the caller knows there is no retraction among them."""
     if now is not None:
         keyed = [pair for pair in keyed if pair[1].day <= now]
-    retractions = [e for _, e in keyed if e.type == "event.retracted"]
-    gone = retracted_ids(retractions) if retractions else set()
+    gone: set[str] = set()
+    if retractions:
+        gone = retracted_ids(e for _, e in keyed if e.type == "event.retracted")
     case = CaseFile(case_id)
     history = case.history
     for _, event in sorted(keyed):

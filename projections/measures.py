@@ -10,7 +10,7 @@ and maxima are kept as multisets (``("eotas_days", 17)`` counted) so they add up
 from __future__ import annotations
 
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,6 +21,7 @@ from projections.case import CaseFile
 from projections.law import APPEAL_AGAINST, APPEAL_OUTCOMES, CLOCK_IDS
 
 Tally = Counter[tuple[Any, ...]]
+Counts = defaultdict[tuple[Any, ...], int]
 CLOCK_FIELDS = ("completed", "on_time", "excepted", "excepted_on_time")
 OPEN_FIELDS = ("open", "overdue", "due_within_7_days")
 SOON = timedelta(days=7)
@@ -45,7 +46,7 @@ class Period:
 
 def contribution(case: CaseFile, period: Period, now: date) -> Tally:
     """What one case adds to every measure."""
-    tally: Tally = Counter()
+    tally: Counts = defaultdict(int)  # a C-level default: Counter's is a Python call
     soon = now + SOON
     for run in case.clocks:
         if run.cancelled is not None:
@@ -82,22 +83,23 @@ def contribution(case: CaseFile, period: Period, now: date) -> Tally:
     for day, b, e, f in case.audits:
         if day in period:
             tally[("audit", "audited")] += 1
-            tally[("audit", "section_b_met")] += b
-            tally[("audit", "section_e_met")] += e
-            tally[("audit", "section_f_met")] += f
+            for section, met in (("section_b_met", b), ("section_e_met", e), ("section_f_met", f)):
+                if met:
+                    tally[("audit", section)] += 1
     for day, setting, compliant in case.compliance:
         if day in period:
             tally[("review", "checked")] += 1
-            tally[("review", "compliant")] += compliant
             tally[("review_setting", setting, "checked")] += 1
-            tally[("review_setting", setting, "compliant")] += compliant
+            if compliant:
+                tally[("review", "compliant")] += 1
+                tally[("review_setting", setting, "compliant")] += 1
     if case.sen_support_setting is not None:
         tally[("sen", "open_now")] += 1
         tally[("sen_setting", case.sen_support_setting)] += 1
-    return +tally  # drop zero counts: a case's tally stays small
+    return Counter(tally)  # from an empty Counter, a C-level copy
 
 
-def _education(case: CaseFile, period: Period, now: date, tally: Tally) -> None:
+def _education(case: CaseFile, period: Period, now: date, tally: Counts) -> None:
     if case.out_of_education_since is not None:
         tally[("edu", "out_now")] += 1
         tally[("edu_days_out", (now - case.out_of_education_since).days)] += 1
@@ -111,7 +113,7 @@ def _education(case: CaseFile, period: Period, now: date, tally: Tally) -> None:
                 tally[("eotas_days", (day - request).days)] += 1
 
 
-def _caseworkers(case: CaseFile, period: Period, tally: Tally) -> None:
+def _caseworkers(case: CaseFile, period: Period, tally: Counts) -> None:
     if not case.caseworkers or case.caseworkers[0][0] > period.end:
         return
     tally[("cw", "cases")] += 1
@@ -134,10 +136,11 @@ def _caseworkers(case: CaseFile, period: Period, tally: Tally) -> None:
 
 
 def total(tallies: Iterable[Tally]) -> Tally:
-    out: Tally = Counter()
+    out: Counts = defaultdict(int)
     for tally in tallies:
-        out.update(tally)
-    return out
+        for key, count in tally.items():
+            out[key] += count
+    return Counter(out)
 
 
 def _rate(numerator: int, denominator: int) -> float | None:

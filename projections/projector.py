@@ -45,6 +45,7 @@ class Projector:
         self._last_seen: dict[str, datetime] = {}  # a case's newest recorded_at
         self._files: dict[str, CaseFile] = {}  # folded over all of a case's events
         self._changed: set[str] = set()
+        self._retracting: set[str] = set()  # cases with a retraction among their events
         self._live: dict[tuple[Period, date], _Live] = {}
         self.position = 0  # how far into its source the projector has read (set by callers)
         self._last_recorded: datetime | None = None
@@ -65,6 +66,8 @@ class Projector:
         else:
             events.append(pair)
         self._changed.add(case_id)
+        if event.type == "event.retracted":
+            self._retracting.add(case_id)
         return True
 
     def apply_all(self, events: Iterable[Event]) -> int:
@@ -111,7 +114,9 @@ class Projector:
         changed, self._changed = self._changed, set()
         for case_id in changed:
             keyed = self._cases[case_id]
-            self._files[case_id] = fold_keyed(case_id, keyed)
+            self._files[case_id] = fold_keyed(
+                case_id, keyed, retractions=case_id in self._retracting
+            )
             self._last_day[case_id] = max(pair[1].day for pair in keyed)
             newest = max(pair[1].recorded_at for pair in keyed)
             self._last_seen[case_id] = newest
@@ -134,7 +139,7 @@ class Projector:
         keyed = self._cases[case_id]
         if as_at is not None:
             keyed = [pair for pair in keyed if pair[1].recorded_at <= as_at]
-        return fold_keyed(case_id, keyed, now)
+        return fold_keyed(case_id, keyed, now, retractions=case_id in self._retracting)
 
     def case_file(
         self, case_id: str, now: date | None = None, as_at: datetime | None = None
