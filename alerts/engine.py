@@ -414,6 +414,17 @@ def aggregate_findings(
 # --- lifecycle --------------------------------------------------------------------------------
 
 
+def _listing_order(alert: Alert) -> tuple[bool, int, date, str, str]:
+    f = alert.finding
+    return (
+        alert.state != "firing",
+        SEVERITY_RANK.get(f.severity, 9),
+        f.due or date.max,
+        f.case_id or "",
+        f.fingerprint,
+    )
+
+
 class AlertStore(Protocol):
     """Where alerts outlive the process (``alerts.store.SqliteAlertStore``)."""
 
@@ -452,6 +463,9 @@ class Engine:
         self._by_case: dict[str, set[str]] = {}  # firing per-case fingerprints by case
         self._aggregates: set[str] = set()  # firing aggregate fingerprints
         self._dirty: set[str] = set()
+        # each alert's place in the listing and its JSON, until it changes
+        self._json: dict[str, tuple[tuple[bool, int, date, str, str], dict[str, Any]]] = {}
+        self._listing: list[dict[str, Any]] | None = None  # ``active()``, until a change
         self._forget: set[str] = set()
         self._day: date | None = None  # the day every case was last judged on
         if store is not None:
@@ -549,20 +563,26 @@ class Engine:
             if alert is not None and alert.state == "firing":
                 if alert.finding != finding:  # the text changed (a rate moved): keep startsAt
                     alert.finding = finding
-                    self._dirty.add(fp)
+                    self._touch(fp)
                 continue
             alert = Alert(finding, "firing", at)
             self._alerts[fp] = alert
-            self._dirty.add(fp)
+            self._touch(fp)
             self._forget.discard(fp)
             fired.append(alert)
         for fp in before - after:
             alert = self._alerts[fp]
             alert.state, alert.ends_at = "resolved", at
             alert.sent_at, alert.delivered = None, False
-            self._dirty.add(fp)
+            self._touch(fp)
             resolved.append(alert)
         return after
+
+    def _touch(self, fp: str) -> None:
+        """An alert changed: to be saved, and listed afresh."""
+        self._dirty.add(fp)
+        self._json.pop(fp, None)
+        self._listing = None
 
     def _prune(self, at: datetime) -> None:
         gone = [
@@ -573,7 +593,9 @@ class Engine:
         for fp in gone:
             del self._alerts[fp]
             self._dirty.discard(fp)
+            self._json.pop(fp, None)
             self._forget.add(fp)
+            self._listing = None
 
     def _save(self) -> None:
         if self.store is None or not (self._dirty or self._forget):
@@ -591,23 +613,26 @@ class Engine:
     # --- reading ----------------------------------------------------------------------
 
     def alerts(self) -> list[Alert]:
-        """Firing and recently resolved alerts: firing first, the gravest first."""
+        """Firing and recently resolved alerts (copies): firing first, the gravest first."""
         with self._lock:
             listed = [replace(a) for a in self._alerts.values()]
-        listed.sort(
-            key=lambda a: (
-                a.state != "firing",
-                SEVERITY_RANK.get(a.finding.severity, 9),
-                a.finding.due or date.max,
-                a.finding.case_id or "",
-                a.fingerprint,
-            )
-        )
+        listed.sort(key=_listing_order)
         return listed
 
     def active(self) -> list[dict[str, Any]]:
-        """The JSON of ``GET /api/alerts``."""
-        return [a.to_json() for a in self.alerts()]
+        """The JSON of ``GET /api/alerts``, in the order of ``alerts()``. Each alert's JSON is
+        kept until the alert changes (share it, do not modify it)."""
+        with self._lock:
+            if self._listing is None:
+                keyed = []
+                for fp, alert in self._alerts.items():
+                    entry = self._json.get(fp)
+                    if entry is None:
+                        entry = self._json[fp] = (_listing_order(alert), alert.to_json())
+                    keyed.append(entry)
+                keyed.sort(key=lambda entry: entry[0])
+                self._listing = [body for _, body in keyed]
+            return list(self._listing)
 
     def firing_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(SEVERITIES, 0)
@@ -643,7 +668,7 @@ class Engine:
                 alert.sent_at = at
                 if alert.state == "resolved" and not alert.delivered:
                     alert.delivered = True
-                    self._dirty.add(alert.fingerprint)
+                    self._touch(alert.fingerprint)
             self._save()
 
     def __iter__(self) -> Iterator[Alert]:
