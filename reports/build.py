@@ -1,0 +1,212 @@
+"""``sendwatch report``: load the events, compute the figures, write the HTML and the PDF.
+
+Settings (environment):
+- ``SENDWATCH_REPORT_CUTOFF_DAYS``: the reporting cutoff, in days after the month ends
+  (default 10: records made by the end of the 10th, UK time, count);
+- ``SENDWATCH_REPORT_SUPPRESS_BELOW``: small-number threshold (default 5; 0 turns it off);
+- ``SENDWATCH_STANDARDS``: a YAML file of scorecard targets and floors by point, e.g.
+  ``{4: {target: 0.5, floor: 0.4}, 7: {target: 14}}``;
+- ``SENDWATCH_REPORT_BENCHMARKS``: another benchmarks file in the shape of
+  reports/benchmarks.yml (default: the packaged one).
+
+Exit codes: 0 written; 1 no valid event in the input; 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import yaml
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from projections import Projector
+from projections.scorecard import POINTS, Point, with_overrides
+from reports import benchmarks as published
+from reports.disclosure import SUPPRESS_BELOW, Disclosure
+from reports.document import Options, render_html, write_pdf
+from reports.figures import CUTOFF_DAYS, Month, compute
+from sendwatch import settings
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    cutoff_days: int = CUTOFF_DAYS
+    suppress_below: int = SUPPRESS_BELOW
+    points: tuple[Point, ...] = POINTS
+    standards_overridden: bool = False
+    benchmarks: Path | None = None
+
+
+def _whole(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}: expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise ValueError(f"{name}: must not be negative, got {value}")
+    return value
+
+
+def standards(path: Path) -> tuple[Point, ...]:
+    """Scorecard points with the targets and floors of a YAML file (by point number)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"SENDWATCH_STANDARDS: cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ValueError(f"SENDWATCH_STANDARDS: {path} is not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"SENDWATCH_STANDARDS: {path}: expected a mapping of point numbers")
+    numbers = {p.number for p in POINTS}
+    overrides: dict[int, dict[str, float]] = {}
+    for key, given in document.items():
+        try:
+            number = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"SENDWATCH_STANDARDS: {key!r} is not a point number") from None
+        if number not in numbers or not isinstance(given, dict):
+            raise ValueError(f"SENDWATCH_STANDARDS: point {key!r}: expected 1 to 10 with a mapping")
+        unknown = set(given) - {"target", "floor"}
+        if unknown:
+            raise ValueError(f"SENDWATCH_STANDARDS: point {number}: unknown {sorted(unknown)}")
+        overrides[number] = {k: float(v) for k, v in given.items()}
+    return with_overrides(overrides)
+
+
+def report_settings() -> ReportSettings:
+    """The report's settings from the environment; raises ValueError naming the one wrong."""
+    cutoff = _whole("SENDWATCH_REPORT_CUTOFF_DAYS", CUTOFF_DAYS)
+    suppress = _whole("SENDWATCH_REPORT_SUPPRESS_BELOW", SUPPRESS_BELOW)
+    path = os.environ.get("SENDWATCH_STANDARDS")
+    points = standards(Path(path)) if path else POINTS
+    marks = os.environ.get("SENDWATCH_REPORT_BENCHMARKS")
+    return ReportSettings(cutoff, suppress, points, bool(path), Path(marks) if marks else None)
+
+
+def _lines(stream: BinaryIO, progress: Progress, task: TaskID) -> Iterator[bytes]:
+    """The file's lines, moving the progress bar on by the bytes read."""
+    done = 0
+    for n, line in enumerate(stream, 1):
+        done += len(line)
+        if n % 20_000 == 0:
+            progress.update(task, completed=done)
+        yield line
+    progress.update(task, completed=done)
+
+
+def _load(
+    events: str | None, db: Path, progress: Progress, console: Console
+) -> tuple[Projector, int, str]:
+    """A projector over the JSONL file or the embedded log; dead letters; where from."""
+    from streams.replay import catch_up, open_lines, replay_lines
+
+    projector = Projector()
+    if events is not None:
+        size = None if events == "-" else Path(events).stat().st_size
+        task = progress.add_task("Reading events", total=size)
+        with open_lines(events) as stream:
+            rejected = replay_lines(
+                projector,
+                _lines(stream, progress, task),
+                origin=events if events != "-" else "stdin",
+                council=settings.council(),
+            )
+        progress.update(task, total=progress.tasks[task].completed)
+        for item in rejected:
+            console.print(f"rejected {item.origin}: {item.reason}", markup=False)
+        return projector, len(rejected), "a file of events"
+    from streams.log import EventLog
+
+    task = progress.add_task("Reading the event log", total=None)
+    with EventLog(db) as log:
+        catch_up(projector, log)
+        dead = log.dead_letter_count()
+    progress.update(task, total=1, completed=1)
+    return projector, dead, "the embedded event log"
+
+
+def report_command(month: str, events: str | None, db: Path, out: Path, as_known_now: bool) -> int:
+    """Write report-YYYY-MM.html and report-YYYY-MM.pdf into ``out``; returns the exit code."""
+    console = Console(stderr=True, highlight=False)
+    try:
+        when = Month.parse(month)
+        chosen = report_settings()
+        marks = published.load(chosen.benchmarks)
+    except (ValueError, OSError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        return 2
+    if events is None and not db.exists():
+        console.print(
+            f"[red]error:[/red] no event log at {db} "
+            "(run `sendwatch ingest` first, or give --events)"
+        )
+        return 2
+    if events is not None and events != "-" and not Path(events).is_file():
+        console.print(f"[red]error:[/red] cannot read {events}: no such file")
+        return 2
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        projector, dead_letters, source = _load(events, db, progress, console)
+        if projector.event_count == 0:
+            console.print("[red]error:[/red] no valid event in the input")
+            return 1
+        steps = [
+            "folding cases",
+            "measuring the month",
+            "measuring the month before",
+            "measuring the rolling 12 months",
+            "measuring the 12 months before",
+            "monthly trend, ledger, orders",
+            "checking the records",
+        ] + (["comparing with the original report"] if as_known_now else [])
+        task = progress.add_task("Computing figures", total=len(steps))
+
+        def step(what: str) -> None:
+            progress.update(task, description=f"Computing figures: {what}")
+            progress.advance(task, 0 if what == steps[0] else 1)
+
+        figures = compute(
+            projector, when, cutoff_days=chosen.cutoff_days, as_known_now=as_known_now, on_step=step
+        )
+        progress.update(task, completed=len(steps), description="Computing figures")
+        writing = progress.add_task("Writing HTML and PDF", total=3)
+        options = Options(
+            cutoff_days=chosen.cutoff_days,
+            disclosure=Disclosure(chosen.suppress_below),
+            points=chosen.points,
+            standards_overridden=chosen.standards_overridden,
+            source=source,
+            dead_letters=dead_letters,
+        )
+        html = render_html(figures, marks, options)
+        progress.advance(writing)
+        out.mkdir(parents=True, exist_ok=True)
+        html_path = out / f"report-{when.iso()}.html"
+        pdf_path = out / f"report-{when.iso()}.pdf"
+        html_path.write_bytes(html.encode("utf-8"))
+        progress.advance(writing)
+        write_pdf(html, pdf_path)
+        progress.advance(writing)
+    console.print(f"wrote {html_path} and {pdf_path}")
+    return 0

@@ -1,0 +1,425 @@
+"""The report as a document: figures into the Jinja2 template (HTML), HTML into PDF.
+
+Everything a reader sees passes through ``Disclosure`` here or in the template's filters,
+so no count of 1 to 4 and no rate over fewer than 5 cases is printed. Nothing here reads a
+clock: the same figures give the same HTML, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from events.envelope import LONDON
+from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
+from projections.scorecard import POINTS, Point, scorecard_json
+from reports import charts, narrative
+from reports.benchmarks import Benchmarks
+from reports.disclosure import Disclosure, percent
+from reports.figures import Figures, Revision
+
+SETTINGS_LISTED = 25  # settings shown in the review-compliance and SEN support tables
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the report was asked for, as it is printed in the method appendix."""
+
+    cutoff_days: int
+    disclosure: Disclosure
+    points: tuple[Point, ...] = POINTS
+    standards_overridden: bool = False
+    source: str = "the embedded event log"  # or "a JSONL file of events"
+    dead_letters: int = 0
+
+
+def when(moment: datetime) -> str:
+    """``the end of 10 July 2025`` for a cutoff at 23:59:59 London time, else the time."""
+    local = moment.astimezone(LONDON)
+    day = f"{local.day} {local:%B %Y}"
+    if (local.hour, local.minute, local.second) == (23, 59, 59):
+        return f"the end of {day} (UK time)"
+    return f"{local:%H:%M} on {day} (UK time)"
+
+
+def day_text(value: Any) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+# --- the scorecard ------------------------------------------------------------------------
+
+RAG_WORDS = {
+    "green": "Green: target met",
+    "amber": "Amber: floor met, target not met",
+    "red": "Red: below the floor standard",
+    "no data": "No data in the period",
+    "not rated": "Counted, no standard set",
+    "not shown": "Not rated: too few cases to show",
+}
+
+
+def _point_base(number: int, m: Mapping[str, Any]) -> int | None:
+    """How many cases a petition point's value is over (None: the value is a count)."""
+    bases = {
+        1: lambda: m["contact_response"]["completed"],
+        2: lambda: m["first_time_right"]["decisions"],
+        3: lambda: sum(m[c]["completed"] for c in CLOCK_IDS),
+        4: lambda: m["final_plan"]["completed"] - m["final_plan"]["excepted"],
+        5: lambda: m["plan_quality"]["audited"],
+        6: lambda: m["tribunal_order"]["completed"],
+        7: lambda: m["education"]["out_of_education_now"],
+        8: lambda: m["review_compliance"]["checked"],
+        9: lambda: m["caseworkers"]["cases"],
+    }
+    found = bases.get(number)
+    return None if found is None else int(found())
+
+
+def _standard(point: Point, value: float | None) -> str:
+    if value is None:
+        return "none set"
+    if point.unit == "share":
+        return percent(value)
+    if point.unit == "days":
+        return f"{value:,.0f} days"
+    return f"{value:,.0f}"
+
+
+def scorecard_rows(
+    month: Mapping[str, Any], year: Mapping[str, Any], options: Options
+) -> list[dict[str, Any]]:
+    """One row per petition point: the month and the rolling 12 months, rated."""
+    d = options.disclosure
+    rows = []
+    by_number = {p.number: p for p in options.points}
+    cells = {
+        "month": scorecard_json(month, options.points),
+        "year": scorecard_json(year, options.points),
+    }
+    for index, point in enumerate(options.points):
+        row: dict[str, Any] = {
+            "number": point.number,
+            "asked": point.asked,
+            "measure": point.measure,
+            "target": _standard(by_number[point.number], point.target),
+            "floor": _standard(by_number[point.number], point.floor),
+            "better": "higher is better" if point.higher_is_better else "lower is better",
+        }
+        for scope, figures in (("month", month), ("year", year)):
+            item = cells[scope][index]
+            value, rag = item["value"], item["rag"]
+            base = _point_base(point.number, figures)
+            if point.unit == "share":
+                text = d.rate(value, base or 0)
+                if value is not None and not d.shows_rate(base or 0):
+                    rag = "not shown"
+            elif point.unit == "days":
+                if not base:
+                    text = "no child without education"
+                elif not d.shows_rate(base):
+                    text, rag = "not shown", "not shown"
+                else:
+                    text = f"{value:,.0f} days"
+            else:
+                text = d.count(int(value or 0))
+            row[scope] = {"text": text, "rag": rag, "words": RAG_WORDS[rag]}
+        rows.append(row)
+    return rows
+
+
+# --- clocks -------------------------------------------------------------------------------
+
+
+def clock_row(clock: str, c: Mapping[str, Any], d: Disclosure) -> dict[str, str]:
+    return {
+        "title": CLOCKS[clock].title,
+        "completed": d.count(c["completed"]),
+        "on_time": d.count(c["on_time"]),
+        "rate": d.rate(c["rate_incl_exceptions"], c["completed"]),
+        "excepted": d.count(c["excepted"]),
+        "rate_excl": d.rate(c["rate_excl_exceptions"], c["completed"] - c["excepted"]),
+        "open": d.count(c["open"]),
+        "overdue": d.count(c["overdue"]),
+        "due_soon": d.count(c["due_within_7_days"]),
+    }
+
+
+def clock_blocks(figures: Figures, benchmarks: Benchmarks, d: Disclosure) -> list[dict[str, Any]]:
+    """Per clock: the month, the 12 months and the published figures, and the trend chart."""
+    out = []
+    for clock in CLOCK_IDS:
+        rule = CLOCKS[clock]
+        field = narrative.headline_field(clock)
+        points = []
+        for month, m in figures.trend:
+            value, base = narrative.headline(clock, m)
+            shown = value is not None and d.shows_rate(base)
+            points.append(charts.Point(month.short, value if shown else None, d.rate(value, base)))
+        mark = benchmarks.clocks.get(clock)
+        england = mark.england if mark is not None and mark.measure == field else None
+        line = None
+        if england is not None and england.value is not None:
+            line = (f"England {england.year}: {percent(england.value)}", england.value)
+        chart = charts.trend(clock, narrative.headline_subject(clock), points, line)
+        rows = []
+        for label, m in (
+            (figures.month.label, figures.current),
+            (f"12 months to {figures.month.label}", figures.year),
+        ):
+            value, base = narrative.headline(clock, m)
+            rows.append(
+                {
+                    "label": label,
+                    "counted": d.count(base),
+                    "on_time": d.count(
+                        m[clock]["on_time"]
+                        - (m[clock]["excepted_on_time"] if field == "rate_excl_exceptions" else 0)
+                    ),
+                    "share": d.rate(value, base),
+                }
+            )
+        published = []
+        if mark is not None and mark.measure == field:
+            areas = sorted({f.area for f in mark.figures}, key=lambda a: (a != "England", a))
+            for area in areas:
+                item = mark.latest(area)
+                if item is not None and item.value is not None:
+                    published.append(
+                        {
+                            "label": f"{item.area} {item.year}",
+                            "share": percent(item.value),
+                            "note": item.note or "",
+                            "source": item.source.title,
+                        }
+                    )
+        out.append(
+            {
+                "clock": clock,
+                "title": rule.title,
+                "subject": narrative.headline_subject(clock),
+                "excluding": field == "rate_excl_exceptions",
+                "citation": rule.citation,
+                "starts": rule.starts,
+                "stops": rule.stops,
+                "limit": narrative.limit(clock),
+                "rows": rows,
+                "published": published,
+                "chart": chart,
+                "england": line[0] if line is not None else None,
+            }
+        )
+    return out
+
+
+# --- tribunal orders ----------------------------------------------------------------------
+
+
+def order_deadline(kind: str) -> str:
+    rule = ORDER_DEADLINES.get(kind)
+    if rule is None:
+        return "unknown"
+    if rule.final_days == 0:
+        text = "the same day"
+    else:
+        text = (
+            f"{rule.final_days // 7} weeks"
+            if rule.final_days % 7 == 0
+            else f"{rule.final_days} days"
+        )
+    if rule.final_days_no_plan is not None:
+        text += f" ({rule.final_days_no_plan // 7} weeks if no plan)"
+    if rule.interim_step is not None and rule.interim_days is not None:
+        text += f"; {rule.interim_step} within {rule.interim_days // 7} weeks"
+    return text
+
+
+# --- revisions ----------------------------------------------------------------------------
+
+
+def revision_value(value: Any, base: int, path: tuple[str, ...], d: Disclosure) -> str:
+    field = path[-1]
+    if field.startswith("rate"):
+        return d.rate(value, base)
+    if field in ("longest_days_out", "median_days_request_to_start"):
+        return d.days(value, base)
+    return d.count(int(value))
+
+
+def revision_rows(figures: Figures, d: Disclosure) -> list[dict[str, str]]:
+    if figures.revisions is None:
+        return []
+    rows = []
+    for change in figures.revisions.changes:
+        rows.append(_revision_row(change, figures, d))
+    return rows
+
+
+def _revision_row(change: Revision, figures: Figures, d: Disclosure) -> dict[str, str]:
+    return {
+        "figure": narrative.figure_label(change.path),
+        "period": figures.month.label
+        if change.scope == "month"
+        else f"12 months to {figures.month.label}",
+        "original": revision_value(change.original, change.original_base, change.path, d),
+        "revised": revision_value(change.revised, change.revised_base, change.path, d),
+    }
+
+
+def section_title(section: str) -> str:
+    if section in CLOCKS:
+        return CLOCKS[section].title
+    return {
+        "appeals": "Appeals",
+        "first_time_right": "Decisions right first time",
+        "education": "Children out of education and EOTAS",
+        "caseworkers": "Caseworker continuity",
+        "plan_quality": "Plan quality",
+        "review_compliance": "Annual review compliance",
+        "sen_support": "SEN support",
+    }.get(section, section)
+
+
+def revision_causes(figures: Figures, d: Disclosure) -> list[dict[str, Any]]:
+    """Per section that changed: the late and retracted records that explain it."""
+    if figures.revisions is None:
+        return []
+    sections: dict[str, list[str]] = {}
+    for cause in figures.revisions.causes:
+        how_many = d.count(cause.count)
+        day = "an unknown date" if cause.day is None else day_text(cause.day)
+        if cause.kind == "late":
+            text = (
+                f"{how_many} {cause.event_type} record{'s' if cause.count != 1 else ''} of "
+                f"{day}, recorded after the cutoff"
+            )
+        else:
+            text = (
+                f"{how_many} retraction{'s' if cause.count != 1 else ''}, recorded after the "
+                f"cutoff, of {cause.event_type} record{'s' if cause.count != 1 else ''} of {day}"
+            )
+        sections.setdefault(cause.section, []).append(text)
+    return [
+        {"title": section_title(section), "causes": causes} for section, causes in sections.items()
+    ]
+
+
+# --- settings tables ----------------------------------------------------------------------
+
+
+def review_settings(figures: Mapping[str, Any], d: Disclosure) -> tuple[list[dict[str, str]], int]:
+    """Settings' review compliance, the lowest share first; and how many are not listed."""
+    items = []
+    for setting, c in figures["review_compliance"]["by_setting"].items():
+        checked, compliant = c["checked"], c["compliant"]
+        shown = d.shows_rate(checked)
+        items.append(
+            (
+                0 if shown else 1,
+                compliant / checked if shown else 0.0,
+                setting,
+                {
+                    "setting": setting,
+                    "checked": d.count(checked),
+                    "compliant": d.count(compliant),
+                    "share": d.rate(compliant / checked if checked else None, checked),
+                },
+            )
+        )
+    items.sort(key=lambda item: item[:3])
+    return [row for *_, row in items[:SETTINGS_LISTED]], max(0, len(items) - SETTINGS_LISTED)
+
+
+def sen_settings(figures: Mapping[str, Any], d: Disclosure) -> tuple[list[dict[str, str]], int]:
+    """Settings with the most children on SEN support; and how many are not listed."""
+    by_setting = figures["sen_support"]["by_setting"]
+    items = sorted(by_setting.items(), key=lambda item: (-item[1], item[0]))
+    rows = [{"setting": s, "children": d.count(n)} for s, n in items[:SETTINGS_LISTED]]
+    return rows, max(0, len(items) - SETTINGS_LISTED)
+
+
+# --- the document -------------------------------------------------------------------------
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["day"] = day_text
+    env.filters["when"] = when
+    env.filters["percent"] = percent
+    env.filters["capital"] = narrative.capital
+    return env
+
+
+def render_html(
+    figures: Figures,
+    benchmarks: Benchmarks,
+    options: Options,
+    questions: list[str] | None = None,
+) -> str:
+    """The report's HTML. The same arguments always give the same text."""
+    d = options.disclosure
+    improved, worse = narrative.movements(figures, d)
+    asked = questions or narrative.questions(figures, d, benchmarks, options.points)
+    month_rows = [clock_row(c, figures.current[c], d) for c in CLOCK_IDS]
+    year_rows = [clock_row(c, figures.year[c], d) for c in CLOCK_IDS]
+    scores = scorecard_rows(figures.current, figures.year, options)
+    rated = [row["year"]["rag"] for row in scores]
+    css = resources.files("reports").joinpath("templates/report.css").read_text(encoding="utf-8")
+    reviews, reviews_more = review_settings(figures.year, d)
+    sen, sen_more = sen_settings(figures.current, d)
+    blocks = clock_blocks(figures, benchmarks, d)
+    template = environment().get_template("report.html.j2")
+    return template.render(
+        f=figures,
+        d=d,
+        o=options,
+        css=css,
+        version=VERSION,
+        improved=improved,
+        worse=worse,
+        questions=asked,
+        scorecard=scores,
+        rag_count={rag: rated.count(rag) for rag in ("green", "amber", "red")},
+        month_rows=month_rows,
+        year_rows=year_rows,
+        blocks=blocks,
+        final_plan=next(b for b in blocks if b["clock"] == "final_plan"),
+        zip=zip,
+        benchmarks=benchmarks,
+        appeals_month=narrative.appeal_rows(figures.current),
+        appeals_year=narrative.appeal_rows(figures.year),
+        outcomes=narrative.OUTCOMES,
+        grounds=narrative.GROUNDS,
+        order_deadline=order_deadline,
+        order_what={k: r.what for k, r in ORDER_DEADLINES.items()},
+        clocks=CLOCKS,
+        clock_ids=CLOCK_IDS,
+        revisions=revision_rows(figures, d),
+        causes=revision_causes(figures, d),
+        reviews=reviews,
+        reviews_more=reviews_more,
+        sen=sen,
+        sen_more=sen_more,
+        section_title=section_title,
+        limit=narrative.limit,
+    )
+
+
+def write_pdf(html: str, path: Path) -> None:
+    """Render the HTML to PDF with WeasyPrint (fonts: DejaVu Sans)."""
+    import weasyprint
+
+    weasyprint.HTML(string=html, base_url=str(path.parent)).write_pdf(path)

@@ -1,0 +1,516 @@
+"""The monthly scrutiny report's figures: pure computation over a projector (no I/O).
+
+A report for a month is computed as the council knew it at the month's *reporting cutoff*:
+only events recorded at or before the end of the ``cutoff_days``-th day after the month ends
+(Europe/London) count, so a report rebuilt later gives the same numbers. ``as_known_now``
+uses everything recorded since, and lists the figures that changed and the late or retracted
+records that explain them.
+
+Every figure is the contract's (CONTRACT.md section 3), from ``projections.measures``:
+
+- the month: ``measures(files, Period(first, last), now=last)``, the same numbers as
+  ``sendwatch metrics --from FIRST --to LAST --now LAST --as-at CUTOFF``;
+- the rolling 12 months: ``Period.default(last)``, as ``sendwatch metrics --now LAST
+  --as-at CUTOFF``; the 12 months before them for the year-on-year comparison;
+- the 12-month trend of each clock.
+
+The cases are folded once, for (now = the month's last day, as_at = the cutoff), and every
+period is measured over that one list of case files. The trend needs only the clocks
+completed in each month: the measures are additive over clock runs, so each month's points
+are ``measures`` over the runs that stopped in that month (the same rule, counted once).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from events.envelope import LONDON, UTC
+from projections import CaseFile, Period, Projector
+from projections.law import CLOCK_IDS, ORDER_DEADLINES
+from projections.measures import measures
+
+Measures = dict[str, Any]
+CUTOFF_DAYS = 10  # the reporting cutoff: the end of the 10th day after the month ends
+TREND_MONTHS = 12
+CLOCK_COUNTS = ("completed", "on_time", "excepted", "excepted_on_time")
+CLOCK_RATES = ("rate_incl_exceptions", "rate_excl_exceptions")
+
+# Regs 5(4), 10(4) and 13(3): the grounds on which the 6, 16 and 20-week limits need not be
+# met, in the regulations' order (a) to (d). Reg 44(3) applies the same to tribunal orders.
+EXCEPTION_GROUNDS = ("school_closure", "early_years_closure", "personal_circumstances", "absence")
+EXCEPTION_CLOCKS = ("assess_decision", "no_plan_decision", "final_plan", "tribunal_order")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Month:
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """``YYYY-MM``; raises ValueError naming the option."""
+        parts = text.split("-")
+        if len(parts) != 2 or len(parts[0]) != 4 or len(parts[1]) != 2:
+            raise ValueError(f"month: expected YYYY-MM, got {text!r}")
+        try:
+            year, month = int(parts[0]), int(parts[1])
+        except ValueError:
+            raise ValueError(f"month: expected YYYY-MM, got {text!r}") from None
+        if not 1 <= month <= 12 or year < 1900:
+            raise ValueError(f"month: expected YYYY-MM, got {text!r}")
+        return cls(year, month)
+
+    @property
+    def first(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last(self) -> date:
+        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+
+    @property
+    def period(self) -> Period:
+        return Period(self.first, self.last)
+
+    @property
+    def label(self) -> str:
+        """``June 2025``."""
+        return f"{calendar.month_name[self.month]} {self.year}"
+
+    @property
+    def short(self) -> str:
+        """``Jun 2025``: for chart axes."""
+        return f"{calendar.month_abbr[self.month]} {self.year}"
+
+    def iso(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def shift(self, months: int) -> Month:
+        index = self.year * 12 + self.month - 1 + months
+        return Month(index // 12, index % 12 + 1)
+
+
+def reporting_cutoff(month: Month, days: int = CUTOFF_DAYS) -> datetime:
+    """The end of the ``days``-th day after the month's last day, Europe/London, in UTC.
+
+    The same instant ``sendwatch metrics --as-at YYYY-MM-DD`` means for that day."""
+    if days < 0:
+        raise ValueError(f"cutoff days: must not be negative, got {days}")
+    day = month.last + timedelta(days=days)
+    return datetime.combine(day, time.max, LONDON).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """The exceptions ledger for a period: exceptions applied in it (by their date)."""
+
+    total: int
+    by_ground: tuple[tuple[str, int], ...]
+    by_clock: tuple[tuple[str, int], ...]
+    family_told: int
+    family_not_told: int
+    not_recorded: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """Tribunal orders of one kind: completed in the period, open at the month's end."""
+
+    kind: str
+    completed: int
+    on_time: int
+    excepted: int
+    open: int
+    overdue: int
+
+
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """Requests for an EHC needs assessment received in a period, and those from schools."""
+
+    received: int
+    from_schools: int
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One figure that differs between the original report and what is known now.
+
+    For a rate, a median or a maximum, ``*_base`` is how many cases it is over (for
+    small-number suppression); for a count it is the count itself."""
+
+    scope: str  # "month" or "year"
+    path: tuple[str, ...]  # into the contract's JSON, e.g. ("final_plan", "completed")
+    original: Any
+    revised: Any
+    original_base: int
+    revised_base: int
+
+    @property
+    def section(self) -> str:
+        return self.path[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """Records that explain revisions of a section: late records (``kind`` "late": events
+    recorded after the cutoff that occurred by the month's end) or retractions recorded after
+    the cutoff (``kind`` "retracted": ``event_type`` and ``day`` are of the event undone)."""
+
+    section: str
+    kind: str
+    event_type: str
+    day: date | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Revisions:
+    changes: tuple[Revision, ...]
+    causes: tuple[Cause, ...]
+    late_records: int  # every event recorded after the cutoff that occurred by the month's end
+    retractions: int  # of them, retractions
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    month: Month
+    cutoff: datetime
+    as_known_now: bool
+    year_period: Period  # the rolling 12 months (the contract's default period)
+    prior_period: Period  # the 12 months before them
+    current: Measures  # the month
+    previous: Measures  # the month before
+    year: Measures  # the rolling 12 months
+    prior_year: Measures
+    trend: tuple[tuple[Month, Measures], ...]  # each clock's completed figures, month by month
+    ledger_month: Ledger
+    ledger_year: Ledger
+    orders_month: tuple[OrderRow, ...]
+    orders_year: tuple[OrderRow, ...]
+    requests_month: Requests
+    requests_year: Requests
+    events_used: int  # events the figures rest on (recorded by the cutoff, occurred by now)
+    fingerprint: str  # SHA-256 of their sorted event ids
+    newest_record: datetime | None  # the newest recorded_at in the whole input
+    revisions: Revisions | None  # only as known now
+
+    @property
+    def as_at(self) -> datetime | None:
+        return None if self.as_known_now else self.cutoff
+
+    @property
+    def provisional(self) -> bool:
+        """Whether the data may still change: nothing in the input was recorded after the
+        cutoff, so records still to come could fall before it."""
+        return not self.as_known_now and (
+            self.newest_record is None or self.newest_record < self.cutoff
+        )
+
+
+Step = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def compute(
+    projector: Projector,
+    month: Month,
+    *,
+    cutoff_days: int = CUTOFF_DAYS,
+    as_known_now: bool = False,
+    on_step: Step = _quiet,
+) -> Figures:
+    """Every figure of the report. ``on_step`` is told what is being done (for progress)."""
+    cutoff = reporting_cutoff(month, cutoff_days)
+    as_at = None if as_known_now else cutoff
+    now = month.last
+    on_step("folding cases")
+    files = list(projector.case_files(now, as_at))
+    year_period = Period.default(now)
+    prior_period = Period.default(year_period.start - timedelta(days=1))
+    on_step("measuring the month")
+    current = measures(files, month.period, now)
+    on_step("measuring the month before")
+    previous = measures(files, month.shift(-1).period, now)
+    on_step("measuring the rolling 12 months")
+    year = measures(files, year_period, now)
+    on_step("measuring the 12 months before")
+    prior_year = measures(files, prior_period, now)
+    on_step("monthly trend, ledger, orders")
+    trend = _trend(files, month, now)
+    ledger_month, ledger_year = _ledgers(files, month.period, year_period)
+    orders_month = _orders(files, month.period, now)
+    orders_year = _orders(files, year_period, now)
+    requests_month, requests_year = _requests(files, month.period, year_period)
+    on_step("checking the records")
+    used, fingerprint, late = _records(projector, files, now, cutoff, as_at)
+    revisions = None
+    if as_known_now:
+        on_step("comparing with the original report")
+        revisions = _revisions(projector, files, late, month, year_period, now, cutoff)
+    return Figures(
+        month=month,
+        cutoff=cutoff,
+        as_known_now=as_known_now,
+        year_period=year_period,
+        prior_period=prior_period,
+        current=current,
+        previous=previous,
+        year=year,
+        prior_year=prior_year,
+        trend=trend,
+        ledger_month=ledger_month,
+        ledger_year=ledger_year,
+        orders_month=orders_month,
+        orders_year=orders_year,
+        requests_month=requests_month,
+        requests_year=requests_year,
+        events_used=used,
+        fingerprint=fingerprint,
+        newest_record=projector.last_recorded,
+        revisions=revisions,
+    )
+
+
+def _trend(files: list[CaseFile], month: Month, now: date) -> tuple[tuple[Month, Measures], ...]:
+    """Each clock's completed figures for each of the 12 months to ``month``."""
+    months = [month.shift(n) for n in range(1 - TREND_MONTHS, 1)]
+    first, last = months[0].first, months[-1].last
+    stopped: dict[tuple[int, int], CaseFile] = {
+        (m.year, m.month): CaseFile(m.iso()) for m in months
+    }
+    for case in files:
+        for run in case.clocks:
+            stop = run.stop
+            if stop is not None and first <= stop <= last and run.cancelled is None:
+                stopped[(stop.year, stop.month)].clocks.append(run)
+    out = []
+    for m in months:
+        full = measures([stopped[(m.year, m.month)]], m.period, now)
+        out.append((m, {c: {f: full[c][f] for f in CLOCK_COUNTS + CLOCK_RATES} for c in CLOCK_IDS}))
+    return tuple(out)
+
+
+def _ledgers(files: list[CaseFile], month: Period, year: Period) -> tuple[Ledger, Ledger]:
+    counts: tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]] = (Counter(), Counter())
+    for case in files:
+        for entry in case.exceptions:
+            for period, tally in zip((month, year), counts, strict=True):
+                if entry.day in period:
+                    tally[("ground", entry.ground)] += 1
+                    tally[("clock", entry.clock)] += 1
+                    told = {True: "yes", False: "no", None: "unknown"}[entry.family_told]
+                    tally[("told", told)] += 1
+    return _ledger(counts[0]), _ledger(counts[1])
+
+
+def _ledger(tally: Counter[tuple[str, str]]) -> Ledger:
+    grounds = list(EXCEPTION_GROUNDS) + sorted(
+        {k for kind, k in tally if kind == "ground"} - set(EXCEPTION_GROUNDS)
+    )
+    clocks = list(EXCEPTION_CLOCKS) + sorted(
+        {k for kind, k in tally if kind == "clock"} - set(EXCEPTION_CLOCKS)
+    )
+    return Ledger(
+        total=sum(n for (kind, _), n in tally.items() if kind == "ground"),
+        by_ground=tuple((g, tally[("ground", g)]) for g in grounds),
+        by_clock=tuple((c, tally[("clock", c)]) for c in clocks),
+        family_told=tally[("told", "yes")],
+        family_not_told=tally[("told", "no")],
+        not_recorded=tally[("told", "unknown")],
+    )
+
+
+def _orders(files: list[CaseFile], period: Period, now: date) -> tuple[OrderRow, ...]:
+    """Tribunal orders by kind: the tribunal_order clock's figures, split by the order."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for case in files:
+        for run in case.clocks:
+            if run.clock != "tribunal_order" or run.cancelled is not None:
+                continue
+            kind = run.kind or "unknown"
+            if run.stop is None:
+                counts[(kind, "open")] += 1
+                if not run.excepted and run.due < now:
+                    counts[(kind, "overdue")] += 1
+            elif run.stop in period:
+                counts[(kind, "completed")] += 1
+                counts[(kind, "on_time")] += run.stop <= run.due
+                counts[(kind, "excepted")] += run.excepted
+    kinds = list(ORDER_DEADLINES) + sorted({k for k, _ in counts} - set(ORDER_DEADLINES))
+    return tuple(
+        OrderRow(
+            kind,
+            counts[(kind, "completed")],
+            counts[(kind, "on_time")],
+            counts[(kind, "excepted")],
+            counts[(kind, "open")],
+            counts[(kind, "overdue")],
+        )
+        for kind in kinds
+    )
+
+
+def _requests(files: list[CaseFile], month: Period, year: Period) -> tuple[Requests, Requests]:
+    counts: Counter[tuple[str, bool]] = Counter()
+    for case in files:
+        for event in case.history:
+            if event.type != "request.received":
+                continue
+            school = event.data.get("requested_by") == "school"
+            for name, period in (("month", month), ("year", year)):
+                if event.day in period:
+                    counts[(name, False)] += 1
+                    counts[(name, True)] += school
+    return (
+        Requests(counts[("month", False)], counts[("month", True)]),
+        Requests(counts[("year", False)], counts[("year", True)]),
+    )
+
+
+def _records(
+    projector: Projector,
+    files: list[CaseFile],
+    now: date,
+    cutoff: datetime,
+    as_at: datetime | None,
+) -> tuple[int, str, dict[str, list[Any]]]:
+    """How many events the figures rest on and their fingerprint; and, by case, the events
+    recorded after the cutoff that occurred by ``now`` (late records and retractions)."""
+    ids: list[str] = []
+    late: dict[str, list[Any]] = {}
+    for case in files:
+        for event in projector.events_of(case.case_id):
+            if event.day > now:
+                continue
+            if event.recorded_at > cutoff:
+                late.setdefault(case.case_id, []).append(event)
+            if as_at is None or event.recorded_at <= as_at:
+                ids.append(event.event_id)
+    ids.sort()
+    digest = hashlib.sha256()
+    for event_id in ids:
+        digest.update(event_id.encode())
+        digest.update(b"\n")
+    return len(ids), digest.hexdigest(), late
+
+
+def flatten(value: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """The contract's JSON as {path: value}, leaving out the per-setting breakdowns and the
+    dead-letter count (they are not figures of the month)."""
+    out: dict[tuple[str, ...], Any] = {}
+    for key, item in value.items():
+        if key in ("by_setting", "dead_letters"):
+            continue
+        if isinstance(item, Mapping):
+            out.update(flatten(item, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = item
+    return out
+
+
+def base(flat: Mapping[tuple[str, ...], Any], path: tuple[str, ...]) -> int:
+    """How many cases a figure is over: the denominator of a rate, the children a median
+    or maximum describes; a count is its own base."""
+    head, field = path[:-1], path[-1]
+    if field == "rate_incl_exceptions":
+        return int(flat[(*head, "completed")])
+    if field == "rate_excl_exceptions":
+        return int(flat[(*head, "completed")] - flat[(*head, "excepted")])
+    if path == ("first_time_right", "rate"):
+        return int(flat[("first_time_right", "decisions")])
+    if path == ("education", "longest_days_out"):
+        return int(flat[("education", "out_of_education_now")])
+    if path == ("education", "median_days_request_to_start"):
+        return int(flat[("education", "eotas_started")])
+    value = flat[path]
+    return int(value) if isinstance(value, int) else 0
+
+
+def _revisions(
+    projector: Projector,
+    files: list[CaseFile],
+    late: dict[str, list[Any]],
+    month: Month,
+    year: Period,
+    now: date,
+    cutoff: datetime,
+) -> Revisions:
+    """Compare the figures with those as known at the cutoff, case by case: only a case with
+    records after the cutoff can differ, and its late records explain what changed."""
+    periods = {"month": month.period, "year": year}
+    revised = {scope: flatten(measures(files, p, now)) for scope, p in periods.items()}
+    by_id = {case.case_id: case for case in files if case.case_id in late}
+    changed: dict[str, set[str]] = {}  # case -> sections its late records changed
+    original_files: list[CaseFile] = []
+    revised_files: list[CaseFile] = []
+    for case_id in sorted(by_id):
+        before = projector.case_file(case_id, now, cutoff)
+        if before is None:
+            continue
+        after = by_id[case_id]
+        sections: set[str] = set()
+        for p in periods.values():
+            old, new = flatten(measures([before], p, now)), flatten(measures([after], p, now))
+            sections.update(path[0] for path in old if old[path] != new[path])
+        if sections:
+            changed[case_id] = sections
+            original_files.append(before)
+            revised_files.append(after)
+    changes: list[Revision] = []
+    if changed:
+        unchanged = [case for case in files if case.case_id not in changed]
+        for scope, p in periods.items():
+            original = flatten(measures(unchanged + original_files, p, now))
+            now_known = revised[scope]
+            for path, value in now_known.items():
+                if original[path] != value:
+                    changes.append(
+                        Revision(
+                            scope,
+                            path,
+                            original[path],
+                            value,
+                            base(original, path),
+                            base(now_known, path),
+                        )
+                    )
+    causes: Counter[tuple[str, str, str, date | None]] = Counter()
+    for case_id, sections in changed.items():
+        events = projector.events_of(case_id)
+        for event in late[case_id]:
+            if event.type == "event.retracted":
+                target = next((e for e in events if e.event_id == event.data["event_id"]), None)
+                key = (
+                    ("retracted", target.type, target.day)
+                    if target is not None
+                    else ("retracted", "unknown", None)
+                )
+            else:
+                key = ("late", event.type, event.day)
+            for section in sections:
+                causes[(section, *key)] += 1
+    all_late = [event for events in late.values() for event in events]
+    return Revisions(
+        changes=tuple(changes),
+        causes=tuple(
+            Cause(section, kind, kind_type, day, n)
+            for (section, kind, kind_type, day), n in sorted(causes.items(), key=_cause_order)
+        ),
+        late_records=len(all_late),
+        retractions=sum(1 for event in all_late if event.type == "event.retracted"),
+    )
+
+
+def _cause_order(item: tuple[tuple[str, str, str, date | None], int]) -> tuple[Any, ...]:
+    (section, kind, event_type, day), _ = item
+    return (section, kind, event_type, day or date.min)
