@@ -272,7 +272,7 @@ def worker(
 
     Example: sendwatch worker --broker kafka://127.0.0.1:9092 --port 6066
     """
-    from streams.worker import worker_command
+    from sendwatch.worker import worker_command
 
     worker_command(broker=broker, topic=topic, port=port, now=now, alertmanager=alertmanager)
 

@@ -29,6 +29,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from events import Record
 from streams.ingest import IngestSummary, decode_lines
 from streams.log import Rejected
 from streams.replay import open_lines
@@ -78,6 +79,7 @@ class KafkaSettings:
     session_timeout: float = 45.0  # seconds without a heartbeat before a worker is dropped
     heartbeat_interval: float = 3.0
     rebalance_timeout: float = 60.0
+    partitions: int = 12  # partitions of an event topic the worker has to create
     replication: int = 1  # replication factor of the topics sendwatch creates
     take: int = 10_000  # events per stream.take() batch
     take_within: float = 0.5  # seconds a take() batch waits to fill
@@ -85,6 +87,7 @@ class KafkaSettings:
     publish_interval: float = 1.0  # seconds between publishing partial tallies
     query_wait: float = 10.0  # seconds to wait for every partition's partial tally
     group: str = ""  # the consumer group (Faust app id); default "sendwatch-<topic>"
+    loglevel: str = "warn"  # Faust's log level: crit, error, warn, info or debug
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> KafkaSettings:
@@ -177,6 +180,24 @@ class EventProducer:
     def _failed(self, error: BaseException) -> None:
         self._failures.append(error)
 
+    def send_record(self, record: Record) -> None:
+        """Produce one validated record, keyed by its case."""
+        future = self._producer.send(
+            self.topic, key=record["case_id"].encode(), value=orjson.dumps(record)
+        )
+        future.add_errback(self._failed)
+
+    def flush(self) -> None:
+        """Wait until every message sent is acknowledged; raise if any was not."""
+        self._producer.flush()
+        if self._failures:
+            failures, self._failures = self._failures, []
+            raise BrokerError(
+                f"{len(failures):,} messages were not acknowledged by the broker "
+                f"(first: {failures[0]}); nothing is lost by sending them again, "
+                "the workers skip event ids they have applied"
+            )
+
     def send_dead_letter(self, rejected: Rejected, key: bytes | None = None) -> None:
         future = self._producer.send(
             dead_letter_topic(self.topic),
@@ -202,7 +223,6 @@ class EventProducer:
         seen: set[str] = set()
         accepted = duplicates = 0
         rejected: list[Rejected] = []
-        send = self._producer.send
         for item in decode_lines(lines, origin=origin, council=council):
             summary.lines = item.line
             record = item.record
@@ -212,21 +232,12 @@ class EventProducer:
                     duplicates += 1
                     continue
                 seen.add(event_id)
-                future = send(
-                    self.topic, key=record["case_id"].encode(), value=orjson.dumps(record)
-                )
-                future.add_errback(self._failed)
+                self.send_record(record)
                 accepted += 1
             elif item.rejected is not None:
                 self.send_dead_letter(item.rejected)
                 rejected.append(item.rejected)
-        self._producer.flush()
-        if self._failures:
-            raise BrokerError(
-                f"{len(self._failures):,} messages were not acknowledged by the broker "
-                f"(first: {self._failures[0]}); nothing is lost by producing the file again, "
-                "the workers skip event ids they have applied"
-            )
+        self.flush()
         summary.add(accepted, duplicates, rejected)
         return summary
 

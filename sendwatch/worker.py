@@ -1,0 +1,448 @@
+"""``sendwatch worker``: the Kafka worker's shell. ``streams.worker.Worker`` consumes and
+projects; this module serves it over the same HTTP app as ``sendwatch run`` (``/metrics``,
+``/api/measures``, ``/api/alerts``, ``/healthz`` and the rest) through a ``KafkaSource``.
+
+What a worker answers (docs/kafka.md):
+- ``/api/measures`` and ``/metrics``: the whole topic, assembled from every partition's
+  partial tallies, for the published queries: the three /metrics windows ending on the
+  worker's "now" (the default 12-month period is one of them). Any other query (other
+  dates, ``as_at``) is answered exactly only by a worker that owns every partition; with
+  several workers it answers 400 and says so. A published query whose partitions have not
+  all been published yet waits up to ``SENDWATCH_KAFKA_QUERY_WAIT`` seconds, then 503.
+- ``/api/cases/{id}``: the cases in this worker's partitions (404 for the others).
+- ``/api/alerts``: per-case alerts of this worker's cases, aggregate alerts of the whole.
+- ``POST /api/events``: validated and produced to the event topic (202-style: counted as
+  accepted once the broker acknowledged them; the workers apply them shortly after).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import HTTPException
+from prometheus_client import CollectorRegistry
+
+from alerts.engine import Engine
+from alerts.exposition import (
+    Exposition,
+    ExpositionCollector,
+    IngestCounters,
+    build_exposition,
+    windows,
+)
+from alerts.rules import RulesError, load_rules
+from projections import CaseFile, Period, Projector
+from projections.measures import render
+from projections.scorecard import POINTS, Point
+from projections.views import case_view
+from sendwatch import settings
+from sendwatch.api import create_app
+from sendwatch.query import Query, parse_date, today
+from sendwatch.source import Accepted, Health
+from streams.ingest import decode_lines
+from streams.kafka import (
+    BrokerError,
+    EventProducer,
+    KafkaSettings,
+    ensure_topics,
+    parse_broker,
+)
+from streams.log import Rejected
+from streams.worker import Assembled, PartitionState, Worker
+
+REEVALUATE_SECONDS = 30.0
+
+
+class WorkerProjection(Projector):
+    """What the alert engine reads in Kafka mode: the cases of this worker's partitions and
+    the measures of the whole topic. It holds no events of its own."""
+
+    def __init__(self, source: KafkaSource) -> None:
+        super().__init__()
+        self.source = source
+
+    def case_files(
+        self, now: date | None = None, as_at: datetime | None = None
+    ) -> Iterator[CaseFile]:
+        for state in self.source.worker.owned():
+            yield from state.projector.case_files(now, as_at)
+
+    def case_file(
+        self, case_id: str, now: date | None = None, as_at: datetime | None = None
+    ) -> CaseFile | None:
+        for state in self.source.worker.owned():
+            found = state.projector.case_file(case_id, now, as_at)
+            if found is not None:
+                return found
+        return None
+
+    def measures(
+        self,
+        now: date,
+        period: Period | None = None,
+        as_at: datetime | None = None,
+        dead_letters: int = 0,
+    ) -> dict[str, Any]:
+        assembled = self.source.worker.assemble(now, period or Period.default(now))
+        return render(assembled.tally, self.source.worker.dead_letters)
+
+
+class KafkaSource:
+    """``sendwatch.source.Source`` over a running ``Worker``.
+
+    Every read runs on the worker's event loop (``Worker.call``), so nothing of the
+    projections is touched by two threads at once.
+    """
+
+    def __init__(
+        self,
+        worker: Worker,
+        *,
+        frozen_now: date | None = None,
+        council: str | None = None,
+        points: tuple[Point, ...] = POINTS,
+        rules: Any = None,
+        base_url: str = "http://127.0.0.1:6066",
+    ) -> None:
+        self.worker = worker
+        self.frozen_now = frozen_now
+        self.council = council
+        self.points = points
+        self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
+        self.alert_engine = Engine(
+            rules if rules is not None else load_rules(None, points),
+            base_url=base_url,
+            points=points,
+        )
+        self.alert_list: list[dict[str, Any]] = []
+        self.posted = IngestCounters()
+        self._producer: EventProducer | None = None
+        self._producer_lock = threading.Lock()
+        self._view = WorkerProjection(self)
+        worker.on_applied.append(self._on_applied)
+        worker.app.task(self._reevaluate)
+
+    # --- the Source protocol ------------------------------------------------------------
+
+    def now(self) -> date:
+        return self.frozen_now or today()
+
+    def published(self) -> list[tuple[date, Period]]:
+        """The queries every worker publishes partial tallies for."""
+        now = self.now()
+        return [(now, period) for period in windows(now).values()]
+
+    def _call(self, function: Any) -> Any:
+        if self.worker.loop is None:
+            raise HTTPException(503, "the worker is starting: try again in a few seconds")
+        return self.worker.call(function)
+
+    def measures(self, query: Query) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(lambda: self._measures(query))
+        return result
+
+    async def _measures(self, query: Query) -> dict[str, Any]:
+        worker = self.worker
+        if query.as_at is None and (query.now, query.period) in self.published():
+            assembled = await self._assembled(query.now, query.period)
+            return render(assembled.tally, worker.dead_letters)
+        if worker.owns_everything():
+            tally = worker.local_tally(query.now, query.period, query.as_at)
+            return render(tally, worker.dead_letters)
+        raise HTTPException(
+            400,
+            "with several Kafka workers only the published periods are assembled: the 12 "
+            "months, 28 days and 7 days to the worker's now "
+            f"({self.now().isoformat()}), without as_at; ask `sendwatch metrics` or a "
+            "worker that owns every partition for other periods",
+        )
+
+    async def _assembled(self, now: date, period: Period) -> Assembled:
+        deadline = time.monotonic() + self.worker.settings.query_wait
+        while True:
+            assembled = self.worker.assemble(now, period)
+            if not assembled.missing:
+                return assembled
+            if time.monotonic() > deadline:
+                waiting = ", ".join(str(p) for p in assembled.missing if p >= 0) or "all"
+                raise HTTPException(
+                    503,
+                    f"the measures are not assembled yet: no partial tallies for partitions "
+                    f"{waiting} of {self.worker.topic} (workers rebuilding or not started)",
+                )
+            await asyncio.sleep(0.1)
+
+    def case(self, case_id: str, now: date) -> dict[str, Any] | None:
+        def find() -> dict[str, Any] | None:
+            found = self._view.case_file(case_id, now)
+            return None if found is None else case_view(found, now)
+
+        result: dict[str, Any] | None = self._call(find)
+        return result
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self.alert_list)
+
+    def health(self) -> Health:
+        if self.worker.loop is None:
+            return Health(False, 0, 0, 0, None, {"mode": "kafka", "state": "starting"})
+        result: Health = self.worker.call(self._health)
+        return result
+
+    def _health(self) -> Health:
+        worker = self.worker
+        now = self.now()
+        assembled = worker.assemble(now, Period.default(now))
+        events, cases, last = worker.totals()
+        partitions = {
+            str(p): {
+                "position": s.position,
+                "highwater": s.highwater,
+                "lag": s.lag,
+                "state": "live"
+                if s.ready and not s.bulk
+                else "catching up"
+                if s.ready
+                else "rebuilding",
+            }
+            for p, s in sorted(worker.partitions.items())
+        }
+        ready = all(s.ready and not s.bulk for s in worker.partitions.values())
+        return Health(
+            ok=worker.started.is_set() and ready and not assembled.missing,
+            events=events,
+            cases=cases,
+            dead_letters=worker.dead_letters,
+            last_recorded_at=last,
+            detail={
+                "mode": "kafka",
+                "now": now.isoformat(),
+                "topic": worker.topic,
+                "group": worker.settings.group_for(worker.topic),
+                "worker": worker.name,
+                "partitions": partitions,
+                "assembled": {
+                    "partitions": worker.topic_partitions,
+                    "offsets": {str(p): o for p, o in sorted(assembled.offsets.items())},
+                    "missing": [p for p in assembled.missing if p >= 0],
+                },
+            },
+        )
+
+    def post_events(self, body: bytes, origin: str) -> Accepted:
+        """Validate (the one loop) and produce to the event topic; the answer comes once the
+        broker has acknowledged every message (``acks=all``)."""
+        rejected: list[Rejected] = []
+        lines: list[int] = []
+        accepted = duplicates = 0
+        seen: set[str] = set()
+        with self._producer_lock:
+            if self._producer is None:
+                worker = self.worker
+                self._producer = EventProducer(worker.servers, worker.topic, 1)
+            producer = self._producer
+            for item in decode_lines(body.splitlines(), origin=origin, council=self.council):
+                if item.record is not None:
+                    if item.record["event_id"] in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(item.record["event_id"])
+                    producer.send_record(item.record)
+                    accepted += 1
+                elif item.rejected is not None:
+                    producer.send_dead_letter(item.rejected)
+                    rejected.append(item.rejected)
+                    lines.append(item.line)
+            producer.flush()
+        c = self.posted
+        self.posted = IngestCounters(
+            c.accepted + accepted, c.duplicates + duplicates, c.rejected + len(rejected)
+        )
+        return Accepted(
+            accepted,
+            duplicates,
+            [{"line": n, "reason": r.reason} for n, r in zip(lines, rejected, strict=True)],
+        )
+
+    # --- /metrics and alerts ----------------------------------------------------------------
+
+    def exposition(self) -> Exposition:
+        result: Exposition = self._call(self._exposition)
+        return result
+
+    async def _exposition(self) -> Exposition:
+        now = self.now()
+        measures: dict[Period, Mapping[str, Any]] = {}
+        for period in windows(now).values():
+            measures[period] = render(
+                (await self._assembled(now, period)).tally, self.worker.dead_letters
+            )
+        worker = self.worker
+        counts = worker.counts
+        counters = IngestCounters(
+            counts.accepted + self.posted.accepted,
+            counts.duplicates + self.posted.duplicates,
+            counts.rejected + self.posted.rejected,
+        )
+        return build_exposition(
+            measures.__getitem__,
+            now=now,
+            wall_clock=datetime.now(UTC),
+            health=self._health(),
+            counters=counters,
+            alerts=self.alert_list,
+            notifications=self.notifications,
+            points=self.points,
+            consumer_lag={p: s.lag for p, s in sorted(worker.partitions.items())},
+            partitions=len(worker.partitions),
+        )
+
+    def _on_applied(self, state: PartitionState, cases: set[str] | None) -> None:
+        self._judge(
+            cases if cases is not None else {f.case_id for f in state.projector.case_files()}
+        )
+
+    def _judge(self, cases: set[str] | None) -> None:
+        worker = self.worker
+        if worker.assemble(self.now(), Period.default(self.now())).missing:
+            return  # aggregate rules need the whole picture; judged again when it is there
+        try:
+            changes = self.alert_engine.update(
+                self._view,
+                self.now(),
+                datetime.now(UTC),
+                dead_letters=worker.dead_letters,
+                cases=cases,
+            )
+        except Exception as error:  # alerts must never stop the projections
+            logging.getLogger("sendwatch.worker").warning("alert evaluation failed: %r", error)
+            return
+        if changes.fired or changes.resolved or cases is None:
+            self.alert_list = self.alert_engine.active()
+
+    async def _reevaluate(self) -> None:
+        while True:
+            await asyncio.sleep(REEVALUATE_SECONDS)
+            self._judge(None)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise SystemExit(f"error: cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve_http(app: Any, sock: socket.socket) -> threading.Thread:
+    import uvicorn
+
+    config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="sendwatch-http", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def worker_command(
+    *, broker: str, topic: str, port: int, now: str | None, alertmanager: str | None
+) -> None:
+    """Run a worker until SIGINT or SIGTERM."""
+    try:
+        servers = parse_broker(broker)
+        frozen = parse_date(now, "now") if now else None
+        kafka = KafkaSettings.from_env()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    points = settings.scorecard_points()
+    try:
+        rules = load_rules(None, points)
+    except RulesError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        ensure_topics(servers, topic, kafka.partitions, kafka.replication)
+    except BrokerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    host = "127.0.0.1"
+    sock = _bind(host, port)
+    address = f"http://{host}:{port}"
+    token = settings.api_token()
+    generated = token is None
+    token = token or secrets.token_urlsafe(24)
+    source_box: list[KafkaSource] = []
+
+    def queries() -> Sequence[tuple[date, Period]]:
+        return source_box[0].published()
+
+    worker = Worker(
+        servers=servers,
+        topic=topic,
+        settings=kafka,
+        queries=queries,
+        council=settings.council(),
+        name=f"{socket.gethostname()}:{port}",
+    )
+    source = KafkaSource(
+        worker,
+        frozen_now=frozen,
+        council=settings.council(),
+        points=points,
+        rules=rules,
+        base_url=address,
+    )
+    source_box.append(source)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ExpositionCollector(source.exposition))
+    app = create_app(source, token=token, registry=registry, points=points)
+    print(
+        "\n".join(
+            [
+                f"sendwatch worker: {topic} on {broker}, group {kafka.group_for(topic)}; now is "
+                + (f"frozen at {frozen}" if frozen else f"today ({source.now()})"),
+                f"sendwatch worker: metrics at {address}/metrics, health at {address}/healthz",
+                (
+                    f"sendwatch worker: API token (SENDWATCH_API_TOKEN was not set, so this one "
+                    f"was made for this run): {token}"
+                    if generated
+                    else "sendwatch worker: API token: the value of SENDWATCH_API_TOKEN"
+                ),
+            ]
+        ),
+        flush=True,
+    )
+    dispatcher = None
+    if alertmanager:
+        from alerts.alertmanager import AlertmanagerClient, Dispatcher
+
+        dispatcher = Dispatcher(
+            source.alert_engine,
+            AlertmanagerClient(alertmanager),
+            base_url=address,
+            counts=source.notifications,
+        )
+        dispatcher.start()
+    _serve_http(app, sock)
+    try:
+        worker.run(loglevel=kafka.loglevel)
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()

@@ -1,0 +1,663 @@
+"""The Kafka worker: a Faust app whose agent feeds the same projections as the embedded mode.
+
+Each worker owns some partitions of the event topic (Faust's consumer group shares them
+out) and keeps, per owned partition, one ``projections.Projector``: the per-case state of
+that partition's cases. No rule is implemented here: messages are decoded by
+``events.decode`` and applied by ``Projector.apply``, which skips an event id it has applied.
+
+How a partition's state is kept right (docs/kafka.md has the reasons and numbers):
+
+- The event topic is the record, and its partition is the changelog of its cases' state
+  (as Kafka Streams reuses a source topic as a table's changelog). On assignment the worker
+  rebuilds the partition by reading it from offset 0 up to the high watermark of the fetch
+  answers, with a plain aiokafka consumer (no consumer group, about 400,000 messages a
+  second here), and never trusts ListOffsets(LATEST), which Tansu answers wrongly.
+- Then the Faust agent follows the live tail through ``stream.take_events()`` batches.
+  Offsets are checked: a message below the partition's position was applied already and
+  is skipped; a message above it means a gap, so the partition goes back to bulk reading
+  from its position. A partition that falls more than ``catch_up_lag`` messages behind is
+  caught up in bulk the same way. Faust's committed offsets only say where its fetching
+  starts; correctness never depends on them (at-least-once delivery, idempotent fold).
+- Invalid messages (from other producers: kcat, scripts) go to ``T.dead-letters`` with the
+  reason and origin in headers, keyed ``T/partition/offset`` so a repeat is recognisable.
+
+The whole picture: every worker publishes, every ``publish_interval`` seconds, each owned
+partition's partial tallies (``Projector.tally``: additive Counters) for the published
+queries to the compacted ``T.partials`` topic, keyed by partition, with the partition's
+offset. Every worker reads that topic (and counts ``T.dead-letters``) from the start, keeps
+the partial with the highest offset per partition, and adds its own partitions' live
+tallies to the others' partials: the sum is exact because the tallies are additive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import faust
+import orjson
+from aiokafka import (  # type: ignore[import-untyped]
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    TopicPartition,
+)
+from faust.types import TP
+
+from events import InvalidEvent, decode, from_record
+from projections import Period, Projector
+from projections.measures import Tally
+from streams.kafka import KafkaSettings, dead_letter_topic, partials_topic
+
+PARTIAL_VERSION = 1
+log = logging.getLogger("sendwatch.worker")
+
+Query = tuple[date, Period]  # (now, period): the live queries whose tallies are published
+Message = tuple[int, bytes | None, bytes | None, int]  # offset, key, value, timestamp (ms)
+
+
+@dataclass(slots=True)
+class PartitionState:
+    """One owned partition: its cases' state and how far into the partition it has read."""
+
+    partition: int
+    projector: Projector = field(default_factory=Projector)
+    position: int = 0  # the next offset to apply: everything below is applied or rejected
+    highwater: int | None = None  # from the latest fetch answer
+    rejected: int = 0  # invalid messages below ``position``
+    bulk: bool = True  # read in bulk (rebuilding or catching up), not from the Faust agent
+    ready: bool = False  # rebuilt at least once: its live tallies may be read
+    dead_letter_mark: int = 0  # an earlier owner published past this: its dead letters exist
+    published: tuple[int, tuple[Query, ...]] | None = None
+
+    @property
+    def lag(self) -> int:
+        return max(0, (self.highwater or 0) - self.position)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    new: int
+    duplicates: int
+    touched: set[str]
+    rejected: list[tuple[int, bytes | None, bytes, str]]  # offset, key, raw value, reason
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """A partition's partial tallies as published by its owner."""
+
+    partition: int
+    offset: int
+    events: int
+    cases: int
+    rejected: int
+    last_recorded: datetime | None
+    worker: str
+    tallies: dict[Query, Tally]
+
+
+def _arrival(timestamp_ms: int, cache: dict[int, datetime]) -> datetime:
+    moment = cache.get(timestamp_ms)
+    if moment is None:
+        if timestamp_ms < 0:
+            moment = datetime.now(UTC)
+        else:
+            moment = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+        cache[timestamp_ms] = moment
+    return moment
+
+
+def apply_messages(
+    state: PartitionState, messages: Iterable[Message], council: str | None
+) -> Applied:
+    """Decode and apply one partition's messages in offset order (those below the position
+    are skipped). A message without ``recorded_at`` counts as recorded at its Kafka
+    timestamp, so a replay of the partition always gives the same state."""
+    apply = state.projector.apply
+    touched: set[str] = set()
+    rejected: list[tuple[int, bytes | None, bytes, str]] = []
+    new = duplicates = 0
+    stamps: dict[int, datetime] = {}
+    for offset, key, value, timestamp in messages:
+        if offset < state.position:
+            continue
+        state.position = offset + 1
+        raw = value or b""
+        try:
+            record = decode(raw, arrival=_arrival(timestamp, stamps), council=council)
+        except InvalidEvent as error:
+            state.rejected += 1
+            rejected.append((offset, key, raw, error.reason))
+            continue
+        event = from_record(record)
+        if apply(event):
+            new += 1
+            touched.add(event.case_id)
+        else:
+            duplicates += 1
+    return Applied(new, duplicates, touched, rejected)
+
+
+# --- partial tallies on the wire ----------------------------------------------------------
+
+
+def encode_partial(state: PartitionState, queries: Sequence[Query], worker: str) -> bytes:
+    p = state.projector
+    return orjson.dumps(
+        {
+            "version": PARTIAL_VERSION,
+            "partition": state.partition,
+            "offset": state.position,
+            "events": p.event_count,
+            "cases": p.case_count,
+            "rejected": state.rejected,
+            "last_recorded": p.last_recorded.isoformat() if p.last_recorded else None,
+            "worker": worker,
+            "tallies": [
+                {
+                    "now": now.isoformat(),
+                    "from": period.start.isoformat(),
+                    "to": period.end.isoformat(),
+                    "tally": [[list(key), n] for key, n in p.tally(now, period).items() if n],
+                }
+                for now, period in queries
+            ],
+        }
+    )
+
+
+def decode_partial(value: bytes) -> Partial | None:
+    """A published partial, or None if it is not one this version reads."""
+    try:
+        body = orjson.loads(value)
+        if body.get("version") != PARTIAL_VERSION:
+            return None
+        tallies: dict[Query, Tally] = {}
+        for item in body["tallies"]:
+            query = (
+                date.fromisoformat(item["now"]),
+                Period(date.fromisoformat(item["from"]), date.fromisoformat(item["to"])),
+            )
+            tallies[query] = Counter({tuple(key): n for key, n in item["tally"]})
+        last = body.get("last_recorded")
+        return Partial(
+            partition=int(body["partition"]),
+            offset=int(body["offset"]),
+            events=int(body["events"]),
+            cases=int(body["cases"]),
+            rejected=int(body["rejected"]),
+            last_recorded=datetime.fromisoformat(last) if last else None,
+            worker=str(body.get("worker", "")),
+            tallies=tallies,
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Assembled:
+    """The sum over every partition of the event topic for one query."""
+
+    tally: Tally
+    offsets: dict[int, int]  # partition -> offset its contribution is as of
+    missing: list[int]  # partitions with nothing to contribute yet
+
+
+@dataclass(slots=True)
+class Counts:
+    """What this process did (the ``_total`` counters restart at 0 with the process)."""
+
+    accepted: int = 0  # events applied for the first time in this process's state
+    duplicates: int = 0  # events whose id was already applied
+    rejected: int = 0  # invalid messages seen
+
+
+class Worker:
+    """The Faust app, its agent, and the tasks that rebuild, publish and assemble.
+
+    Everything runs on the app's event loop except the bulk decoding and folding, which run
+    in a thread while their partition is not being read by anything else. Callers from other
+    threads (the HTTP server) go through ``call``.
+    """
+
+    def __init__(
+        self,
+        *,
+        servers: list[str],
+        topic: str,
+        settings: KafkaSettings,
+        queries: Callable[[], Sequence[Query]],
+        council: str | None = None,
+        name: str = "",
+    ) -> None:
+        self.servers = servers
+        self.topic = topic
+        self.settings = settings
+        self.queries = queries
+        self.council = council
+        self.name = name or f"worker-{id(self):x}"
+        self.partitions: dict[int, PartitionState] = {}
+        self.latest: dict[int, Partial] = {}  # partition -> newest partial read back
+        self.topic_partitions: int | None = None
+        self.dead_letter_keys: set[bytes] = set()
+        self.dead_letters_unkeyed = 0
+        self.counts = Counts()
+        # told (on the loop) which cases of a live partition changed; None: all of them
+        self.on_applied: list[Callable[[PartitionState, set[str] | None], None]] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started = asyncio.Event()
+        self._partials_loaded = asyncio.Event()
+        self._bulk_wanted = asyncio.Event()
+        self._published = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sendwatch-bulk")
+        self._producer: AIOKafkaProducer | None = None
+        self._dead_letters_unflushed = False
+        self.app = faust.App(
+            settings.group_for(topic),
+            broker=[f"kafka://{server}" for server in servers],
+            value_serializer="raw",
+            key_serializer="raw",
+            web_enabled=False,
+            store="memory://",
+            datadir=tempfile.mkdtemp(prefix="sendwatch-faust-"),
+            autodiscover=False,
+            topic_allow_declare=False,
+            topic_disable_leader=True,
+            consumer_auto_offset_reset="earliest",
+            broker_session_timeout=settings.session_timeout,
+            broker_heartbeat_interval=settings.heartbeat_interval,
+            broker_rebalance_timeout=settings.rebalance_timeout,
+            broker_max_poll_records=settings.take,
+            stream_buffer_maxsize=max(4096, settings.take),
+        )
+        self.events = self.app.topic(
+            topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
+        self.app.agent(self.events, name="sendwatch-project")(self._agent)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+        for task in (self._start, self._bulk_reader, self._partials_reader, self._publisher):
+            self.app.task(task)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.servers, acks="all", client_id=f"{self.name}-producer"
+        )
+        await self._producer.start()
+        self.started.set()
+
+    def call(self, function: Callable[[], Any], timeout: float = 60.0) -> Any:
+        """Run ``function`` on the worker's event loop from another thread; its result."""
+        if self.loop is None:
+            raise RuntimeError("the worker has not started yet")
+
+        async def run() -> Any:
+            result = function()
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+
+    # --- assignment -----------------------------------------------------------------------
+
+    async def _on_assigned(self, sender: Any, /, *args: Any, signal: Any = None, **_: Any) -> None:
+        assigned: set[TP] = args[0]
+        mine = {tp.partition for tp in assigned if tp.topic == self.topic}
+        for partition in list(self.partitions):
+            if partition not in mine:
+                self._drop(partition)
+        for partition in sorted(mine - set(self.partitions)):
+            self.partitions[partition] = PartitionState(partition)
+            log.info("partition %s assigned: rebuilding it from the event topic", partition)
+        with contextlib.suppress(Exception):
+            self.app.consumer.pause_partitions(
+                [TP(self.topic, p) for p, s in self.partitions.items() if s.bulk]
+            )
+        self._bulk_wanted.set()
+
+    async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any = None, **_: Any) -> None:
+        revoked: set[TP] = args[0]
+        for tp in revoked:
+            if tp.topic == self.topic:
+                self._drop(tp.partition)
+
+    def _drop(self, partition: int) -> None:
+        if self.partitions.pop(partition, None) is not None:
+            log.info("partition %s revoked", partition)
+
+    # --- the live path: the Faust agent ---------------------------------------------------
+
+    async def _agent(self, stream: Any) -> None:
+        async for batch in stream.take_events(self.settings.take, self.settings.take_within):
+            by_partition: dict[int, list[Message]] = {}
+            for event in batch:
+                message = event.message
+                timestamp = message.timestamp
+                by_partition.setdefault(message.partition, []).append(
+                    (
+                        message.offset,
+                        message.key,
+                        event.value,
+                        int(timestamp * 1000) if timestamp is not None else -1,
+                    )
+                )
+            for partition, messages in by_partition.items():
+                await self._live(partition, messages)
+
+    async def _live(self, partition: int, messages: list[Message]) -> None:
+        state = self.partitions.get(partition)
+        tp = TP(self.topic, partition)
+        if state is None or state.bulk:
+            # not ours yet, or read in bulk: Faust is told to seek to the position when the
+            # bulk reading is over, so nothing dropped here is lost
+            with contextlib.suppress(Exception):
+                self.app.consumer.pause_partitions([tp])
+            return
+        fresh = [m for m in messages if m[0] >= state.position]
+        if not fresh:
+            return
+        if fresh[0][0] > state.position:
+            log.warning(
+                "partition %s: offset %s follows %s: reading the gap in bulk",
+                partition,
+                fresh[0][0],
+                state.position,
+            )
+            self._to_bulk(state)
+            return
+        await self._applied(state, apply_messages(state, fresh, self.council))
+        with contextlib.suppress(Exception):
+            highwater = self.app.consumer.highwater(tp)
+            if highwater is not None:
+                state.highwater = highwater
+        if state.lag > self.settings.catch_up_lag:
+            log.info("partition %s is %s behind: catching up in bulk", partition, state.lag)
+            self._to_bulk(state)
+
+    def _to_bulk(self, state: PartitionState) -> None:
+        state.bulk = True
+        with contextlib.suppress(Exception):
+            self.app.consumer.pause_partitions([TP(self.topic, state.partition)])
+        self._bulk_wanted.set()
+
+    async def _applied(self, state: PartitionState, applied: Applied) -> None:
+        self.counts.accepted += applied.new
+        self.counts.duplicates += applied.duplicates
+        self.counts.rejected += len(applied.rejected)
+        if applied.rejected and self._producer is not None:
+            for offset, key, raw, reason in applied.rejected:
+                if offset < state.dead_letter_mark:
+                    continue  # its owner before us sent it (it published past it)
+                origin = f"kafka {self.topic} partition {state.partition} offset {offset}"
+                await self._producer.send(
+                    dead_letter_topic(self.topic),
+                    key=f"{self.topic}/{state.partition}/{offset}".encode(),
+                    value=raw,
+                    headers=[("reason", reason.encode()), ("origin", origin.encode())]
+                    + ([("key", key)] if key else []),
+                )
+            self._dead_letters_unflushed = True
+        if applied.touched and state.ready and not state.bulk:
+            for listener in self.on_applied:
+                listener(state, applied.touched)
+
+    # --- the bulk path: rebuilding and catching up ------------------------------------------
+
+    async def _bulk_reader(self) -> None:
+        await self.started.wait()
+        await self._partials_loaded.wait()  # the dead-letter marks come from the partials
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=f"{self.name}-bulk",
+            fetch_max_bytes=32 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        await consumer.start()
+        reading: dict[int, PartitionState] = {}  # partition -> the state the consumer reads for
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                wanted = {p: s for p, s in self.partitions.items() if s.bulk}
+                if wanted.keys() != reading.keys() or any(
+                    reading[p] is not s for p, s in wanted.items()
+                ):
+                    consumer.assign([TopicPartition(self.topic, p) for p in wanted])
+                    for p, s in wanted.items():
+                        if reading.get(p) is not s:
+                            if not s.ready:
+                                partial = self.latest.get(p)
+                                s.dead_letter_mark = partial.offset if partial else 0
+                            consumer.seek(TopicPartition(self.topic, p), s.position)
+                    reading = wanted
+                if not reading:
+                    self._bulk_wanted.clear()
+                    await self._bulk_wanted.wait()
+                    continue
+                fetched = await consumer.getmany(timeout_ms=200, max_records=self.settings.take)
+                for tp, records in fetched.items():
+                    state = reading.get(tp.partition)
+                    if state is None or self.partitions.get(tp.partition) is not state:
+                        continue
+                    messages = [(r.offset, r.key, r.value, r.timestamp) for r in records]
+                    applied = await loop.run_in_executor(
+                        self._executor, apply_messages, state, messages, self.council
+                    )
+                    await self._applied(state, applied)
+                    gc.freeze()  # what was applied is long-lived: spare the collector rescans
+                for p, state in list(reading.items()):
+                    tp = TopicPartition(self.topic, p)
+                    highwater = consumer.highwater(tp)
+                    if highwater is None or self.partitions.get(p) is not state:
+                        continue
+                    position = await consumer.position(tp)
+                    state.highwater = highwater
+                    if position >= highwater:  # everything fetched has been applied
+                        state.position = max(state.position, position)
+                        await self._finish_bulk(state)
+        finally:
+            await consumer.stop()
+
+    async def _finish_bulk(self, state: PartitionState) -> None:
+        """Fold every changed case off the loop, then hand the partition to the agent."""
+        queries = tuple(self.queries())
+        loop = asyncio.get_running_loop()
+
+        def fold() -> None:
+            for now, period in queries:
+                state.projector.tally(now, period)
+            gc.freeze()  # the state is long-lived: keep the collector from rescanning it
+
+        await loop.run_in_executor(self._executor, fold)
+        if self.partitions.get(state.partition) is not state:
+            return
+        first = not state.ready
+        state.bulk = False
+        state.ready = True
+        tp = TP(self.topic, state.partition)
+        with contextlib.suppress(Exception):
+            if tp in self.app.consumer.assignment():
+                await self.app.consumer.seek(tp, state.position)
+                self.app.consumer.resume_partitions([tp])
+        log.info(
+            "partition %s %s at offset %s (%s events, %s cases)",
+            state.partition,
+            "rebuilt" if first else "caught up",
+            state.position,
+            state.projector.event_count,
+            state.projector.case_count,
+        )
+        if first:
+            for listener in self.on_applied:
+                listener(state, None)  # None: every case of the partition
+        await self.publish()
+
+    # --- publishing and reading the partial tallies ----------------------------------------
+
+    async def _publisher(self) -> None:
+        await self.started.wait()
+        while True:
+            await asyncio.sleep(self.settings.publish_interval)
+            try:
+                await self.publish()
+            except Exception as error:  # a broker hiccup: try again at the next tick
+                log.warning("could not publish partial tallies: %s", error)
+
+    async def publish(self) -> None:
+        """Publish each ready partition whose offset or queries changed since last time."""
+        producer = self._producer
+        if producer is None:
+            return
+        queries = tuple(self.queries())
+        if self._dead_letters_unflushed:
+            await producer.flush()  # dead letters before the offsets that cover them
+            self._dead_letters_unflushed = False
+        for state in list(self.partitions.values()):
+            if not state.ready or state.bulk:
+                continue
+            mark = (state.position, queries)
+            if state.published == mark:
+                continue
+            value = encode_partial(state, queries, self.name)
+            await producer.send(
+                partials_topic(self.topic), key=str(state.partition).encode(), value=value
+            )
+            state.published = mark
+        self._published.set()
+
+    async def _partials_reader(self) -> None:
+        await self.started.wait()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=f"{self.name}-partials",
+        )
+        await consumer.start()
+        partials = TopicPartition(partials_topic(self.topic), 0)
+        dead = TopicPartition(dead_letter_topic(self.topic), 0)
+        try:
+            while not consumer.partitions_for_topic(self.topic):
+                await consumer.topics()  # the cluster's metadata: the event topic's partitions
+                await asyncio.sleep(0.2)
+            self.topic_partitions = len(consumer.partitions_for_topic(self.topic) or ())
+            consumer.assign([partials, dead])
+            consumer.seek(partials, 0)
+            consumer.seek(dead, 0)
+            while True:
+                fetched = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for tp, records in fetched.items():
+                    for record in records:
+                        if tp == partials and record.value is not None:
+                            self._keep(decode_partial(record.value))
+                        elif tp == dead:
+                            if record.key:
+                                self.dead_letter_keys.add(record.key)
+                            else:
+                                self.dead_letters_unkeyed += 1
+                if not self._partials_loaded.is_set():
+                    highwater = consumer.highwater(partials)
+                    if highwater is not None and await consumer.position(partials) >= highwater:
+                        self._partials_loaded.set()
+        finally:
+            await consumer.stop()
+
+    def _keep(self, partial: Partial | None) -> None:
+        if partial is None:
+            return
+        held = self.latest.get(partial.partition)
+        if held is None or partial.offset >= held.offset:
+            self.latest[partial.partition] = partial
+
+    # --- reading (on the loop) --------------------------------------------------------------
+
+    @property
+    def dead_letters(self) -> int:
+        """Dead letters stored on ``T.dead-letters`` (a repeated worker key counts once)."""
+        return len(self.dead_letter_keys) + self.dead_letters_unkeyed
+
+    def owned(self) -> list[PartitionState]:
+        return [s for _, s in sorted(self.partitions.items()) if s.ready and not s.bulk]
+
+    def assemble(self, now: date, period: Period) -> Assembled:
+        """The whole topic's tally for one published query: this worker's partitions live,
+        every other partition from its newest partial."""
+        total: Tally = Counter()
+        offsets: dict[int, int] = {}
+        missing: list[int] = []
+        count = self.topic_partitions or 0
+        for partition in range(count):
+            state = self.partitions.get(partition)
+            if state is not None and state.ready and not state.bulk:
+                total.update(state.projector.tally(now, period))
+                offsets[partition] = state.position
+                continue
+            partial = self.latest.get(partition)
+            tally = None if partial is None else partial.tallies.get((now, period))
+            if partial is None or tally is None:
+                missing.append(partition)
+                continue
+            total.update(tally)
+            offsets[partition] = partial.offset
+        if not count:
+            missing.append(-1)
+        return Assembled(total, offsets, missing)
+
+    def local_tally(self, now: date, period: Period, as_at: datetime | None) -> Tally:
+        """This worker's partitions only, for any query."""
+        total: Tally = Counter()
+        for state in self.owned():
+            total.update(state.projector.tally(now, period, as_at))
+        return total
+
+    def owns_everything(self) -> bool:
+        count = self.topic_partitions
+        return bool(count) and len(self.owned()) == count
+
+    def totals(self) -> tuple[int, int, datetime | None]:
+        """Events and cases over the whole topic (own partitions live, others' partials),
+        and the newest recorded_at."""
+        events = cases = 0
+        newest: datetime | None = None
+        for partition in range(self.topic_partitions or 0):
+            state = self.partitions.get(partition)
+            if state is not None and state.ready and not state.bulk:
+                p = state.projector
+                events, cases, last = events + p.event_count, cases + p.case_count, p.last_recorded
+            else:
+                partial = self.latest.get(partition)
+                if partial is None:
+                    continue
+                events, cases = events + partial.events, cases + partial.cases
+                last = partial.last_recorded
+            if last is not None and (newest is None or last > newest):
+                newest = last
+        return events, cases, newest
+
+    async def wait_published(self, timeout: float) -> None:
+        self._published.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._published.wait(), timeout)
+
+    def run(self, loglevel: str = "warn") -> None:
+        """Run until stopped (SIGINT or SIGTERM)."""
+        worker = faust.Worker(
+            self.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, workdir=None
+        )
+        worker.execute_from_commandline()
