@@ -221,6 +221,18 @@ def _ingest(rules: RuleSet) -> list[dict[str, Any]]:
                 f"last {dead.increase_window}: a council system may be sending something new.",
             )
         )
+    # Not from the rule data: a sendwatch process Prometheus cannot scrape measures nothing.
+    out.append(
+        _rule(
+            "SendwatchDown",
+            'up{job="sendwatch"} == 0',
+            FOR["stalled"],
+            {"severity": "critical", "team": "sendwatch-ops"},
+            "sendwatch on {{ $labels.instance }} cannot be scraped",
+            "Prometheus has not reached {{ $labels.instance }} for 5 minutes: its measures, "
+            "alerts and dashboards are not current. Check the process and its logs.",
+        )
+    )
     stall = rules.ingest_stalled
     if stall is not None:
         out.append(

@@ -82,7 +82,7 @@ def test_promtool_check_rules_passes() -> None:
         [promtool(), "check", "rules", str(COMMITTED)], capture_output=True, text=True
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "SUCCESS: 13 rules found" in run.stdout
+    assert "SUCCESS: 14 rules found" in run.stdout
 
 
 def test_promtool_unit_tests_of_firing_and_not_firing_pass() -> None:
@@ -144,8 +144,11 @@ def test_a_council_edit_flows_into_the_generated_rules(tmp_path: Path) -> None:
     out = tmp_path / "sendwatch.rules.yml"
     assert main(["--rules", str(council), "--out", str(out)]) == 0
     generated = yaml.safe_load(out.read_text(encoding="utf-8"))
-    (group,) = generated["groups"]
-    target, floor = group["rules"]
+    groups = {g["name"]: g["rules"] for g in generated["groups"]}
+    # the council's one rate rule, and the process-health rule every deployment has
+    assert set(groups) == {"sendwatch-rates", "sendwatch-ingest"}
+    assert [r["alert"] for r in groups["sendwatch-ingest"]] == ["SendwatchDown"]
+    target, floor = groups["sendwatch-rates"]
     assert (target["alert"], floor["alert"]) == ("RateBelowTarget", "RateBelowFloor")
     assert 'clock="assess_decision",window="12m"' in target["expr"]
     assert "< 0.9 >= 0.8" in target["expr"] and ">= 50" in target["expr"]
