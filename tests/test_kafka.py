@@ -1,0 +1,392 @@
+"""Kafka mode on a real broker: Tansu on a free loopback port, kcat as the outside producer,
+``sendwatch worker`` processes. Every worker's measures must equal ``sendwatch metrics``
+over the same file, field for field: after a kill -9, with two workers sharing the
+partitions, and after the broker was frozen for 10 seconds.
+
+The histories are small (a few thousand events, a year of a scaled-down council), so the
+whole module takes about two minutes, most of it Tansu's group joins (half the session
+timeout each) and rebalances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from projections import Period
+from sendwatch.simulation import DEFAULT_CALIBRATION, simulate
+from streams.kafka import (
+    BrokerError,
+    KafkaSettings,
+    dead_letter_topic,
+    ensure_topics,
+    parse_broker,
+    produce_file,
+)
+from streams.worker import PartitionState, apply_messages, decode_partial, encode_partial
+from tests.kafka_broker import (
+    Broker,
+    WorkerProcess,
+    file_measures,
+    kcat_produce,
+    keyed_lines,
+    start_worker,
+    tansu,
+)
+
+SMALL_COUNCIL = replace(
+    DEFAULT_CALIBRATION,
+    requests_per_year=200,
+    plans_in_cycle=400,
+    contacts_per_year=800,
+    audits_per_year=40,
+    eotas_requests_per_year=10,
+    out_of_education=15,
+    sen_support_children=200,
+    caseworkers=20,
+)
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    with tansu(tmp_path_factory.mktemp("tansu")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:
+    """A year of a small council (about 5,000 events), as a JSONL file and its lines."""
+    events = simulate(seed=3, years=1, end=date(2025, 6, 30), calibration=SMALL_COUNCIL)
+    lines = [orjson.dumps(e) for e in events]
+    path = tmp_path_factory.mktemp("history") / "history.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path, lines
+
+
+@pytest.fixture(scope="module")
+def expected(history: tuple[Path, list[bytes]]) -> dict[str, Any]:
+    return file_measures(history[0])
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def topic_for(request: pytest.FixtureRequest, broker: Broker, partitions: int = 4) -> str:
+    name = "t-" + str(request.node.name).replace("_", "-")[:40]
+    ensure_topics([broker.address], name, partitions)
+    return name
+
+
+def measures(worker: WorkerProcess) -> dict[str, Any]:
+    answer = worker.get("/api/measures")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def differences(got: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
+    return {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
+
+
+def metric(worker: WorkerProcess, name: str) -> float:
+    text = worker.get("/metrics").text
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+# --- pure parts ---------------------------------------------------------------------------
+
+
+def test_broker_urls_are_checked_with_a_clear_error() -> None:
+    assert parse_broker("kafka://127.0.0.1:9092") == ["127.0.0.1:9092"]
+    assert parse_broker("kafka://k1:9092,k2:9093") == ["k1:9092", "k2:9093"]
+    for bad in ("127.0.0.1:9092", "http://h:1", "kafka://h", "kafka://h:0", "kafka://h:1,"):
+        with pytest.raises(BrokerError, match="kafka://HOST:PORT"):
+            parse_broker(bad)
+
+
+def test_settings_come_from_the_environment_and_are_checked() -> None:
+    settings = KafkaSettings.from_env(
+        {"SENDWATCH_KAFKA_SESSION_TIMEOUT": "6", "SENDWATCH_KAFKA_TAKE": "500"}
+    )
+    assert settings.session_timeout == 6.0 and settings.take == 500
+    assert settings.heartbeat_interval == KafkaSettings().heartbeat_interval
+    assert settings.group_for("events") == "sendwatch-events"
+    with pytest.raises(ValueError, match="SENDWATCH_KAFKA_TAKE"):
+        KafkaSettings.from_env({"SENDWATCH_KAFKA_TAKE": "many"})
+
+
+def test_a_replayed_or_repeated_message_changes_nothing() -> None:
+    """At-least-once delivery: offsets below the position are skipped, and an event id
+    already applied (the same event produced twice) is skipped by the projector."""
+    line = orjson.dumps(
+        {
+            "event_id": "e1",
+            "type": "request.received",
+            "case_id": "KC-1",
+            "occurred_at": "2025-06-02",
+            "data": {"requested_by": "parent"},
+        }
+    )
+    state = PartitionState(0)
+    first = apply_messages(state, [(0, b"KC-1", line, 0), (1, b"KC-1", line, 0)], None)
+    assert (first.new, first.duplicates, state.position) == (1, 1, 2)
+    again = apply_messages(state, [(0, b"KC-1", line, 0), (1, b"KC-1", line, 0)], None)
+    assert (again.new, again.duplicates, state.position) == (0, 0, 2)
+    bad = apply_messages(state, [(2, None, b"{not json", 0)], None)
+    assert state.rejected == 1 and bad.rejected[0][3].startswith("not valid JSON")
+
+
+def test_partial_tallies_round_trip_exactly() -> None:
+    state = PartitionState(3)
+    line = orjson.dumps(
+        {
+            "event_id": "e1",
+            "type": "request.received",
+            "case_id": "KC-1",
+            "occurred_at": "2025-06-02",
+            "data": {"requested_by": "parent"},
+        }
+    )
+    apply_messages(state, [(0, b"KC-1", line, 0)], None)
+    now = date(2025, 6, 30)
+    query = (now, Period.default(now))
+    partial = decode_partial(encode_partial(state, [query], "w1"))
+    assert partial is not None
+    assert (partial.partition, partial.offset, partial.events, partial.cases) == (3, 1, 1, 1)
+    assert partial.tallies[query] == +state.projector.tally(*query)
+    assert decode_partial(b'{"version": 99}') is None
+
+
+# --- on the broker ------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_worker_measures_equal_sendwatch_metrics_over_the_same_file(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    history: tuple[Path, list[bytes]],
+    expected: dict[str, Any],
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """(a) kcat produces a simulated history; the worker's /api/measures equals
+    ``sendwatch metrics`` over the file with the same --now, field for field."""
+    topic = topic_for(request, broker)
+    _, lines = history
+    kcat_produce(broker, topic, keyed_lines(lines), tmp_path)
+    worker = start_worker(broker, topic, tmp_path)
+    workers.append(worker)
+    health = worker.wait_for(len(lines))
+    got = measures(worker)
+    assert got == expected, differences(got, expected)
+    assert health["cases"] == len({orjson.loads(line)["case_id"] for line in lines})
+    assert metric(worker, "sendwatch_events_applied") == len(lines)
+    assert metric(worker, "sendwatch_worker_partitions") == 4
+    # the contract's other endpoints are served too
+    assert worker.get("/api/alerts").status_code == 200
+    case_id = orjson.loads(lines[0])["case_id"]
+    assert worker.get(f"/api/cases/{case_id}").json()["case_id"] == case_id
+
+
+@pytest.mark.integration
+def test_a_worker_killed_mid_stream_restarts_with_nothing_lost_or_counted_twice(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    history: tuple[Path, list[bytes]],
+    expected: dict[str, Any],
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """(b) kill -9 while events are arriving; the restarted worker rebuilds its partitions
+    from the event topic: still equal to the file."""
+    topic = topic_for(request, broker)
+    _, lines = history
+    half = len(lines) // 2
+    worker = start_worker(broker, topic, tmp_path)
+    workers.append(worker)
+    kcat_produce(broker, topic, keyed_lines(lines[:half]), tmp_path)
+    worker.wait_for(half)
+    kcat_produce(broker, topic, keyed_lines(lines[half : half + 500]), tmp_path)
+    worker.kill()  # mid-stream: the last batch may or may not have been applied
+    kcat_produce(broker, topic, keyed_lines(lines[half + 500 :]), tmp_path)
+    restarted = start_worker(broker, topic, tmp_path)
+    workers.append(restarted)
+    restarted.wait_for(len(lines))
+    got = measures(restarted)
+    assert got == expected, differences(got, expected)
+    assert metric(restarted, "sendwatch_events_applied") == len(lines)
+
+
+@pytest.mark.integration
+def test_two_workers_share_the_partitions_and_each_assembles_the_whole(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    history: tuple[Path, list[bytes]],
+    expected: dict[str, Any],
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """(c) Two workers split the four partitions; each publishes its partitions' partial
+    tallies and each one's assembled measures equal the file's."""
+    topic = topic_for(request, broker)
+    _, lines = history
+    kcat_produce(broker, topic, keyed_lines(lines), tmp_path)
+    first = start_worker(broker, topic, tmp_path)
+    workers.append(first)
+    first.wait_for(len(lines))
+    second = start_worker(broker, topic, tmp_path)
+    workers.append(second)
+    owned: list[set[str]] = []
+    for worker in (first, second):
+        deadline_health = _wait_until_shared(worker)
+        owned.append(set(deadline_health["partitions"]))
+    assert owned[0] and owned[1] and not owned[0] & owned[1]
+    assert owned[0] | owned[1] == {"0", "1", "2", "3"}
+    for worker in (first, second):
+        got = measures(worker)
+        assert got == expected, differences(got, expected)
+        assert metric(worker, "sendwatch_events_applied") == len(lines)
+    # periods other than the published ones cannot be assembled: a clear 400
+    other = first.get("/api/measures", **{"from": "2025-01-01"})
+    assert other.status_code == 400 and "published periods" in other.json()["detail"]
+
+
+def _wait_until_shared(worker: WorkerProcess, timeout: float = 60.0) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    health = None
+    while time.monotonic() < deadline:
+        health = worker.health()
+        if health and health.get("ok") and 0 < len(health["partitions"]) < 4:
+            return health
+        time.sleep(0.25)
+    raise AssertionError(f"the partitions were not shared: {health}\n{worker.tail()}")
+
+
+@pytest.mark.integration
+def test_the_worker_recovers_by_itself_after_the_broker_is_frozen_for_10_seconds(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    history: tuple[Path, list[bytes]],
+    expected: dict[str, Any],
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """(d) SIGSTOP the broker for 10 s, then SIGCONT; events produced afterwards arrive."""
+    import time
+
+    topic = topic_for(request, broker)
+    _, lines = history
+    half = len(lines) // 2
+    kcat_produce(broker, topic, keyed_lines(lines[:half]), tmp_path)
+    worker = start_worker(broker, topic, tmp_path)
+    workers.append(worker)
+    worker.wait_for(half)
+    broker.freeze()
+    try:
+        time.sleep(10)
+    finally:
+        broker.thaw()
+    kcat_produce(broker, topic, keyed_lines(lines[half:]), tmp_path)
+    worker.wait_for(len(lines))
+    got = measures(worker)
+    assert got == expected, differences(got, expected)
+
+
+@pytest.mark.integration
+def test_malformed_messages_reach_the_dead_letter_topic_with_the_reason_and_are_counted(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    history: tuple[Path, list[bytes]],
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """(e) Messages from another producer that break the contract go to ``T.dead-letters``
+    with the reason in a header; /metrics counts them. ``sendwatch ingest --broker`` sends
+    its invalid lines there too, and reports a summary as the embedded ingest does."""
+    topic = topic_for(request, broker)
+    _, lines = history
+    good = lines[:200]
+    malformed = [
+        b"this is not json",
+        b'{"event_id": "m2", "type": "request.received", "case_id": "KC-M2"}',
+        b'{"event_id": "m3", "type": "plan.teleported", "case_id": "KC-M3",'
+        b' "occurred_at": "2025-06-01", "data": {}}',
+    ]
+    kcat_produce(broker, topic, keyed_lines(good + malformed), tmp_path)
+    worker = start_worker(broker, topic, tmp_path)
+    workers.append(worker)
+    worker.wait_for(len(good))
+    letters = _dead_letters(broker, topic, 3)
+    assert sorted(value for value, _ in letters) == sorted(malformed)
+    reasons = {value: headers["reason"].decode() for value, headers in letters}
+    assert reasons[malformed[0]].startswith("not valid JSON")
+    assert "occurred_at" in reasons[malformed[1]]
+    assert "unknown event type 'plan.teleported'" in reasons[malformed[2]]
+    assert all(h["origin"].decode().startswith(f"kafka {topic} partition ") for _, h in letters)
+    _wait_metric(worker, "sendwatch_dead_letters_total", 3)
+    assert metric(worker, "sendwatch_events_rejected_total") == 3
+    assert measures(worker)["dead_letters"] == 3
+
+    # the producer's own dead letters, and its summary
+    source = tmp_path / "ingest.jsonl"
+    source.write_bytes(b"\n".join([*lines[200:210], lines[200], b'{"type": 1}']) + b"\n")
+    summary = produce_file(str(source), broker=broker.url, topic=topic, partitions=4)
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (10, 1, 1)
+    assert summary.first_rejections[0].origin == f"{source} line 12"
+    letters = _dead_letters(broker, topic, 4)
+    assert letters[-1][1]["origin"].decode() == f"{source} line 12"
+    worker.wait_for(len(good) + 10)
+    _wait_metric(worker, "sendwatch_dead_letters_total", 4)
+
+
+def _dead_letters(broker: Broker, topic: str, count: int) -> list[tuple[bytes, dict[str, bytes]]]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=[broker.address], group_id=None, enable_auto_commit=False
+    )
+    try:
+        tp = TopicPartition(dead_letter_topic(topic), 0)
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        found: list[tuple[bytes, dict[str, bytes]]] = []
+        for _ in range(60):
+            for records in consumer.poll(timeout_ms=500).values():
+                found.extend((r.value, dict(r.headers)) for r in records)
+            if len(found) >= count:
+                break
+        assert len(found) == count, found
+        return found
+    finally:
+        consumer.close()
+
+
+def _wait_metric(worker: WorkerProcess, name: str, value: float, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = metric(worker, name)
+        if seen == value:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{name} is {seen}, not {value}")
