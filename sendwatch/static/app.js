@@ -67,6 +67,10 @@ async function api(path) {
   return response.json();
 }
 
+function count(n) {
+  return n.toLocaleString("en-GB");
+}
+
 function pct(x) {
   return x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`;
 }
@@ -116,14 +120,14 @@ function renderClocks(measures, titles) {
       "tr",
       { "data-clock": id },
       el("th", { scope: "row", text: title }),
-      el("td", { class: "num open", text: `${c.open}` }),
+      el("td", { class: "num open", text: count(c.open) }),
       el(
         "td",
         { class: `num overdue${c.overdue ? " warn" : ""}` },
         c.overdue ? el("span", { class: "flag", "aria-hidden": "true", text: "! " }) : null,
-        `${c.overdue}`,
+        count(c.overdue),
       ),
-      el("td", { class: "num soon", text: `${c.due_within_7_days}` }),
+      el("td", { class: "num soon", text: count(c.due_within_7_days) }),
       el("td", { class: "num", text: pct(c.rate_excl_exceptions) }),
     );
   });
@@ -206,7 +210,7 @@ function renderTrend(trend) {
 }
 
 const SEVERITY_ORDER = { page: 0, critical: 1, warning: 2 };
-const ALERTS_SHOWN = 8;
+const ALERTS_SHOWN = 6;
 
 function renderAlerts(alerts) {
   const firing = alerts
