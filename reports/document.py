@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -253,12 +253,12 @@ def revision_value(value: Any, base: int, path: tuple[str, ...], d: Disclosure) 
 
 
 def revision_rows(figures: Figures, d: Disclosure) -> list[dict[str, str]]:
+    """The figures that differ as printed (a share that moves in its fourth decimal place
+    prints the same and is left out)."""
     if figures.revisions is None:
         return []
-    rows = []
-    for change in figures.revisions.changes:
-        rows.append(_revision_row(change, figures, d))
-    return rows
+    rows = [_revision_row(change, figures, d) for change in figures.revisions.changes]
+    return [row for row in rows if row["original"] != row["revised"]]
 
 
 def _revision_row(change: Revision, figures: Figures, d: Disclosure) -> dict[str, str]:
@@ -286,23 +286,40 @@ def section_title(section: str) -> str:
     }.get(section, section)
 
 
+def plural(count: int, d: Disclosure, one: str, many: str) -> str:
+    """The noun for a count as printed: "fewer than 5" takes the plural, so a suppressed
+    count never shows whether it was one."""
+    return one if count == 1 and not d.hides_count(count) else many
+
+
+def occurred(first: date | None, last: date | None) -> str:
+    if first is None or last is None:
+        return "on an unknown date"
+    if first == last:
+        return f"on {day_text(first)}"
+    if first.year == last.year:
+        return f"between {first.day} {first:%B} and {day_text(last)}"
+    return f"between {day_text(first)} and {day_text(last)}"
+
+
 def revision_causes(figures: Figures, d: Disclosure) -> list[dict[str, Any]]:
     """Per section that changed: the late and retracted records that explain it."""
     if figures.revisions is None:
         return []
     sections: dict[str, list[str]] = {}
     for cause in figures.revisions.causes:
-        how_many = d.count(cause.count)
-        day = "an unknown date" if cause.day is None else day_text(cause.day)
+        n = cause.count
+        records = plural(n, d, "record", "records")
+        when = occurred(cause.first, cause.last)
         if cause.kind == "late":
             text = (
-                f"{how_many} {cause.event_type} record{'s' if cause.count != 1 else ''} of "
-                f"{day}, recorded after the cutoff"
+                f"{d.count(n)} {cause.event_type} {records} that occurred {when}, "
+                "recorded after the cutoff"
             )
         else:
             text = (
-                f"{how_many} retraction{'s' if cause.count != 1 else ''}, recorded after the "
-                f"cutoff, of {cause.event_type} record{'s' if cause.count != 1 else ''} of {day}"
+                f"{d.count(n)} {plural(n, d, 'retraction', 'retractions')}, recorded after the "
+                f"cutoff, of {cause.event_type} {records} that occurred {when}"
             )
         sections.setdefault(cause.section, []).append(text)
     return [
@@ -392,7 +409,11 @@ def render_html(
         worse=worse,
         questions=asked,
         scorecard=scores,
-        rag_count={rag: rated.count(rag) for rag in ("green", "amber", "red")},
+        rag_count={
+            **{rag: rated.count(rag) for rag in ("green", "amber", "red")},
+            "other": sum(1 for rag in rated if rag not in ("green", "amber", "red")),
+        },
+        steps={"month": f"{narrative.MONTH_STEP:g}", "year": f"{narrative.YEAR_STEP:g}"},
         month_rows=month_rows,
         year_rows=year_rows,
         blocks=blocks,
@@ -414,6 +435,7 @@ def render_html(
         sen=sen,
         sen_more=sen_more,
         section_title=section_title,
+        plural=plural,
         limit=narrative.limit,
     )
 

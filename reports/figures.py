@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from events import Event
 from events.envelope import LONDON, UTC
-from projections import CaseFile, Period, Projector
+from projections import CaseFile, Period, Projector, fold_case
 from projections.law import CLOCK_IDS, ORDER_DEADLINES
 from projections.measures import measures
 
@@ -159,15 +160,30 @@ class Revision:
 
 @dataclass(frozen=True, slots=True)
 class Cause:
-    """Records that explain revisions of a section: late records (``kind`` "late": events
-    recorded after the cutoff that occurred by the month's end) or retractions recorded after
-    the cutoff (``kind`` "retracted": ``event_type`` and ``day`` are of the event undone)."""
+    """Records that explain revisions of a section, grouped by kind and event type: late
+    records (``kind`` "late": events recorded after the cutoff that occurred by the month's
+    end) or retractions recorded after the cutoff (``kind`` "retracted": ``event_type`` and
+    the days are of the events undone). ``first`` and ``last``: the days they occurred."""
 
     section: str
     kind: str
     event_type: str
-    day: date | None
+    first: date | None
+    last: date | None
     count: int
+
+
+# The order sections of the contract's JSON are listed in.
+SECTIONS = (
+    *CLOCK_IDS,
+    "appeals",
+    "first_time_right",
+    "education",
+    "caseworkers",
+    "plan_quality",
+    "review_compliance",
+    "sen_support",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,11 +399,11 @@ def _records(
     now: date,
     cutoff: datetime,
     as_at: datetime | None,
-) -> tuple[int, str, dict[str, list[Any]]]:
+) -> tuple[int, str, dict[str, list[Event]]]:
     """How many events the figures rest on and their fingerprint; and, by case, the events
     recorded after the cutoff that occurred by ``now`` (late records and retractions)."""
     ids: list[str] = []
-    late: dict[str, list[Any]] = {}
+    late: dict[str, list[Event]] = {}
     for case in files:
         for event in projector.events_of(case.case_id):
             if event.day > now:
@@ -439,39 +455,57 @@ def base(flat: Mapping[tuple[str, ...], Any], path: tuple[str, ...]) -> int:
 def _revisions(
     projector: Projector,
     files: list[CaseFile],
-    late: dict[str, list[Any]],
+    late: dict[str, list[Event]],
     month: Month,
     year: Period,
     now: date,
     cutoff: datetime,
 ) -> Revisions:
     """Compare the figures with those as known at the cutoff, case by case: only a case with
-    records after the cutoff can differ, and its late records explain what changed."""
+    records after the cutoff can differ.
+
+    A late record explains a section's change when folding the case without that one record
+    undoes (part of) the change; a change that no single record explains (records that only
+    matter together) is put down to all of the case's late records."""
     periods = {"month": month.period, "year": year}
-    revised = {scope: flatten(measures(files, p, now)) for scope, p in periods.items()}
-    by_id = {case.case_id: case for case in files if case.case_id in late}
+
+    def figures_of(case: CaseFile) -> dict[tuple[str, ...], Any]:
+        return {
+            (scope, *path): value
+            for scope, p in periods.items()
+            for path, value in flatten(measures([case], p, now)).items()
+        }
+
     changed: dict[str, set[str]] = {}  # case -> sections its late records changed
     original_files: list[CaseFile] = []
-    revised_files: list[CaseFile] = []
-    for case_id in sorted(by_id):
-        before = projector.case_file(case_id, now, cutoff)
+    explained: dict[tuple[str, str], list[Event]] = {}  # (case, section) -> records
+    for case in files:
+        if case.case_id not in late:
+            continue
+        before = projector.case_file(case.case_id, now, cutoff)
         if before is None:
             continue
-        after = by_id[case_id]
-        sections: set[str] = set()
-        for p in periods.values():
-            old, new = flatten(measures([before], p, now)), flatten(measures([after], p, now))
-            sections.update(path[0] for path in old if old[path] != new[path])
-        if sections:
-            changed[case_id] = sections
-            original_files.append(before)
-            revised_files.append(after)
+        old, new = figures_of(before), figures_of(case)
+        moved = {key for key in new if old[key] != new[key]}
+        if not moved:
+            continue
+        sections = {key[1] for key in moved}
+        changed[case.case_id] = sections
+        original_files.append(before)
+        events = projector.events_of(case.case_id)
+        for record in late[case.case_id]:
+            rest = [e for e in events if e.event_id != record.event_id]
+            without = figures_of(fold_case(case.case_id, rest, now))
+            for section in sorted({key[1] for key in moved if without[key] != new[key]}):
+                explained.setdefault((case.case_id, section), []).append(record)
+        for section in sections:
+            explained.setdefault((case.case_id, section), list(late[case.case_id]))
     changes: list[Revision] = []
     if changed:
         unchanged = [case for case in files if case.case_id not in changed]
         for scope, p in periods.items():
             original = flatten(measures(unchanged + original_files, p, now))
-            now_known = revised[scope]
+            now_known = flatten(measures(files, p, now))
             for path, value in now_known.items():
                 if original[path] != value:
                     changes.append(
@@ -484,33 +518,43 @@ def _revisions(
                             base(now_known, path),
                         )
                     )
-    causes: Counter[tuple[str, str, str, date | None]] = Counter()
-    for case_id, sections in changed.items():
+    counts: Counter[tuple[str, str, str]] = Counter()
+    days: dict[tuple[str, str, str], list[date]] = {}
+    for (case_id, section), records in explained.items():
         events = projector.events_of(case_id)
-        for event in late[case_id]:
-            if event.type == "event.retracted":
-                target = next((e for e in events if e.event_id == event.data["event_id"]), None)
-                key = (
-                    ("retracted", target.type, target.day)
-                    if target is not None
-                    else ("retracted", "unknown", None)
-                )
+        for record in records:
+            if record.type == "event.retracted":
+                target = next((e for e in events if e.event_id == record.data["event_id"]), None)
+                kind, event_type = "retracted", "unknown" if target is None else target.type
+                day = None if target is None else target.day
             else:
-                key = ("late", event.type, event.day)
-            for section in sections:
-                causes[(section, *key)] += 1
+                kind, event_type, day = "late", record.type, record.day
+            key = (section, kind, event_type)
+            counts[key] += 1
+            if day is not None:
+                days.setdefault(key, []).append(day)
     all_late = [event for events in late.values() for event in events]
     return Revisions(
-        changes=tuple(changes),
+        changes=tuple(
+            sorted(changes, key=lambda c: (c.scope != "month", _section_order(c.path[0])))
+        ),
         causes=tuple(
-            Cause(section, kind, kind_type, day, n)
-            for (section, kind, kind_type, day), n in sorted(causes.items(), key=_cause_order)
+            Cause(*key, *_span(days.get(key)), n)
+            for key, n in sorted(counts.items(), key=_cause_order)
         ),
         late_records=len(all_late),
         retractions=sum(1 for event in all_late if event.type == "event.retracted"),
     )
 
 
-def _cause_order(item: tuple[tuple[str, str, str, date | None], int]) -> tuple[Any, ...]:
-    (section, kind, event_type, day), _ = item
-    return (section, kind, event_type, day or date.min)
+def _span(found: list[date] | None) -> tuple[date | None, date | None]:
+    return (min(found), max(found)) if found else (None, None)
+
+
+def _section_order(section: str) -> int:
+    return SECTIONS.index(section) if section in SECTIONS else len(SECTIONS)
+
+
+def _cause_order(item: tuple[tuple[str, str, str], int]) -> tuple[Any, ...]:
+    (section, kind, event_type), _ = item
+    return (_section_order(section), section, kind != "late", event_type)

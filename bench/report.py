@@ -1,0 +1,96 @@
+"""The monthly scrutiny report for a Kent-sized council, against the bare replay of its events.
+
+    .venv/bin/python -m bench.report [--years 1] [--month 2025-06]
+
+The history is the simulator's default (Kent-sized) council for ``--years`` years to
+30 June 2025, cached under bench/data/. In this one process: the bare replay of the JSONL
+into a projector (the baseline: what every command that reads a file does first); then
+``sendwatch report`` end to end (its own replay included), and its stages over the
+baseline's projector: the figures, the HTML, the PDF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from projections import Projector
+from reports import benchmarks
+from reports.build import report_command
+from reports.disclosure import Disclosure
+from reports.document import Options, render_html, write_pdf
+from reports.figures import Month, compute
+from sendwatch.simulation import simulate, write_jsonl
+from streams.replay import replay_lines
+
+DATA = Path(__file__).parent / "data"
+END = date(2025, 6, 30)
+
+
+def history(years: int, seed: int = 1) -> Path:
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"kent-seed{seed}-{years}y-to-{END}.jsonl"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        write_jsonl(str(tmp), simulate(seed=seed, years=years, end=END))
+        tmp.rename(path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--month", default="2025-06")
+    args = parser.parse_args()
+    path = history(args.years)
+    month = Month.parse(args.month)
+
+    start = time.perf_counter()
+    projector = Projector()
+    with open(path, "rb") as lines:
+        replay_lines(projector, lines, origin="bench")
+    replay_s = time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        start = time.perf_counter()
+        code = report_command(args.month, str(path), out / "x.db", out, as_known_now=False)
+        report_s = time.perf_counter() - start
+        assert code == 0
+        pdf_size = (out / f"report-{args.month}.pdf").stat().st_size
+        html_size = (out / f"report-{args.month}.html").stat().st_size
+
+        start = time.perf_counter()
+        figures = compute(projector, month)
+        figures_s = time.perf_counter() - start
+        start = time.perf_counter()
+        html = render_html(figures, benchmarks.load(), Options(10, Disclosure()))
+        html_s = time.perf_counter() - start
+        start = time.perf_counter()
+        write_pdf(html, out / "again.pdf")
+        pdf_s = time.perf_counter() - start
+        start = time.perf_counter()
+        compute(projector, month, as_known_now=True)
+        revised_s = time.perf_counter() - start
+
+    print(f"history                      {args.years} year(s) to {END}, {path.name}")
+    print(f"events                       {projector.event_count:>12,}")
+    print(f"cases                        {projector.case_count:>12,}")
+    print(f"bare replay (baseline)       {replay_s:>10.1f} s")
+    print(
+        f"sendwatch report, end to end {report_s:>10.1f} s   ratio {report_s / replay_s:5.2f}x"
+        f"   (limit 60 s)"
+    )
+    print(f"  figures                    {figures_s:>10.1f} s   ratio {figures_s / replay_s:5.2f}x")
+    print(f"  figures, as known now      {revised_s:>10.1f} s   ratio {revised_s / replay_s:5.2f}x")
+    print(f"  HTML (with 9 charts)       {html_s:>10.1f} s   ratio {html_s / replay_s:5.2f}x")
+    print(f"  PDF                        {pdf_s:>10.1f} s   ratio {pdf_s / replay_s:5.2f}x")
+    print(f"PDF size                     {pdf_size / 1024:>10.0f} KiB")
+    print(f"HTML size                    {html_size / 1024:>10.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()
