@@ -10,6 +10,7 @@ The alert engine plugs in through ``EmbeddedSource.on_change`` and ``alert_list`
 
 from __future__ import annotations
 
+import gc
 import secrets
 import sys
 import threading
@@ -247,6 +248,10 @@ def serve(
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     source.exposition()  # folds every case and fills the live tallies before the first scrape
+    # The loaded history lives as long as the process: keep it out of the collector's full
+    # passes, which otherwise walk millions of objects and stall requests for a second.
+    gc.collect()
+    gc.freeze()
     app = embedded_app(source, token=token)
     health = source.health()
     lines = [

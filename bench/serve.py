@@ -1,0 +1,272 @@
+"""The embedded service under load: batched JSONL posted over loopback from this process to a
+real ``sendwatch run`` (another process) over a simulated Kent-sized history.
+
+    python -m bench.serve [--preload 400000] [--throughput 100000] [--batch 5000]
+
+Reports, for the service:
+- events per second accepted, batches posted back to back (nobody reading);
+- events per second and the p50/p99 time from sending a POST to its batch being visible in
+  ``GET /api/measures`` (each batch carries one new child on SEN support, so the batch is
+  visible when the count of children on SEN support at its setting has gone up by one),
+  for several batch sizes;
+and two baselines measured in the same run, with the ratios:
+- bare decoding: the same lines through ``streams.ingest.decode_lines`` in this process;
+- a trivial endpoint: the same POSTs to a bare FastAPI app on uvicorn that reads the body
+  and answers its length (the HTTP stack alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from bench.history import history_lines
+from streams.ingest import decode_lines, ingest
+from streams.log import EventLog
+
+TOKEN = "bench-token"
+SETTING = "URN-BENCH"  # the sentinels' setting: its count goes up by one per batch
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def started(args: Sequence[str], health: str) -> Iterator[None]:
+    env = {**os.environ, "SENDWATCH_API_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if process.poll() is not None:
+                assert process.stderr is not None
+                raise SystemExit(f"{args[2:4]} exited: {process.stderr.read().decode()}")
+            try:
+                if httpx.get(health, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{args} did not answer in 600 s")
+            time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def trivial_server(port: int) -> None:
+    """The baseline: FastAPI on uvicorn, reading the body and answering its length."""
+    import uvicorn
+
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    @app.post("/api/events")
+    async def events(request: Request) -> Response:
+        body = await request.body()
+        return Response(orjson.dumps({"bytes": len(body)}), media_type="application/json")
+
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+
+
+def sentinel(n: int, day: str) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": f"bench-sentinel-{n}",
+            "type": "sen_support.started",
+            "case_id": f"BENCH-{n}",
+            "occurred_at": day,
+            "data": {"setting_id": SETTING},
+        }
+    )
+
+
+def batches(lines: list[bytes], size: int, day: str, first: int) -> list[bytes]:
+    """JSONL bodies of ``size`` lines each (``size - 1`` of ``lines``, then a new sentinel)."""
+    out = []
+    for n, start in enumerate(range(0, len(lines), size - 1)):
+        chunk = [line.rstrip(b"\n") for line in lines[start : start + size - 1]]
+        out.append(b"\n".join([*chunk, sentinel(first + n, day)]))
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def post_all(client: httpx.Client, bodies: list[bytes]) -> tuple[int, float]:
+    accepted = 0
+    start = time.perf_counter()
+    for body in bodies:
+        answer = client.post("/api/events", content=body)
+        answer.raise_for_status()
+        accepted += answer.json().get("accepted", 0)
+    return accepted, time.perf_counter() - start
+
+
+def bench_children(client: httpx.Client) -> int:
+    """Children on SEN support at the sentinels' setting (nothing else uses it)."""
+    measures = client.get("/api/measures").json()
+    count: int = measures["sen_support"]["by_setting"].get(SETTING, 0)
+    return count
+
+
+def post_and_see(client: httpx.Client, bodies: list[bytes]) -> tuple[int, float, list[float]]:
+    """Each POST, then /api/measures until its sentinel shows: (accepted, seconds, latencies)."""
+    seen = bench_children(client)
+    accepted, latencies = 0, []
+    start = time.perf_counter()
+    for body in bodies:
+        sent = time.perf_counter()
+        answer = client.post("/api/events", content=body)
+        answer.raise_for_status()
+        accepted += answer.json()["accepted"]
+        while (shown := bench_children(client)) <= seen:
+            if time.perf_counter() - sent > 60:
+                raise SystemExit("a batch was not visible in /api/measures within 60 s")
+        latencies.append(time.perf_counter() - sent)
+        seen = shown
+    return accepted, time.perf_counter() - start, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preload", type=int, default=400_000, help="events in the log at start")
+    parser.add_argument(
+        "--throughput", type=int, default=100_000, help="events posted back to back"
+    )
+    parser.add_argument("--batch", type=int, default=5_000, help="events per POST (throughput)")
+    parser.add_argument("--trivial-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.trivial_server:
+        trivial_server(args.trivial_server)
+        return
+
+    # (batch size, POSTs) for the visibility latency, after the back-to-back throughput run
+    latency_runs = ((100, 200), (1_000, 50), (args.batch, 8))
+    live_count = args.throughput + sum(size * posts for size, posts in latency_runs)
+    lines = history_lines(args.preload + live_count)
+    preload, live = lines[: args.preload], lines[args.preload :]
+    now = datetime.fromisoformat(orjson.loads(live[-1])["recorded_at"]).date().isoformat()
+    throughput_bodies = batches(live[: args.throughput], args.batch, now, 0)
+    latency_bodies, first = {}, args.throughput
+    for n, (size, posts) in enumerate(latency_runs, start=1):
+        taken = (size - 1) * posts
+        latency_bodies[size] = batches(live[first : first + taken], size, now, n * 10**6)
+        first += taken
+
+    start = time.perf_counter()
+    decoded = sum(
+        1
+        for body in throughput_bodies
+        for item in decode_lines(body.splitlines(), origin="bench")
+        if item.record is not None
+    )
+    bare_s = time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "bench.db"
+        with EventLog(db) as log:
+            ingest(preload, log, origin="preload")
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"}
+        trivial_port = free_port()
+        with (
+            started(
+                [sys.executable, __file__, "--trivial-server", str(trivial_port)],
+                f"http://127.0.0.1:{trivial_port}/healthz",
+            ),
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{trivial_port}", headers=headers, timeout=120
+            ) as client,
+        ):
+            _, trivial_s = post_all(client, throughput_bodies)
+            trivial_latency = {}
+            for size, bodies in latency_bodies.items():
+                times = []
+                for body in bodies:
+                    sent = time.perf_counter()
+                    client.post("/api/events", content=body).raise_for_status()
+                    times.append(time.perf_counter() - sent)
+                trivial_latency[size] = times
+
+        port = free_port()
+        loading = time.perf_counter()
+        with (
+            started(
+                [
+                    sys.executable,
+                    "-m",
+                    "sendwatch.cli",
+                    "run",
+                    "--db",
+                    str(db),
+                    "--port",
+                    str(port),
+                    "--now",
+                    now,
+                ],
+                f"http://127.0.0.1:{port}/healthz",
+            ),
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120
+            ) as client,
+        ):
+            startup_s = time.perf_counter() - loading
+            client.get("/api/measures").raise_for_status()
+            accepted, service_s = post_all(client, throughput_bodies)
+            results = {
+                size: post_and_see(client, bodies) for size, bodies in latency_bodies.items()
+            }
+
+    posted = sum(body.count(b"\n") + 1 for body in throughput_bodies)
+    service_rate, bare_rate = accepted / service_s, decoded / bare_s
+    trivial_rate = posted / trivial_s
+    print(f"history preloaded           {len(preload):>10,} events; now = {now}")
+    print(f"service start (catch-up)    {startup_s:>10.1f} s")
+    print(f"throughput: {len(throughput_bodies)} POSTs of {args.batch:,} events, back to back")
+    print(f"  sendwatch run accepted    {service_rate:>10,.0f} events/s   (goal: >= 20,000)")
+    for name, rate in (("bare decoding", bare_rate), ("trivial POST", trivial_rate)):
+        print(f"  baseline: {name:<15} {rate:>10,.0f} events/s   ratio {service_rate / rate:.2f}")
+    print("POST to visible in /api/measures (each POST, then GET until the batch shows):")
+    print(
+        f"  {'batch':>6} {'POSTs':>6} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'max ms':>8} {'trivial p50':>12} {'trivial p99':>12}"
+    )
+    for size, (count, seconds, latencies) in results.items():
+        base = trivial_latency[size]
+        print(
+            f"  {size:>6,} {len(latencies):>6} {count / seconds:>10,.0f}"
+            f" {percentile(latencies, 50) * 1000:>8.1f} {percentile(latencies, 99) * 1000:>8.1f}"
+            f" {max(latencies) * 1000:>8.1f}"
+            f" {percentile(base, 50) * 1000:>12.1f} {percentile(base, 99) * 1000:>12.1f}"
+        )
+    print("  (goal: p99 < 200 ms)")
+
+
+if __name__ == "__main__":
+    main()
