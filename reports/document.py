@@ -413,7 +413,11 @@ def render_html(
             **{rag: rated.count(rag) for rag in ("green", "amber", "red")},
             "other": sum(1 for rag in rated if rag not in ("green", "amber", "red")),
         },
-        steps={"month": f"{narrative.MONTH_STEP:g}", "year": f"{narrative.YEAR_STEP:g}"},
+        steps={
+            "month": f"{narrative.MONTH_STEP:g}",
+            "year": f"{narrative.YEAR_STEP:g}",
+            "cases": narrative.MOVEMENT_CASES,
+        },
         month_rows=month_rows,
         year_rows=year_rows,
         blocks=blocks,

@@ -3,7 +3,7 @@
 - what improved and what got worse: the month against the month before, and the rolling 12
   months against the 12 months before them, for every share the report rates; a change
   counts when it is at least ``MONTH_STEP`` (or ``YEAR_STEP``) percentage points and both
-  shares are over enough cases to be shown;
+  shares are over at least ``MOVEMENT_CASES`` cases (and enough to be shown);
 - three questions for officers, from the figures furthest below their standard over the
   rolling 12 months: for a statutory clock the law's standard is every case on time; for a
   petition point it is the scorecard's target.
@@ -23,6 +23,7 @@ from reports.figures import Figures, Ledger
 
 MONTH_STEP = 5.0  # percentage points
 YEAR_STEP = 2.0
+MOVEMENT_CASES = 20  # a share over fewer cases moves too much by chance to be news
 MOVEMENTS_LISTED = 4
 
 # The 6, 16 and 20-week clocks are published by DfE leaving out exceptions (Regs 5(4),
@@ -262,6 +263,8 @@ def movements(figures: Figures, disclosure: Disclosure) -> tuple[list[Movement],
             if value is None or old is None:
                 continue
             if not (disclosure.shows_rate(base) and disclosure.shows_rate(old_base)):
+                continue
+            if min(base, old_base) < MOVEMENT_CASES:
                 continue
             move = Movement(subject, value, old, now_when, before_when)
             if move.points >= step:
