@@ -446,3 +446,27 @@ def test_run_makes_and_prints_a_token_when_none_is_set(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_targets_and_floors_come_from_sendwatch_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sendwatch.settings import scorecard_points
+
+    path = tmp_path / "targets.yml"
+    path.write_text("2: {target: 0.6, floor: 0.5}\n7: {floor: 90}\n")
+    monkeypatch.setenv("SENDWATCH_TARGETS", str(path))
+    points = scorecard_points()
+    log = EventLog(tmp_path / "events.db")
+    source = EmbeddedSource(log, frozen_now=date.fromisoformat(NOW), points=points)
+    with TestClient(embedded_app(source, token=TOKEN)) as http:
+        http.post("/api/events", content=jsonl(history()), headers=NDJSON)
+        card = {p["point"]: p for p in http.get("/api/scorecard", headers=AUTH).json()["points"]}
+        metrics = http.get("/metrics").text
+    log.close()
+    # 66.7% right first time: red against the built-in 90% floor, green against a 60% target
+    assert (card[2]["target"], card[2]["floor"], card[2]["rag"]) == (0.6, 0.5, "green")
+    # 60 days out of education: red beyond 56 days, amber within a floor of 90
+    assert (card[7]["target"], card[7]["floor"], card[7]["rag"]) == (28.0, 90.0, "amber")
+    assert 'sendwatch_scorecard_floor{point="7"} 90.0' in metrics
+    assert 'sendwatch_scorecard_status{point="7"} 1.0' in metrics
