@@ -4,7 +4,8 @@ Settings (environment):
 - ``SENDWATCH_REPORT_CUTOFF_DAYS``: the reporting cutoff, in days after the month ends
   (default 10: records made by the end of the 10th, UK time, count);
 - ``SENDWATCH_REPORT_SUPPRESS_BELOW``: small-number threshold (default 5; 0 turns it off);
-- ``SENDWATCH_STANDARDS``: a YAML file of scorecard targets and floors by point, e.g.
+- ``SENDWATCH_TARGETS``: the scorecard's local targets and floors, as for the dashboard
+  and the API (``sendwatch.settings.scorecard_points``), e.g.
   ``{4: {target: 0.5, floor: 0.4}, 7: {target: 14}}``;
 - ``SENDWATCH_REPORT_BENCHMARKS``: another benchmarks file in the shape of
   reports/benchmarks.yml (default: the packaged one).
@@ -32,7 +33,7 @@ from rich.progress import (
 )
 
 from projections import Projector
-from projections.scorecard import POINTS, Point, with_overrides
+from projections.scorecard import POINTS, Point
 from reports import benchmarks as published
 from reports.disclosure import SUPPRESS_BELOW, Disclosure
 from reports.document import Options, render_html, write_pdf
@@ -62,40 +63,17 @@ def _whole(name: str, default: int) -> int:
     return value
 
 
-def standards(path: Path) -> tuple[Point, ...]:
-    """Scorecard points with the targets and floors of a YAML file (by point number)."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ValueError(f"SENDWATCH_STANDARDS: cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ValueError(f"SENDWATCH_STANDARDS: {path} is not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise ValueError(f"SENDWATCH_STANDARDS: {path}: expected a mapping of point numbers")
-    numbers = {p.number for p in POINTS}
-    overrides: dict[int, dict[str, float]] = {}
-    for key, given in document.items():
-        try:
-            number = int(key)
-        except (TypeError, ValueError):
-            raise ValueError(f"SENDWATCH_STANDARDS: {key!r} is not a point number") from None
-        if number not in numbers or not isinstance(given, dict):
-            raise ValueError(f"SENDWATCH_STANDARDS: point {key!r}: expected 1 to 10 with a mapping")
-        unknown = set(given) - {"target", "floor"}
-        if unknown:
-            raise ValueError(f"SENDWATCH_STANDARDS: point {number}: unknown {sorted(unknown)}")
-        overrides[number] = {k: float(v) for k, v in given.items()}
-    return with_overrides(overrides)
-
-
 def report_settings() -> ReportSettings:
     """The report's settings from the environment; raises ValueError naming the one wrong."""
     cutoff = _whole("SENDWATCH_REPORT_CUTOFF_DAYS", CUTOFF_DAYS)
     suppress = _whole("SENDWATCH_REPORT_SUPPRESS_BELOW", SUPPRESS_BELOW)
-    path = os.environ.get("SENDWATCH_STANDARDS")
-    points = standards(Path(path)) if path else POINTS
+    targets = os.environ.get("SENDWATCH_TARGETS")
+    try:
+        points = settings.scorecard_points()  # the same standards as the dashboard and API
+    except (OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"SENDWATCH_TARGETS: cannot use {targets}: {error}") from None
     marks = os.environ.get("SENDWATCH_REPORT_BENCHMARKS")
-    return ReportSettings(cutoff, suppress, points, bool(path), Path(marks) if marks else None)
+    return ReportSettings(cutoff, suppress, points, bool(targets), Path(marks) if marks else None)
 
 
 def _lines(stream: BinaryIO, progress: Progress, task: TaskID) -> Iterator[bytes]:

@@ -395,14 +395,23 @@ _ASK = {
 
 
 def _fallbacks(figures: Figures, disclosure: Disclosure, ledger: Ledger) -> list[str]:
-    return [
-        f"The figures rest on {figures.events_used:,} records. How confident are officers that "
-        f"every decision and deadline is recorded promptly and accurately?",
-        f"{capital(disclosure.count(ledger.total))} exceptions to the time limits were applied "
-        f"in the 12 months to {figures.month.label}. How are officers checking that each one "
-        f"met the grounds the regulations allow?",
-        "Which of the families' ten points will officers report progress on next month?",
+    """Questions for a month with too little to rate: about the records themselves."""
+    out = [
+        f"The figures rest on {disclosure.count(figures.events_used)} records. How confident "
+        f"are officers that every decision and deadline is recorded promptly and accurately?"
     ]
+    if ledger.total:
+        out.append(
+            f"{capital(disclosure.count(ledger.total))} exceptions to the time limits were "
+            f"applied in the 12 months to {figures.month.label}. How are officers checking that "
+            f"each one met the grounds the regulations allow?"
+        )
+    out.append(
+        "How are families told which time limits apply to their child's case, and what "
+        "happens when one is missed?"
+    )
+    out.append("Which of the families' ten points will officers report progress on next month?")
+    return out
 
 
 def appeal_rows(figures: Mapping[str, Any]) -> list[tuple[str, dict[str, int]]]:

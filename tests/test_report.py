@@ -545,7 +545,7 @@ def test_standards_from_a_file_change_the_rating(
     assert "60.0% · 46.0%" in row.group(0)
     standards = tmp_path / "standards.yml"
     standards.write_text("4: {target: 0.7, floor: 0.5}\n")
-    monkeypatch.setenv("SENDWATCH_STANDARDS", str(standards))
+    monkeypatch.setenv("SENDWATCH_TARGETS", str(standards))
     html = build(events, tmp_path / "local", "2025-03", pdf=False).html.decode()
     row = point_4.search(html)
     assert row is not None
@@ -554,7 +554,7 @@ def test_standards_from_a_file_change_the_rating(
     assert "70.0% · 50.0%" in row.group(0)
 
 
-def test_usage_errors(tmp_path: Path) -> None:
+def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert report_command("2025-13", None, tmp_path / "x.db", tmp_path, False) == 2
     assert report_command("2025-03", None, tmp_path / "missing.db", tmp_path, False) == 2
     assert (
@@ -563,6 +563,11 @@ def test_usage_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"not": "an event"}\n')
     assert report_command("2025-03", str(bad), tmp_path, tmp_path, False) == 1
+    monkeypatch.setenv("SENDWATCH_TARGETS", str(tmp_path / "no-such-targets.yml"))
+    assert report_command("2025-03", str(bad), tmp_path, tmp_path, False) == 2
+    monkeypatch.delenv("SENDWATCH_TARGETS")
+    monkeypatch.setenv("SENDWATCH_REPORT_CUTOFF_DAYS", "ten")
+    assert report_command("2025-03", str(bad), tmp_path, tmp_path, False) == 2
     assert not list(tmp_path.glob("report-*"))
 
 
