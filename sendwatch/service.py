@@ -5,7 +5,7 @@ At start the projector catches up with the log; each POST appends its batch to t
 transaction, then ``catch_up`` applies only the new positions (the projector is never rebuilt
 per request). One lock guards the log and the projector: decoding happens outside it.
 
-The alert engine plugs in through ``EmbeddedSource.on_change`` and ``alert_list`` (see there).
+The alert engine runs in ``EmbeddedSource.on_change`` (see there).
 """
 
 from __future__ import annotations
@@ -47,16 +47,11 @@ class EmbeddedSource:
 
     Thread-safe: every read and write of the log or the projector holds ``lock``.
 
-    Where the alert engine plugs in:
-    - ``on_change(now, cases)`` is called with the lock held after every applied batch (with
-      the ids of the cases the batch touched) and every 30 s by the service's timer (with
-      ``cases=None``: time has passed, re-evaluate what depends on the date). Replace or wrap
-      it to evaluate rules over ``self.projector``; keep it incremental, it is on the POST path.
-    - ``alert_list`` is what ``GET /api/alerts`` and ``sendwatch_alerts_firing`` read: dicts
-      with at least ``severity`` (warning, critical, page) and ``state`` (firing, resolved).
-    - ``notifications`` counts Alertmanager deliveries by "sent" and "failed"
-      (``sendwatch_alert_notifications_total``); ``alertmanager`` and ``rules`` are the
-      ``sendwatch run`` options.
+    The alert engine (``alerts.engine.Engine``) runs in ``on_change``, with the lock held:
+    after every applied batch (with the ids of the cases the batch touched) and every 30 s
+    from the service's timer (``cases=None``: time has passed). It publishes ``alert_list``,
+    which ``GET /api/alerts`` and ``sendwatch_alerts_firing`` read; ``notifications`` counts
+    Alertmanager deliveries by "sent" and "failed" (``sendwatch_alert_notifications_total``).
     """
 
     def __init__(
@@ -114,14 +109,15 @@ class EmbeddedSource:
 
     def health(self) -> Health:
         p = self.projector
-        return Health(
-            ok=True,
-            events=p.event_count,
-            cases=p.case_count,
-            dead_letters=self.dead_letters,
-            last_recorded_at=p.last_recorded,
-            detail={"mode": "embedded", "position": p.position, "now": self.now().isoformat()},
-        )
+        with self.lock:  # reading ``last_recorded`` brings the projector's folds up to date
+            return Health(
+                ok=True,
+                events=p.event_count,
+                cases=p.case_count,
+                dead_letters=self.dead_letters,
+                last_recorded_at=p.last_recorded,
+                detail={"mode": "embedded", "position": p.position, "now": self.now().isoformat()},
+            )
 
     def post_events(self, body: bytes, origin: str) -> Accepted:
         """Validate JSONL (item n on line n), then store and apply the batch atomically."""
