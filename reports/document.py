@@ -445,7 +445,8 @@ def render_html(
 
 
 def write_pdf(html: str, path: Path) -> None:
-    """Render the HTML to PDF with WeasyPrint (fonts: DejaVu Sans)."""
+    """Render the HTML to a tagged PDF with WeasyPrint (fonts: DejaVu Sans): its headings,
+    tables and the charts' alt text are in the PDF's structure, for screen readers."""
     import weasyprint
 
-    weasyprint.HTML(string=html, base_url=str(path.parent)).write_pdf(path)
+    weasyprint.HTML(string=html, base_url=str(path.parent)).write_pdf(path, pdf_tags=True)

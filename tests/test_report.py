@@ -458,6 +458,9 @@ def test_headings_tables_and_charts_are_accessible(year: Built) -> None:
     for image in images:
         alt = re.search(r'alt="([^"]+)"', image)
         assert alt and alt.group(1).startswith("Line chart of the share of")
+    info = subprocess.run(["pdfinfo", str(year.pdf)], check=True, capture_output=True, text=True)
+    assert re.search(r"^Tagged:\s+yes$", info.stdout, re.M)  # a structured PDF
+    assert re.search(r"^Title:\s+SEND scrutiny report: May 2025$", info.stdout, re.M)
     # red, amber and green are written in words, not only in colour
     text = pdf_text(year.pdf)
     scorecard = section(text, "1. The families' ten points", "2. Statutory time limits")
