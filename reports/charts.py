@@ -22,7 +22,6 @@ from matplotlib.ticker import PercentFormatter
 
 INK = "#0b0c0c"
 LINE = "#1d70b8"  # blue: the council's share
-EXCL = "#1d70b8"
 NATIONAL = "#b25400"  # dark orange: England
 GRID = "#d0d0d0"
 RC: dict[str, Any] = {
