@@ -24,12 +24,15 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import HTTPException
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 from alerts.engine import Engine
 from alerts.exposition import (
@@ -59,7 +62,8 @@ from streams.kafka import (
 from streams.log import Rejected
 from streams.worker import Assembled, PartitionState, Worker
 
-REEVALUATE_SECONDS = 30.0
+REEVALUATE_SECONDS = 30.0  # every case judged again (and aggregates) this often
+JUDGE_SECONDS = 1.0  # the cases that changed are judged again this often
 
 
 class WorkerProjection(Projector):
@@ -96,6 +100,42 @@ class WorkerProjection(Projector):
         return render(assembled.tally, self.source.worker.dead_letters)
 
 
+# Families every worker exposes about itself (summed over the workers, each counts once).
+# The others, the whole topic's measures, only the owner of partition 0 exposes.
+OWN_FAMILIES = frozenset(
+    {
+        "sendwatch_events_accepted",
+        "sendwatch_events_duplicate",
+        "sendwatch_events_rejected",
+        "sendwatch_events_applied",
+        "sendwatch_cases",
+        "sendwatch_last_event_age_seconds",
+        "sendwatch_alerts_firing",
+        "sendwatch_alert_notifications",
+        "sendwatch_consumer_lag",
+        "sendwatch_worker_partitions",
+        "sendwatch_dead_letters",
+    }
+)
+
+
+class WorkerCollector(Collector):
+    """The agreed families from ``alerts.exposition``, split between workers so that
+    Prometheus's sums over instances count everything once (docs/kafka.md)."""
+
+    def __init__(self, source: KafkaSource) -> None:
+        self.source = source
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        exposition, whole = self.source.exposition()
+        for family in ExpositionCollector(lambda: exposition).collect():
+            if whole or family.name in OWN_FAMILIES:
+                yield family
+
+
 class KafkaSource:
     """``sendwatch.source.Source`` over a running ``Worker``.
 
@@ -129,7 +169,8 @@ class KafkaSource:
         self._producer_lock = threading.Lock()
         self._view = WorkerProjection(self)
         worker.on_applied.append(self._on_applied)
-        worker.app.task(self._reevaluate)
+        self._to_judge: set[str] = set()
+        worker.app.task(self._alerts)
 
     # --- the Source protocol ------------------------------------------------------------
 
@@ -275,46 +316,61 @@ class KafkaSource:
 
     # --- /metrics and alerts ----------------------------------------------------------------
 
-    def exposition(self) -> Exposition:
-        result: Exposition = self._call(self._exposition)
+    def exposition(self) -> tuple[Exposition, bool]:
+        """What /metrics shows, and whether this worker speaks for the whole topic."""
+        result: tuple[Exposition, bool] = self._call(self._exposition)
         return result
 
-    async def _exposition(self) -> Exposition:
+    async def _exposition(self) -> tuple[Exposition, bool]:
+        worker = self.worker
         now = self.now()
+        whole = 0 in worker.partitions  # the owner of partition 0 exposes the whole topic
         measures: dict[Period, Mapping[str, Any]] = {}
         for period in windows(now).values():
-            measures[period] = render(
-                (await self._assembled(now, period)).tally, self.worker.dead_letters
-            )
-        worker = self.worker
+            tally = (await self._assembled(now, period)).tally if whole else Counter()
+            measures[period] = render(tally, worker.dead_letters)
         counts = worker.counts
         counters = IngestCounters(
             counts.accepted + self.posted.accepted,
             counts.duplicates + self.posted.duplicates,
             counts.rejected + self.posted.rejected,
         )
-        return build_exposition(
+        mine = [s.projector for s in worker.owned()]
+        _, _, newest = worker.totals()
+        health = Health(
+            ok=True,
+            events=sum(p.event_count for p in mine),
+            cases=sum(p.case_count for p in mine),
+            dead_letters=worker.dead_letters if whole else 0,
+            last_recorded_at=newest,
+        )
+        alerts = [a for a in self.alert_list if whole or a.get("case_id") is not None]
+        exposition = build_exposition(
             measures.__getitem__,
             now=now,
             wall_clock=datetime.now(UTC),
-            health=self._health(),
+            health=health,
             counters=counters,
-            alerts=self.alert_list,
+            alerts=alerts,
             notifications=self.notifications,
             points=self.points,
             consumer_lag={p: s.lag for p, s in sorted(worker.partitions.items())},
             partitions=len(worker.partitions),
         )
+        return exposition, whole
 
     def _on_applied(self, state: PartitionState, cases: set[str] | None) -> None:
-        self._judge(
-            cases if cases is not None else {f.case_id for f in state.projector.case_files()}
-        )
+        """Note the cases to judge again (all of the partition's after a rebuild); they are
+        judged together every second, not after every batch."""
+        if cases is None:
+            cases = {f.case_id for f in state.projector.case_files()}
+        self._to_judge.update(cases)
 
-    def _judge(self, cases: set[str] | None) -> None:
+    def _judge(self, cases: set[str] | None) -> bool:
+        """Judge the alert rules; False if the measures are not assembled yet."""
         worker = self.worker
         if worker.assemble(self.now(), Period.default(self.now())).missing:
-            return  # aggregate rules need the whole picture; judged again when it is there
+            return False  # aggregate rules need the whole picture
         try:
             changes = self.alert_engine.update(
                 self._view,
@@ -325,14 +381,23 @@ class KafkaSource:
             )
         except Exception as error:  # alerts must never stop the projections
             logging.getLogger("sendwatch.worker").warning("alert evaluation failed: %r", error)
-            return
+            return True
         if changes.fired or changes.resolved or cases is None:
             self.alert_list = self.alert_engine.active()
+        return True
 
-    async def _reevaluate(self) -> None:
+    async def _alerts(self) -> None:
+        """The cases that changed, every second; time-driven rules every 30 s."""
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(REEVALUATE_SECONDS)
-            self._judge(None)
+            await asyncio.sleep(JUDGE_SECONDS)
+            if self._to_judge:
+                cases, self._to_judge = self._to_judge, set()
+                if not self._judge(cases):
+                    self._to_judge |= cases
+                    continue
+            if time.monotonic() - last >= REEVALUATE_SECONDS and self._judge(None):
+                last = time.monotonic()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -411,7 +476,7 @@ def worker_command(
     )
     source_box.append(source)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ExpositionCollector(source.exposition))
+    registry.register(WorkerCollector(source))
     app = create_app(source, token=token, registry=registry, points=points)
     print(
         "\n".join(

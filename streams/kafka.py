@@ -83,7 +83,7 @@ class KafkaSettings:
     replication: int = 1  # replication factor of the topics sendwatch creates
     take: int = 10_000  # events per stream.take() batch
     take_within: float = 0.5  # seconds a take() batch waits to fill
-    catch_up_lag: int = 20_000  # a partition this far behind is caught up in bulk
+    catch_up_lag: int = 5_000  # a partition this far behind is caught up in bulk
     publish_interval: float = 1.0  # seconds between publishing partial tallies
     query_wait: float = 10.0  # seconds to wait for every partition's partial tally
     group: str = ""  # the consumer group (Faust app id); default "sendwatch-<topic>"

@@ -459,7 +459,9 @@ class Worker:
                         self._executor, apply_messages, state, messages, self.council
                     )
                     await self._applied(state, applied)
-                    gc.freeze()  # what was applied is long-lived: spare the collector rescans
+                    # bulk reading allocates millions of long-lived objects: while it lasts,
+                    # keep the collector from rescanning them (undone when it is over)
+                    gc.freeze()
                 for p, state in list(reading.items()):
                     tp = TopicPartition(self.topic, p)
                     highwater = consumer.highwater(tp)
@@ -481,7 +483,6 @@ class Worker:
         def fold() -> None:
             for now, period in queries:
                 state.projector.tally(now, period)
-            gc.freeze()  # the state is long-lived: keep the collector from rescanning it
 
         await loop.run_in_executor(self._executor, fold)
         if self.partitions.get(state.partition) is not state:
@@ -489,6 +490,8 @@ class Worker:
         first = not state.ready
         state.bulk = False
         state.ready = True
+        if not any(s.bulk for s in self.partitions.values()):
+            gc.unfreeze()  # back to normal collection for the live tail
         tp = TP(self.topic, state.partition)
         with contextlib.suppress(Exception):
             if tp in self.app.consumer.assignment():

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from projections import Period
 from sendwatch.simulation import DEFAULT_CALIBRATION, simulate
@@ -103,12 +104,13 @@ def differences(got: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
     return {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
 
 
-def metric(worker: WorkerProcess, name: str) -> float:
-    text = worker.get("/metrics").text
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not in /metrics")
+def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
+    """A sample of the worker's /metrics (the first whose labels include ``labels``)."""
+    for family in text_string_to_metric_families(worker.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return float(sample.value)
+    raise AssertionError(f"{name} {labels} not in /metrics")
 
 
 # --- pure parts ---------------------------------------------------------------------------
@@ -263,10 +265,20 @@ def test_two_workers_share_the_partitions_and_each_assembles_the_whole(
     for worker in (first, second):
         got = measures(worker)
         assert got == expected, differences(got, expected)
-        assert metric(worker, "sendwatch_events_applied") == len(lines)
+    # /metrics: each worker its own partitions; the owner of partition 0 the whole topic's
+    # measures, so that Prometheus's sums over the workers count everything once
+    applied = [metric(worker, "sendwatch_events_applied") for worker in (first, second)]
+    assert all(applied) and sum(applied) == len(lines)
+    whole = [w for w, mine in zip((first, second), owned, strict=True) if "0" in mine]
+    other = [w for w, mine in zip((first, second), owned, strict=True) if "0" not in mine]
+    completed = expected["final_plan"]["completed"]
+    assert metric(whole[0], "sendwatch_clock_completed", clock="final_plan", window="12m") == (
+        completed
+    )
+    assert "sendwatch_clock_completed" not in other[0].get("/metrics").text
     # periods other than the published ones cannot be assembled: a clear 400
-    other = first.get("/api/measures", **{"from": "2025-01-01"})
-    assert other.status_code == 400 and "published periods" in other.json()["detail"]
+    answer = first.get("/api/measures", **{"from": "2025-01-01"})
+    assert answer.status_code == 400 and "published periods" in answer.json()["detail"]
 
 
 def _wait_until_shared(worker: WorkerProcess, timeout: float = 60.0) -> dict[str, Any]:

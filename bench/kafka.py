@@ -1,0 +1,261 @@
+"""Kafka mode end to end: events per second through one ``sendwatch worker``, next to a naive
+Faust agent that updates one table entry per event, on a real broker (Tansu), in one run.
+
+    python -m bench.kafka [--events 1000000] [--naive-events 100000] [--partitions 12]
+
+Every rate is events / seconds from the first event produced (or, for the naive agents,
+consumed) until the last is accounted for:
+
+- worker, live tail: the worker is running and current on an empty topic; kcat produces
+  the history; the clock stops when the worker's /healthz says every partition is current,
+  all N events applied and the measures assembled (``measures current``);
+- worker, rebuild: the events are on the topic first; a new worker (new group) starts and
+  rebuilds; from its start (group join included) until current;
+- naive Faust agent: one ``events.decode`` and one table update per event (a changelog-backed
+  ``app.Table`` keyed by case id), as a first Faust program would do it;
+- Faust's own ceiling: an agent that does nothing with ``stream.take_events()`` batches;
+- the projection alone, in this process, no Kafka: ``sendwatch metrics`` over the same lines
+  (validate, fold, measures), the work every path above has to do at the least.
+
+The worker's measures are checked against the in-process measures (they must be equal).
+The machine's other load is printed: these numbers are only comparable within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.history import END, history_lines
+from projections import Projector
+from streams.kafka import ensure_topics
+from streams.replay import replay_lines
+from tests.kafka_broker import (
+    TOKEN,
+    Broker,
+    WorkerProcess,
+    kcat_produce,
+    keyed_lines,
+    start_worker,
+    tansu,
+)
+
+NOW = END.isoformat()
+
+
+def load() -> str:
+    with open("/proc/loadavg") as stream:
+        return " ".join(stream.read().split()[:3])
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:>10,.0f} events/s  ({count:,} in {seconds:.1f} s)"
+
+
+def wait_current(worker: WorkerProcess, events: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    health: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        if worker.process.poll() is not None:
+            raise SystemExit(f"the worker exited:\n{worker.tail()}")
+        health = worker.health()
+        if health and health.get("ok") and health.get("events") == events:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the worker was not current after {timeout:.0f} s: {health}")
+
+
+def in_process(lines: list[bytes]) -> tuple[float, dict[str, Any]]:
+    gc.collect()
+    start = time.perf_counter()
+    projector = Projector()
+    replay_lines(projector, lines, origin="bench")
+    result = projector.measures(END)
+    seconds = time.perf_counter() - start
+    del projector
+    gc.collect()
+    return seconds, result
+
+
+def worker_live(
+    broker: Broker, keyed: bytes, count: int, partitions: int, work: Path
+) -> tuple[float, dict[str, Any]]:
+    topic = "bench-live"
+    ensure_topics([broker.address], topic, partitions)
+    worker = start_worker(
+        broker, topic, work, now=NOW, environment={"SENDWATCH_KAFKA_PARTITIONS": str(partitions)}
+    )
+    try:
+        wait_current(worker, 0, 120)
+        start = time.perf_counter()
+        kcat_produce(broker, topic, keyed, work)
+        produced = time.perf_counter() - start
+        wait_current(worker, count, 1800)
+        seconds = time.perf_counter() - start
+        print(f"  (kcat produced them in {produced:.1f} s)")
+        return seconds, worker.get("/api/measures").json()
+    finally:
+        worker.stop()
+
+
+def worker_rebuild(broker: Broker, count: int, partitions: int, work: Path) -> float:
+    """A second worker group on the topic the live run filled: it rebuilds from offset 0."""
+    start = time.perf_counter()
+    worker = start_worker(
+        broker,
+        "bench-live",
+        work,
+        now=NOW,
+        environment={
+            "SENDWATCH_KAFKA_PARTITIONS": str(partitions),
+            "SENDWATCH_KAFKA_GROUP": "bench-rebuild",
+        },
+    )
+    try:
+        wait_current(worker, count, 1800)
+        return time.perf_counter() - start
+    finally:
+        worker.stop()
+
+
+NAIVE = """
+import os, sys, time
+from datetime import UTC, datetime
+import faust
+from events import InvalidEvent, decode
+broker, topic, count, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+partitions = int(sys.argv[6])
+app = faust.App(
+    f"bench-{mode}-{os.getpid()}", broker=broker, value_serializer="raw", key_serializer="raw",
+    web_enabled=False, store="memory://", datadir=sys.argv[5], topic_disable_leader=True,
+    consumer_auto_offset_reset="earliest", broker_session_timeout=6,
+    broker_heartbeat_interval=1, broker_rebalance_timeout=10, autodiscover=False,
+    topic_partitions=partitions,
+)
+source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+                   value_serializer="raw")
+cases = app.Table("cases", default=int, key_type=bytes, value_type=int,
+                  partitions=partitions)
+seen = {"n": 0, "first": 0.0}
+
+def done() -> None:
+    print(f"{seen['n']} {time.perf_counter() - seen['first']:.3f}", flush=True)
+    os._exit(0)
+
+if mode == "naive":
+    @app.agent(source)
+    async def naive(stream):
+        async for event in stream.events():
+            if not seen["n"]:
+                seen["first"] = time.perf_counter()
+            try:
+                decode(event.value, arrival=datetime.now(UTC))
+            except InvalidEvent:
+                pass
+            cases[event.key] += 1  # one table entry per event
+            seen["n"] += 1
+            if seen["n"] >= count:
+                done()
+else:
+    @app.agent(source)
+    async def ceiling(stream):
+        async for batch in stream.take_events(10000, 0.5):
+            if not seen["n"]:
+                seen["first"] = time.perf_counter()
+            seen["n"] += len(batch)
+            if seen["n"] >= count:
+                done()
+
+faust.Worker(app, loglevel="error", quiet=True, redirect_stdouts=False).execute_from_commandline()
+"""
+
+
+def faust_agent(
+    broker: Broker, topic: str, count: int, mode: str, partitions: int, work: Path
+) -> float:
+    """Run the naive (or do-nothing) agent over the first ``count`` events of ``topic``."""
+    script = work / "naive_agent.py"
+    script.write_text(NAIVE)
+    datadir = tempfile.mkdtemp(dir=work)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            broker.url,
+            topic,
+            str(count),
+            mode,
+            datadir,
+            str(partitions),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    found = re.findall(r"(\d+) (\d+\.\d+)\s*$", done.stdout, re.MULTILINE)
+    if not found:
+        raise SystemExit(f"the {mode} agent failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    seen, seconds = found[-1]
+    return float(seconds) * count / int(seen)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--naive-events", type=int, default=100_000)
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--skip-rebuild", action="store_true")
+    args = parser.parse_args()
+    os.environ["SENDWATCH_API_TOKEN"] = TOKEN
+    lines = history_lines(args.events)
+    count = len(lines)
+    keyed = keyed_lines(lines)
+    print(f"{count:,} simulated events (Kent-sized, to {NOW}), {args.partitions} partitions")
+    print(f"load average at start: {load()} (2 cores; other processes share them)")
+
+    projection_s, expected = in_process(lines)
+    del lines
+    gc.collect()
+    print(f"projection alone, in process      {rate(count, projection_s)}")
+
+    with tempfile.TemporaryDirectory(prefix="sendwatch-bench-kafka-") as folder:
+        work = Path(folder)
+        with tansu(work) as broker:
+            live_s, got = worker_live(broker, keyed, count, args.partitions, work)
+            print(f"sendwatch worker, live tail       {rate(count, live_s)}")
+            print(f"  measures equal to the in-process ones: {got == expected}")
+            rebuild_s = None
+            if not args.skip_rebuild:
+                rebuild_s = worker_rebuild(broker, count, args.partitions, work)
+                print(f"sendwatch worker, rebuild         {rate(count, rebuild_s)}")
+                print("  (from the worker's start, its group join included)")
+            naive = min(args.naive_events, count)
+            naive_s = faust_agent(broker, "bench-live", naive, "naive", args.partitions, work)
+            print(f"naive Faust agent, table per event{rate(naive, naive_s)}")
+            ceiling_s = faust_agent(broker, "bench-live", naive, "ceiling", args.partitions, work)
+            print(f"Faust take_events, doing nothing  {rate(naive, ceiling_s)}")
+    print(f"load average at end: {load()}")
+    live = count / live_s
+    print()
+    print(f"worker (live) / naive Faust agent:        {live / (naive / naive_s):6.1f}x")
+    if rebuild_s is not None:
+        ratio = count / rebuild_s / (naive / naive_s)
+        print(f"worker (rebuild) / naive Faust agent:     {ratio:6.1f}x")
+    print(f"worker (live) / projection alone:         {live / (count / projection_s):6.2f}x")
+    ratio = naive / ceiling_s / (count / projection_s)
+    print(f"Faust doing nothing / projection alone:   {ratio:6.2f}x")
+    goal = 50_000
+    print(f"goal {goal:,} events/s per worker: {'met' if live >= goal else 'not met'} (live)")
+
+
+if __name__ == "__main__":
+    main()
