@@ -512,7 +512,8 @@ Keyed = tuple[tuple[date, int, int, int, str], Event]
 def fold_case(case_id: str, events: Iterable[Event], now: date | None = None) -> CaseFile:
     """Fold one case's events (any order, repeats allowed) into its clocks and records.
 
-    Events that occurred after ``now`` are ignored (``None``: none are).
+    Events that occurred after ``now`` are ignored (``None``: none are), except retractions:
+    a retracted event counts as never having happened, whenever the retraction is dated.
     """
     seen: set[str] = set()
     keyed: list[Keyed] = []
@@ -530,7 +531,9 @@ def fold_keyed(
     (the projector keeps them so, so a refold never recomputes a key). ``retractions``
     False says the caller knows there is no retraction among them."""
     if now is not None:
-        keyed = [pair for pair in keyed if pair[1].day <= now]
+        # a retraction works from when it was recorded (as-at), not when it is dated: a
+        # retracted event counts as never having happened, whatever "now" is asked about
+        keyed = [p for p in keyed if p[1].day <= now or p[1].type == "event.retracted"]
     gone: set[str] = set()
     if retractions:
         gone = retracted_ids(e for _, e in keyed if e.type == "event.retracted")

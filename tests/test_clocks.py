@@ -432,6 +432,20 @@ def test_a_retracted_event_counts_as_never_having_happened() -> None:
     assert m["review_due"]["open"] == 0
 
 
+def test_a_retraction_dated_after_now_still_undoes_the_event() -> None:
+    # June's figures rebuilt later: a June plan retracted in July never happened in June
+    history = [
+        event("request.received", "C1", "2025-01-06", requested_by="parent"),
+        event("plan.issued", "C1", "2025-05-01", eid="issue-1"),
+        event("event.retracted", "C1", "2025-07-05", event_id="issue-1", reason="wrong case"),
+    ]
+    june = measures(history, "2025-06-30")
+    assert june["final_plan"]["completed"] == 0 and june["final_plan"]["open"] == 1
+    # as known at the end of June, before the retraction was recorded, the plan counts
+    as_at = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
+    assert measures(history, "2025-06-30", as_at=as_at)["final_plan"]["completed"] == 1
+
+
 def test_a_retracted_retraction_restores_the_event() -> None:
     history = [
         event("request.received", "C1", "2025-01-06", requested_by="parent"),
