@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -353,16 +352,16 @@ def test_a_bad_trend_parameter_is_400(loaded: Service, params: dict[str, str], d
     assert answer.json()["detail"].startswith(detail)
 
 
-def test_alerts_are_the_sources_current_list(loaded: Service) -> None:
-    listed = loaded.http.get("/api/alerts", headers=AUTH).json()
-    assert listed["now"] == NOW
-    # the alert engine's list (tests/test_alert_engine.py): KC-C's 6-week decision is overdue
-    assert ("ClockOverdue", "KC-C") in {(a["alertname"], a["case_id"]) for a in listed["alerts"]}
-    alert: dict[str, Any] = {"severity": "critical", "state": "firing", "case_id": "KC-C"}
-    loaded.source.alert_list = [alert]
-    assert loaded.http.get("/api/alerts", headers=AUTH).json()["alerts"] == [alert]
+def test_alerts_list_the_engines_alerts_and_metrics_count_them(loaded: Service) -> None:
+    answer = loaded.http.get("/api/alerts", headers=AUTH).json()
+    assert answer["now"] == NOW
+    firing = [a for a in answer["alerts"] if a["state"] == "firing"]
+    # KC-C's decision whether to assess was due on 12 June: a breach, with its case id
+    assert any(a["case_id"] == "KC-C" and a["clock"] == "assess_decision" for a in firing), firing
     metrics = loaded.http.get("/metrics").text
-    assert 'sendwatch_alerts_firing{severity="critical"} 1.0' in metrics
+    for severity in ("warning", "critical", "page"):
+        count = sum(a["severity"] == severity for a in firing)
+        assert f'sendwatch_alerts_firing{{severity="{severity}"}} {count:.1f}' in metrics
 
 
 def test_clocks_list_each_clock_with_its_limit(loaded: Service) -> None:
