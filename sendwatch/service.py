@@ -49,9 +49,11 @@ class EmbeddedSource:
 
     The alert engine (``alerts.engine.Engine``) runs in ``on_change``, with the lock held:
     after every applied batch (with the ids of the cases the batch touched) and every 30 s
-    from the service's timer (``cases=None``: time has passed). It publishes ``alert_list``,
-    which ``GET /api/alerts`` and ``sendwatch_alerts_firing`` read; ``notifications`` counts
-    Alertmanager deliveries by "sent" and "failed" (``sendwatch_alert_notifications_total``).
+    from the service's timer (``cases=None``: time has passed). ``alerts()`` lists them for
+    ``GET /api/alerts`` and ``sendwatch_alerts_firing``, rebuilt only when asked after a
+    change (listing thousands of alerts after every batch would double a small POST's cost);
+    ``notifications`` counts Alertmanager deliveries by "sent" and "failed"
+    (``sendwatch_alert_notifications_total``).
     """
 
     def __init__(
@@ -74,7 +76,8 @@ class EmbeddedSource:
         self.points = points
         self.alertmanager = alertmanager
         self.rules = rules
-        self.alert_list: list[dict[str, Any]] = []
+        self.alert_list: list[dict[str, Any]] = []  # as last listed by ``alerts()``
+        self._alerts_changed = False
         self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
         self.counters = IngestCounters()
         # the alert rules (``RulesError`` before the log is read), their alerts in the log's file
@@ -105,7 +108,11 @@ class EmbeddedSource:
             return None if found is None else case_view(found, now)
 
     def alerts(self) -> list[dict[str, Any]]:
-        return list(self.alert_list)
+        with self.lock:
+            if self._alerts_changed:
+                self.alert_list = self.alert_engine.active()
+                self._alerts_changed = False
+            return list(self.alert_list)
 
     def health(self) -> Health:
         p = self.projector
@@ -176,7 +183,7 @@ class EmbeddedSource:
                 wall_clock=datetime.now(UTC),
                 health=self.health(),
                 counters=self.counters,
-                alerts=self.alert_list,
+                alerts=self.alerts(),
                 notifications=self.notifications,
                 points=self.points,
             )
@@ -184,12 +191,13 @@ class EmbeddedSource:
     def on_change(self, now: date, cases: frozenset[str] | None = None) -> None:
         """The alert engine's hook (see the class docstring): the cases a batch touched are
         judged again; with ``cases=None`` every case is, when the day has changed. The list
-        is republished when an alert fired or resolved, and at every tick of the timer."""
+        is listed again, when next asked, after an alert fired or resolved, and after every
+        tick of the timer."""
         changes = self.alert_engine.update(
             self.projector, now, datetime.now(UTC), dead_letters=self.dead_letters, cases=cases
         )
         if changes.fired or changes.resolved or cases is None:
-            self.alert_list = self.alert_engine.active()
+            self._alerts_changed = True
 
 
 def _reevaluate(source: EmbeddedSource, stop: threading.Event) -> None:
