@@ -391,6 +391,8 @@ class KafkaSource:
         last = time.monotonic()
         while True:
             await asyncio.sleep(JUDGE_SECONDS)
+            if any(s.bulk for s in self.worker.partitions.values()):
+                continue  # rebuilding or catching up: the measures first, alerts once current
             if self._to_judge:
                 cases, self._to_judge = self._to_judge, set()
                 if not self._judge(cases):

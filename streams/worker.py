@@ -58,6 +58,7 @@ from projections.measures import Tally
 from streams.kafka import KafkaSettings, dead_letter_topic, partials_topic
 
 PARTIAL_VERSION = 1
+BULK_SLICE = 1000  # messages decoded and applied between two turns of the event loop
 log = logging.getLogger("sendwatch.worker")
 
 Query = tuple[date, Period]  # (now, period): the live queries whose tallies are published
@@ -430,7 +431,6 @@ class Worker:
         )
         await consumer.start()
         reading: dict[int, PartitionState] = {}  # partition -> the state the consumer reads for
-        loop = asyncio.get_running_loop()
         try:
             while True:
                 wanted = {p: s for p, s in self.partitions.items() if s.bulk}
@@ -454,11 +454,15 @@ class Worker:
                     state = reading.get(tp.partition)
                     if state is None or self.partitions.get(tp.partition) is not state:
                         continue
-                    messages = [(r.offset, r.key, r.value, r.timestamp) for r in records]
-                    applied = await loop.run_in_executor(
-                        self._executor, apply_messages, state, messages, self.council
-                    )
-                    await self._applied(state, applied)
+                    # on the loop, a slice at a time (a few milliseconds each): heartbeats and
+                    # HTTP answers go between slices, and no thread contends for the GIL
+                    for start in range(0, len(records), BULK_SLICE):
+                        messages = [
+                            (r.offset, r.key, r.value, r.timestamp)
+                            for r in records[start : start + BULK_SLICE]
+                        ]
+                        await self._applied(state, apply_messages(state, messages, self.council))
+                        await asyncio.sleep(0)
                     # bulk reading allocates millions of long-lived objects: while it lasts,
                     # keep the collector from rescanning them (undone when it is over)
                     gc.freeze()
