@@ -40,6 +40,7 @@ from streams.log import EventLog, Rejected
 from streams.replay import catch_up
 
 REEVALUATE_SECONDS = 30.0  # ``on_change`` also runs this often, so time-driven alerts fire
+COLLECT_EVERY = 20  # timer ticks (10 minutes) between full collections of the heap
 
 
 class EmbeddedSource:
@@ -200,10 +201,27 @@ class EmbeddedSource:
             self._alerts_changed = True
 
 
-def _reevaluate(source: EmbeddedSource, stop: threading.Event) -> None:
+def settle_collector() -> None:
+    """Collect everything, then move the survivors out of the cyclic collector's sight.
+
+    The projections hold millions of long-lived objects without reference cycles. Python's
+    automatic full collections walk them all and stalled requests for up to a second (p99 of
+    a 100-event POST made visible: 920 ms with them, 60 ms without, over a Kent-sized log).
+    So ``serve`` turns automatic full collections off and the timer runs this every 10
+    minutes instead: cyclic garbage is still freed, and each pass sees only what is new.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _tick(source: EmbeddedSource, stop: threading.Event) -> None:
+    ticks = 0
     while not stop.wait(REEVALUATE_SECONDS):
         with source.lock:
             source.on_change(source.now())
+        ticks += 1
+        if ticks % COLLECT_EVERY == 0:
+            settle_collector()
 
 
 def embedded_app(source: EmbeddedSource, *, token: str, max_body: int = MAX_BODY) -> FastAPI:
@@ -252,10 +270,9 @@ def serve(
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     source.exposition()  # folds every case and fills the live tallies before the first scrape
-    # The loaded history lives as long as the process: keep it out of the collector's full
-    # passes, which otherwise walk millions of objects and stall requests for a second.
-    gc.collect()
-    gc.freeze()
+    settle_collector()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 10**9)  # no full collections but the timer's
     app = embedded_app(source, token=token)
     health = source.health()
     lines = [
@@ -285,7 +302,7 @@ def serve(
         dispatcher.start()
         print(f"sendwatch: alerts go to Alertmanager at {alertmanager}", flush=True)
     stop = threading.Event()
-    timer = threading.Thread(target=_reevaluate, args=(source, stop), daemon=True)
+    timer = threading.Thread(target=_tick, args=(source, stop), daemon=True)
     timer.start()
     try:
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
