@@ -36,19 +36,11 @@ from fastapi.responses import Response
 from bench.history import history_lines
 from streams.ingest import decode_lines, ingest
 from streams.log import EventLog
+from tests.running_service import free_port
 
 TOKEN = "bench-token"
 SETTING = "URN-BENCH"  # the sentinels' setting: its count goes up by one per batch
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
