@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from projections import CLOCK_IDS, CLOCKS, CaseFile, Period
 from projections.calendar import add_months
 from projections.law import ClockRule
-from projections.measures import contribution, render
+from projections.measures import CLOCK_FIELDS, contribution, render
 from projections.scorecard import POINTS, Point, scorecard_json
 from sendwatch.query import Query, make_query, parse_date
 from sendwatch.source import Source
@@ -43,6 +43,7 @@ MAX_BODY = 32 * 1024 * 1024  # bytes: about 100,000 events; send larger historie
 MEASURES_PARAMETERS = ("from", "to", "now", "as_at")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "text/plain")
 ORIGIN = "POST /api/events"
+TREND_FIELDS = (*CLOCK_FIELDS, "rate_incl_exceptions", "rate_excl_exceptions")
 
 
 @runtime_checkable
@@ -149,9 +150,7 @@ def clock_trend(
                 "month": period.start.strftime("%Y-%m"),
                 "from": period.start.isoformat(),
                 "to": period.end.isoformat(),
-                **{k: c[k] for k in ("completed", "on_time", "excepted", "excepted_on_time")},
-                "rate_incl_exceptions": c["rate_incl_exceptions"],
-                "rate_excl_exceptions": c["rate_excl_exceptions"],
+                **{k: c[k] for k in TREND_FIELDS},
             }
         )
     return out
