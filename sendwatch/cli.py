@@ -270,6 +270,8 @@ def worker(
 ) -> None:
     """Run a Faust worker on Kafka: the same projections, sharing the topic's partitions.
 
+    Broker timings and tuning come from SENDWATCH_KAFKA_* variables (docs/kafka.md).
+
     Example: sendwatch worker --broker kafka://127.0.0.1:9092 --port 6066
     """
     from sendwatch.worker import worker_command

@@ -338,6 +338,8 @@ class Worker:
     def _drop(self, partition: int) -> None:
         if self.partitions.pop(partition, None) is not None:
             log.info("partition %s revoked", partition)
+            if not any(s.bulk for s in self.partitions.values()):
+                gc.unfreeze()  # no bulk reading left (see _bulk_reader)
 
     # --- the live path: the Faust agent ---------------------------------------------------
 

@@ -268,10 +268,20 @@ def start_worker(
     return WorkerProcess(port, process, log)
 
 
-def file_measures(path: Path, now: str = NOW) -> dict[str, Any]:
+def file_measures(path: Path, *options: str, now: str = NOW) -> dict[str, Any]:
     """``sendwatch metrics`` over a JSONL file: what every worker must agree with."""
     done = subprocess.run(
-        [sys.executable, "-m", "sendwatch.cli", "metrics", "--events", str(path), "--now", now],
+        [
+            sys.executable,
+            "-m",
+            "sendwatch.cli",
+            "metrics",
+            "--events",
+            str(path),
+            "--now",
+            now,
+            *options,
+        ],
         check=True,
         capture_output=True,
         timeout=300,

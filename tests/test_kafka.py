@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -192,7 +193,7 @@ def test_worker_measures_equal_sendwatch_metrics_over_the_same_file(
     """(a) kcat produces a simulated history; the worker's /api/measures equals
     ``sendwatch metrics`` over the file with the same --now, field for field."""
     topic = topic_for(request, broker)
-    _, lines = history
+    lines = history[1]
     kcat_produce(broker, topic, keyed_lines(lines), tmp_path)
     worker = start_worker(broker, topic, tmp_path)
     workers.append(worker)
@@ -206,6 +207,11 @@ def test_worker_measures_equal_sendwatch_metrics_over_the_same_file(
     assert worker.get("/api/alerts").status_code == 200
     case_id = orjson.loads(lines[0])["case_id"]
     assert worker.get(f"/api/cases/{case_id}").json()["case_id"] == case_id
+    # a worker that owns every partition answers any period exactly, as-at included
+    other = worker.get("/api/measures", **{"from": "2025-01-01", "as_at": "2025-05-31"})
+    assert other.status_code == 200
+    want = file_measures(history[0], "--from", "2025-01-01", "--as-at", "2025-05-31")
+    assert other.json() == want, differences(other.json(), want)
 
 
 @pytest.mark.integration
@@ -369,6 +375,19 @@ def test_malformed_messages_reach_the_dead_letter_topic_with_the_reason_and_are_
     assert letters[-1][1]["origin"].decode() == f"{source} line 12"
     worker.wait_for(len(good) + 10)
     _wait_metric(worker, "sendwatch_dead_letters_total", 4)
+
+    # POST /api/events in Kafka mode: validated, produced, applied by the partition's owner
+    posted = httpx.post(
+        worker.url + "/api/events",
+        content=lines[210] + b"\n" + b'{"event_id": "m5"}\n',
+        headers={**worker.headers, "Content-Type": "application/x-ndjson"},
+        timeout=30,
+    )
+    assert posted.status_code == 200, posted.text
+    body = posted.json()
+    assert (body["accepted"], [r["line"] for r in body["rejected"]]) == (1, [2])
+    worker.wait_for(len(good) + 11)
+    _wait_metric(worker, "sendwatch_dead_letters_total", 5)
 
 
 def _dead_letters(broker: Broker, topic: str, count: int) -> list[tuple[bytes, dict[str, bytes]]]:
