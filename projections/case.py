@@ -494,6 +494,8 @@ def retracted_ids(events: Iterable[Event]) -> set[str]:
 
 def _link_appeals(case: CaseFile) -> None:
     """Mark each decision that an appeal conceded or lost by the LA overturned."""
+    for decision in case.decisions:
+        decision.overturned = False
     for appeal in case.appeals.values():
         if appeal.outcome not in OVERTURNED:
             continue
@@ -507,6 +509,18 @@ def _link_appeals(case: CaseFile) -> None:
 
 
 Keyed = tuple[tuple[date, int, int, int, str], Event]
+
+
+def extend_case(case: CaseFile, event: Event) -> None:
+    """Apply one more event to a folded case. Only for an event that sorts after every event
+    already folded, and that no retraction in the case undoes: then the result is exactly
+    what refolding the whole case would give, for the cost of one event."""
+    case.history.append(event)
+    handler = HANDLERS.get(event.type)
+    if handler is not None:
+        handler(case, event)
+    if case.appeals:
+        _link_appeals(case)
 
 
 def fold_case(case_id: str, events: Iterable[Event], now: date | None = None) -> CaseFile:

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from events import Event
-from projections.case import CaseFile, Keyed, apply_order, fold_keyed
+from projections.case import CaseFile, Keyed, apply_order, extend_case, fold_keyed
 from projections.measures import Period, Tally, contribution, render, total
 
 SNAPSHOT_VERSION = 1
@@ -44,7 +44,9 @@ class Projector:
         self._last_day: dict[str, date] = {}
         self._last_seen: dict[str, datetime] = {}  # a case's newest recorded_at
         self._files: dict[str, CaseFile] = {}  # folded over all of a case's events
-        self._changed: set[str] = set()
+        self._last_key: dict[str, tuple[date, int, int, int, str]] = {}  # of each fold
+        self._stale: set[str] = set()  # cases whose fold must be rebuilt
+        self._changed: set[str] = set()  # cases whose tallies must be recomputed
         self._retracting: set[str] = set()  # cases with a retraction among their events
         self._live: dict[tuple[Period, date], _Live] = {}
         self.position = 0  # how far into its source the projector has read (set by callers)
@@ -53,21 +55,43 @@ class Projector:
     # --- applying events ----------------------------------------------------------------
 
     def apply(self, event: Event) -> bool:
-        """Apply one event; False (and nothing changes) if its id was already applied."""
+        """Apply one event; False (and nothing changes) if its id was already applied.
+
+        An event that sorts after everything its case has (the usual live case) extends the
+        case's fold at once; any other (late, out of order, a retraction) marks the case for
+        a refold from its events when next read.
+        """
         seen = self._seen
         if event.event_id in seen:
             return False
         seen.add(event.event_id)
         case_id = event.case_id
-        pair = (apply_order(event), event)
+        key = apply_order(event)
         events = self._cases.get(case_id)
         if events is None:
-            self._cases[case_id] = [pair]
+            self._cases[case_id] = [(key, event)]
         else:
-            events.append(pair)
-        self._changed.add(case_id)
+            events.append((key, event))
         if event.type == "event.retracted":
             self._retracting.add(case_id)
+        case = self._files.get(case_id)
+        if (
+            case is not None
+            and case_id not in self._stale
+            and case_id not in self._retracting
+            and key > self._last_key[case_id]
+        ):
+            extend_case(case, event)
+            self._last_key[case_id] = key
+            if event.day > self._last_day[case_id]:
+                self._last_day[case_id] = event.day
+            if event.recorded_at > self._last_seen[case_id]:
+                self._last_seen[case_id] = event.recorded_at
+        else:
+            self._stale.add(case_id)
+        if self._last_recorded is None or event.recorded_at > self._last_recorded:
+            self._last_recorded = event.recorded_at
+        self._changed.add(case_id)
         return True
 
     def apply_all(self, events: Iterable[Event]) -> int:
@@ -79,7 +103,6 @@ class Projector:
     @property
     def last_recorded(self) -> datetime | None:
         """The newest ``recorded_at`` of any applied event."""
-        self._refresh()
         return self._last_recorded
 
     @property
@@ -97,7 +120,7 @@ class Projector:
     def _refresh(self) -> None:
         if not self._changed:
             return
-        if len(self._changed) < BULK:
+        if len(self._stale) < BULK:
             self._refold()
             return
         # Folding many cases makes millions of small objects with no reference cycles; the
@@ -112,16 +135,15 @@ class Projector:
 
     def _refold(self) -> None:
         changed, self._changed = self._changed, set()
-        for case_id in changed:
+        stale, self._stale = self._stale, set()
+        for case_id in stale:
             keyed = self._cases[case_id]
             self._files[case_id] = fold_keyed(
                 case_id, keyed, retractions=case_id in self._retracting
             )
+            self._last_key[case_id] = max(pair[0] for pair in keyed)
             self._last_day[case_id] = max(pair[1].day for pair in keyed)
-            newest = max(pair[1].recorded_at for pair in keyed)
-            self._last_seen[case_id] = newest
-            if self._last_recorded is None or newest > self._last_recorded:
-                self._last_recorded = newest
+            self._last_seen[case_id] = max(pair[1].recorded_at for pair in keyed)
         for live in self._live.values():
             for case_id in changed:
                 old = live.tallies.get(case_id)

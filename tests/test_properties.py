@@ -171,6 +171,31 @@ def test_replay_equals_event_by_event_application(events: list[Event]) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(histories(), st.data())
+def test_live_extension_of_a_case_equals_refolding_it(events: list[Event], data: Any) -> None:
+    """Events arriving in date order extend each case's fold in place; the case files (every
+    clock, record and the history) equal a replay's."""
+    from projections.case import apply_order
+    from projections.views import case_view
+
+    ordered = sorted(events, key=apply_order)
+    cut = data.draw(st.integers(0, len(ordered)))
+    live = Projector()
+    live.apply_all(ordered[:cut])
+    live.measures(NOW, PERIOD)  # folds what is there; what follows extends those folds
+    for e in ordered[cut:]:
+        live.apply(e)
+    replay = Projector()
+    replay.apply_all(events)
+    for case in CASES:
+        a, b = live.case_file(case), replay.case_file(case)
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert case_view(a, NOW) == case_view(b, NOW)
+    assert live.measures(NOW, PERIOD) == replay.measures(NOW, PERIOD)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories(), st.data())
 def test_retracting_an_event_equals_never_having_had_it(events: list[Event], data: Any) -> None:
     target = data.draw(st.sampled_from(events))
     retraction = event(
