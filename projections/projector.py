@@ -145,13 +145,17 @@ class Projector:
             self._last_day[case_id] = max(pair[1].day for pair in keyed)
             self._last_seen[case_id] = max(pair[1].recorded_at for pair in keyed)
         for live in self._live.values():
+            totals = live.total
             for case_id in changed:
                 old = live.tallies.get(case_id)
-                if old is not None:
-                    live.total.subtract(old)
                 new = contribution(self._file(case_id, live.now), live.period, live.now)
                 live.tallies[case_id] = new
-                live.total.update(new)
+                # plain dict arithmetic: Counter.update and .subtract loop in Python
+                if old is not None:
+                    for key, count in old.items():
+                        totals[key] = totals.get(key, 0) - count
+                for key, count in new.items():
+                    totals[key] = totals.get(key, 0) + count
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
         if (as_at is None or self._last_seen[case_id] <= as_at) and (
