@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
+import time
 from datetime import date
 from pathlib import Path
+
+import orjson
 
 from sendwatch.simulation import simulate, write_jsonl
 
@@ -28,3 +32,18 @@ def history_lines(events: int, seed: int = 1) -> list[bytes]:
         write_jsonl(str(tmp), head)
         tmp.rename(path)
     return path.read_bytes().splitlines(keepends=True)
+
+
+def sized_history(description: str | None) -> list[bytes]:
+    """The lines asked for on the command line (``--events``, default one million)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    return history_lines(parser.parse_args().events)
+
+
+def bare_decoding_seconds(lines: list[bytes]) -> float:
+    """The baseline: only decoding every line with orjson."""
+    start = time.perf_counter()
+    for line in lines:
+        orjson.loads(line)
+    return time.perf_counter() - start

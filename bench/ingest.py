@@ -7,29 +7,19 @@ Prints events per second for both, measured in this one process, and their ratio
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
-import orjson
-
-from bench.history import history_lines
+from bench.history import bare_decoding_seconds, sized_history
 from streams.ingest import ingest
 from streams.log import EventLog
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    args = parser.parse_args()
-    lines = history_lines(args.events)
+    lines = sized_history(__doc__)
     count = len(lines)
-
-    start = time.perf_counter()
-    for line in lines:
-        orjson.loads(line)
-    decode_s = time.perf_counter() - start
+    decode_s = bare_decoding_seconds(lines)
 
     with tempfile.TemporaryDirectory() as folder, EventLog(Path(folder) / "bench.db") as log:
         start = time.perf_counter()

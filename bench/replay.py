@@ -9,7 +9,6 @@ were validated at ingest (``sendwatch run`` at start). Also memory per case.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import tempfile
@@ -17,9 +16,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-import orjson
-
-from bench.history import END, history_lines
+from bench.history import END, bare_decoding_seconds, sized_history
 from projections import Projector
 from streams.ingest import ingest
 from streams.log import EventLog
@@ -38,16 +35,9 @@ def timed_measures(projector: Projector, now: date) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    args = parser.parse_args()
-    lines = history_lines(args.events)
+    lines = sized_history(__doc__)
     count = len(lines)
-
-    start = time.perf_counter()
-    for line in lines:
-        orjson.loads(line)
-    decode_s = time.perf_counter() - start
+    decode_s = bare_decoding_seconds(lines)
 
     gc.collect()
     before = rss()
