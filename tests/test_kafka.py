@@ -10,6 +10,7 @@ timeout each) and rebalances.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -203,8 +204,12 @@ def test_worker_measures_equal_sendwatch_metrics_over_the_same_file(
     assert health["cases"] == len({orjson.loads(line)["case_id"] for line in lines})
     assert metric(worker, "sendwatch_events_applied") == len(lines)
     assert metric(worker, "sendwatch_worker_partitions") == 4
-    # the contract's other endpoints are served too
-    assert worker.get("/api/alerts").status_code == 200
+    # the contract's other endpoints are served too: alerts for the overdue clocks
+    overdue = sum(expected[c]["overdue"] for c in ("assess_decision", "final_plan"))
+    assert overdue > 0
+    firing = _wait_for_alerts(worker)
+    assert {"ClockOverdue"} <= {a["alertname"] for a in firing}
+    assert metric(worker, "sendwatch_alerts_firing", severity="critical") >= 1
     case_id = orjson.loads(lines[0])["case_id"]
     assert worker.get(f"/api/cases/{case_id}").json()["case_id"] == case_id
     # a worker that owns every partition answers any period exactly, as-at included
@@ -212,6 +217,17 @@ def test_worker_measures_equal_sendwatch_metrics_over_the_same_file(
     assert other.status_code == 200
     want = file_measures(history[0], "--from", "2025-01-01", "--as-at", "2025-05-31")
     assert other.json() == want, differences(other.json(), want)
+
+
+def _wait_for_alerts(worker: WorkerProcess, timeout: float = 30.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alerts = worker.get("/api/alerts").json()["alerts"]
+        firing = [a for a in alerts if a["state"] == "firing"]
+        if firing:
+            return firing
+        time.sleep(0.5)
+    raise AssertionError(f"no alert after {timeout:.0f} s\n{worker.tail()}")
 
 
 @pytest.mark.integration
@@ -288,8 +304,6 @@ def test_two_workers_share_the_partitions_and_each_assembles_the_whole(
 
 
 def _wait_until_shared(worker: WorkerProcess, timeout: float = 60.0) -> dict[str, Any]:
-    import time
-
     deadline = time.monotonic() + timeout
     health = None
     while time.monotonic() < deadline:
@@ -310,8 +324,6 @@ def test_the_worker_recovers_by_itself_after_the_broker_is_frozen_for_10_seconds
     tmp_path: Path,
 ) -> None:
     """(d) SIGSTOP the broker for 10 s, then SIGCONT; events produced afterwards arrive."""
-    import time
-
     topic = topic_for(request, broker)
     _, lines = history
     half = len(lines) // 2
@@ -411,8 +423,6 @@ def _dead_letters(broker: Broker, topic: str, count: int) -> list[tuple[bytes, d
 
 
 def _wait_metric(worker: WorkerProcess, name: str, value: float, timeout: float = 30.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     seen = None
     while time.monotonic() < deadline:
