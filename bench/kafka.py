@@ -15,7 +15,8 @@ consumed) until the last is accounted for:
   ``app.Table`` keyed by case id), as a first Faust program would do it;
 - Faust's own ceiling: an agent that does nothing with ``stream.take_events()`` batches;
 - the projection alone, in this process, no Kafka: ``sendwatch metrics`` over the same lines
-  (validate, fold, measures), the work every path above has to do at the least.
+  (validate, fold, measures), the work every path above has to do at the least; and the same
+  with the garbage collector off (the worker freezes it while reading in bulk).
 
 The worker's measures are checked against the in-process measures (they must be equal).
 The machine's other load is printed: these numbers are only comparable within one run.
@@ -73,13 +74,20 @@ def wait_current(worker: WorkerProcess, events: int, timeout: float) -> None:
     raise SystemExit(f"the worker was not current after {timeout:.0f} s: {health}")
 
 
-def in_process(lines: list[bytes]) -> tuple[float, dict[str, Any]]:
+def in_process(lines: list[bytes], collector: bool = True) -> tuple[float, dict[str, Any]]:
+    """``sendwatch metrics`` over the lines; ``collector=False``: with the garbage collector
+    off, the most the projection can do on this machine."""
     gc.collect()
-    start = time.perf_counter()
-    projector = Projector()
-    replay_lines(projector, lines, origin="bench")
-    result = projector.measures(END)
-    seconds = time.perf_counter() - start
+    if not collector:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        projector = Projector()
+        replay_lines(projector, lines, origin="bench")
+        result = projector.measures(END)
+        seconds = time.perf_counter() - start
+    finally:
+        gc.enable()
     del projector
     gc.collect()
     return seconds, result
@@ -223,9 +231,11 @@ def main() -> None:
     print(f"load average at start: {load()} (2 cores; other processes share them)")
 
     projection_s, expected = in_process(lines)
+    print(f"projection alone, in process      {rate(count, projection_s)}")
+    ceiling_projection_s, _ = in_process(lines, collector=False)
+    print(f"  the same, garbage collector off {rate(count, ceiling_projection_s)}")
     del lines
     gc.collect()
-    print(f"projection alone, in process      {rate(count, projection_s)}")
 
     with tempfile.TemporaryDirectory(prefix="sendwatch-bench-kafka-") as folder:
         work = Path(folder)
@@ -253,6 +263,8 @@ def main() -> None:
     print(f"worker (live) / projection alone:         {live / (count / projection_s):6.2f}x")
     ratio = naive / ceiling_s / (count / projection_s)
     print(f"Faust doing nothing / projection alone:   {ratio:6.2f}x")
+    ratio = live / (count / ceiling_projection_s)
+    print(f"worker (live) / projection, collector off: {ratio:6.2f}x")
     goal = 50_000
     print(f"goal {goal:,} events/s per worker: {'met' if live >= goal else 'not met'} (live)")
 

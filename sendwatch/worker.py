@@ -3,16 +3,20 @@ projects; this module serves it over the same HTTP app as ``sendwatch run`` (``/
 ``/api/measures``, ``/api/alerts``, ``/healthz`` and the rest) through a ``KafkaSource``.
 
 What a worker answers (docs/kafka.md):
-- ``/api/measures`` and ``/metrics``: the whole topic, assembled from every partition's
-  partial tallies, for the published queries: the three /metrics windows ending on the
-  worker's "now" (the default 12-month period is one of them). Any other query (other
-  dates, ``as_at``) is answered exactly only by a worker that owns every partition; with
-  several workers it answers 400 and says so. A published query whose partitions have not
-  all been published yet waits up to ``SENDWATCH_KAFKA_QUERY_WAIT`` seconds, then 503.
+- ``/api/measures``: the whole topic, assembled from every partition's partial tallies,
+  for the published queries: the three /metrics windows ending on the worker's "now" (the
+  default 12-month period is one of them). Any other query (other dates, ``as_at``) is
+  answered exactly only by a worker that owns every partition; with several workers it
+  answers 400 and says so. A published query whose partitions have not all been published
+  yet waits up to ``SENDWATCH_KAFKA_QUERY_WAIT`` seconds, then 503.
+- ``/metrics``: every worker its own figures (its partitions' events and cases, lag,
+  counters, per-case alerts); the owner of partition 0 also the whole topic's measures, so
+  Prometheus's sums over the workers count everything once (``WorkerCollector``).
 - ``/api/cases/{id}``: the cases in this worker's partitions (404 for the others).
 - ``/api/alerts``: per-case alerts of this worker's cases, aggregate alerts of the whole.
-- ``POST /api/events``: validated and produced to the event topic (202-style: counted as
-  accepted once the broker acknowledged them; the workers apply them shortly after).
+- ``POST /api/events``: validated and produced to the event topic (and the dead-letter
+  topic); accepted once the broker acknowledged them, applied by their partitions' owners
+  moments later.
 """
 
 from __future__ import annotations

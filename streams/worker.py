@@ -225,9 +225,10 @@ class Counts:
 class Worker:
     """The Faust app, its agent, and the tasks that rebuild, publish and assemble.
 
-    Everything runs on the app's event loop except the bulk decoding and folding, which run
-    in a thread while their partition is not being read by anything else. Callers from other
-    threads (the HTTP server) go through ``call``.
+    Everything runs on the app's event loop (bulk decoding in slices, between turns of the
+    loop) except the fold at the end of a partition's bulk reading, which runs in a thread
+    while nothing else reads that partition. Callers from other threads (the HTTP server)
+    go through ``call``.
     """
 
     def __init__(
