@@ -217,9 +217,9 @@ def _outcomes(x: Exposition) -> Iterator[Metric]:
             edu["out_of_education_now"],
         ),
         (
-            "sendwatch_out_of_education_longest_days",
-            "Longest current spell without suitable education, in days.",
-            edu["longest_days_out"],
+            "sendwatch_out_of_education_longest_seconds",
+            "Longest current spell without suitable education (whole days, in seconds).",
+            edu["longest_days_out"] * 86400,
         ),
         ("sendwatch_eotas_requested", "EOTAS requests in the 12 months.", edu["eotas_requested"]),
         (

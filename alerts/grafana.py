@@ -585,7 +585,10 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
         .with_target(_query("sendwatch_out_of_education_children", "A", "Children", instant=True))
         .with_target(
             _query(
-                "sendwatch_out_of_education_longest_days", "B", "Longest spell (days)", instant=True
+                "sendwatch_out_of_education_longest_seconds / 86400",
+                "B",
+                "Longest spell (days)",
+                instant=True,
             )
         )
         .with_target(_query("sendwatch_eotas_requested", "C", "EOTAS requested", instant=True))

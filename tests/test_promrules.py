@@ -34,7 +34,7 @@ METRICS = {
     "sendwatch_first_time_right_overturned",
     "sendwatch_first_time_right_rate",
     "sendwatch_out_of_education_children",
-    "sendwatch_out_of_education_longest_days",
+    "sendwatch_out_of_education_longest_seconds",
     "sendwatch_eotas_requested",
     "sendwatch_eotas_started",
     "sendwatch_eotas_median_days_to_start",
