@@ -127,6 +127,18 @@ def test_the_case_search_shows_a_cases_clocks_and_history(
     page.close()
 
 
+def test_an_alerts_case_link_opens_the_case(browser: Browser, service: RunningService) -> None:
+    """Alerts link to {base_url}/#case/{case_id}: the page opens that case, after the token."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(service.url + "/#case/KC-B")
+    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_role("button", name="Show the figures").click()
+    final = page.locator(".case-clocks tr", has_text="Final EHC plan issued")
+    expect(final).to_contain_text("SEND Regs 2014 reg 13(2)")
+    expect(page.get_by_label("Case reference")).to_have_value("KC-B")
+    page.close()
+
+
 def test_the_page_fits_a_laptop_screen_and_labels_its_controls(
     browser: Browser, service: RunningService
 ) -> None:

@@ -389,6 +389,7 @@ async function start() {
     sessionStorage.setItem(TOKEN_KEY, value);
     $("token-input").value = "";
     lastSeen = null;
+    showCaseFromHash();
   });
   $("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
   $("case-form").addEventListener("submit", (event) => {
@@ -400,8 +401,19 @@ async function start() {
     sessionStorage.removeItem(TOKEN_KEY);
     askForToken();
   });
+  // An alert's link to a case (#case/KC-...) opens it here; so does going back to one.
+  window.addEventListener("hashchange", showCaseFromHash);
   if (!token()) askForToken();
+  else showCaseFromHash();
   poll();
+}
+
+function showCaseFromHash() {
+  const match = /^#case\/(.+)$/.exec(window.location.hash);
+  if (!match) return;
+  const caseId = decodeURIComponent(match[1]);
+  $("case-input").value = caseId;
+  showCase(caseId);
 }
 
 start();
