@@ -23,7 +23,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 
@@ -31,22 +31,9 @@ from alerts.engine import CaseJudge, Engine, case_findings
 from alerts.exposition import windows
 from alerts.rules import load_rules
 from alerts.store import SqliteAlertStore
+from bench.history import END, history_years
 from projections import Projector
-from sendwatch.simulation import simulate, write_jsonl
 from streams.replay import replay_lines
-
-DATA = Path(__file__).parent / "data"
-END = date(2026, 6, 30)
-
-
-def history(seed: int, years: int) -> Path:
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"kent-seed{seed}-{years}y-to-{END}.jsonl"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        write_jsonl(str(tmp), simulate(seed=seed, years=years, end=END))
-        tmp.rename(path)
-    return path
 
 
 def best(repeat: int, run: Callable[[], object]) -> float:
@@ -64,7 +51,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    path = history(args.seed, args.years)
+    path = history_years(args.years, args.seed)
     projector = Projector()
     with open(path, "rb") as lines:
         replay_lines(projector, lines, origin="bench")

@@ -34,6 +34,17 @@ def history_lines(events: int, seed: int = 1) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
+def history_years(years: int, seed: int = 1, end: date = END) -> Path:
+    """A simulated Kent-sized history of ``years`` years up to ``end``, as a JSONL file."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"kent-seed{seed}-{years}y-to-{end}.jsonl"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        write_jsonl(str(tmp), simulate(seed=seed, years=years, end=end))
+        tmp.rename(path)
+    return path
+
+
 def sized_history(description: str | None) -> list[bytes]:
     """The lines asked for on the command line (``--events``, default one million)."""
     parser = argparse.ArgumentParser(description=description)

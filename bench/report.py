@@ -17,27 +17,16 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.history import history_years
 from projections import Projector
 from reports import benchmarks
 from reports.build import report_command
 from reports.disclosure import Disclosure
 from reports.document import Options, render_html, write_pdf
 from reports.figures import Month, compute
-from sendwatch.simulation import simulate, write_jsonl
 from streams.replay import replay_lines
 
-DATA = Path(__file__).parent / "data"
 END = date(2025, 6, 30)
-
-
-def history(years: int, seed: int = 1) -> Path:
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"kent-seed{seed}-{years}y-to-{END}.jsonl"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        write_jsonl(str(tmp), simulate(seed=seed, years=years, end=END))
-        tmp.rename(path)
-    return path
 
 
 def main() -> None:
@@ -45,7 +34,7 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=1)
     parser.add_argument("--month", default="2025-06")
     args = parser.parse_args()
-    path = history(args.years)
+    path = history_years(args.years, end=END)
     month = Month.parse(args.month)
 
     start = time.perf_counter()
