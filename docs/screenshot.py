@@ -11,6 +11,7 @@ import sys
 
 from playwright.sync_api import sync_playwright
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's; also what tests/test_dashboard.py launches
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -25,7 +26,7 @@ ARGS = [
 def main(url: str, out: str, case: str | None = None) -> None:
     token = os.environ["SENDWATCH_API_TOKEN"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(url.rstrip("/") + "/")
         page.get_by_label("API token").fill(token)

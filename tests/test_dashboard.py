@@ -12,6 +12,7 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from docs.screenshot import ARGS, CHROMIUM
 from tests.running_service import (
     NDJSON_TYPE,
     TOKEN,
@@ -22,17 +23,6 @@ from tests.running_service import (
 )
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
