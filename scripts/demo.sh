@@ -6,7 +6,8 @@ port="${1:-8000}"
 bin="$(dirname "$0")/../.venv/bin"
 mkdir -p demo
 if [ ! -s demo/sendwatch.db ]; then
-  "$bin/sendwatch" simulate --seed 1 --years 3 --out demo/kent.jsonl
+  # to yesterday: a history recorded up to this morning, none of it later than now
+  "$bin/sendwatch" simulate --seed 1 --years 3 --end "$(date -d yesterday +%F)" --out demo/kent.jsonl
   "$bin/sendwatch" ingest demo/kent.jsonl --db demo/sendwatch.db
 fi
 "$bin/sendwatch" metrics --db demo/sendwatch.db --format table
