@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,8 @@ from fastapi.responses import Response
 from bench.history import history_lines
 from streams.ingest import decode_lines, ingest
 from streams.log import EventLog
-from tests.running_service import free_port
+from tests.running_service import sendwatch_run_command
+from tests.services import free_port, serving
 
 TOKEN = "bench-token"
 SETTING = "URN-BENCH"  # the sentinels' setting: its count goes up by one per batch
@@ -44,27 +44,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def started(args: Sequence[str], health: str) -> Iterator[None]:
+def started(what: str, command: Sequence[str], port: int, log: Path) -> Iterator[None]:
+    """``command`` serving on ``port``, once its /healthz answers (within 600 s)."""
     env = {**os.environ, "SENDWATCH_API_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            if process.poll() is not None:
-                assert process.stderr is not None
-                raise SystemExit(f"{args[2:4]} exited: {process.stderr.read().decode()}")
-            try:
-                if httpx.get(health, timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{args} did not answer in 600 s")
-            time.sleep(0.2)
+    with serving(
+        what, command, ready=f"http://127.0.0.1:{port}/healthz", log=log, env=env, seconds=600
+    ):
         yield
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def trivial_server(port: int) -> None:
@@ -189,8 +175,10 @@ def main() -> None:
         trivial_port = free_port()
         with (
             started(
+                "the trivial server",
                 [sys.executable, __file__, "--trivial-server", str(trivial_port)],
-                f"http://127.0.0.1:{trivial_port}/healthz",
+                trivial_port,
+                Path(folder) / "trivial.log",
             ),
             httpx.Client(
                 base_url=f"http://127.0.0.1:{trivial_port}", headers=headers, timeout=120
@@ -210,19 +198,10 @@ def main() -> None:
         loading = time.perf_counter()
         with (
             started(
-                [
-                    sys.executable,
-                    "-m",
-                    "sendwatch.cli",
-                    "run",
-                    "--db",
-                    str(db),
-                    "--port",
-                    str(port),
-                    "--now",
-                    now,
-                ],
-                f"http://127.0.0.1:{port}/healthz",
+                "sendwatch run",
+                sendwatch_run_command(db, port, now),
+                port,
+                Path(folder) / "sendwatch.log",
             ),
             httpx.Client(
                 base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120

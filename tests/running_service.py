@@ -4,12 +4,9 @@ history of events that touches every kind of measure the dashboard shows."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +15,11 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.services import free_port, serving
+
 TOKEN = "test-token-7f3a"
 NOW = "2025-06-30"  # the service's frozen "now" in these tests
 NDJSON_TYPE = {"Content-Type": "application/x-ndjson"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def ev(
@@ -144,69 +136,29 @@ class RunningService:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
+def sendwatch_run_command(db: Path, port: int, now: str = NOW, *more: str) -> list[str]:
+    """The command line of ``sendwatch run`` over ``db`` on loopback ``port``."""
+    command = [sys.executable, "-m", "sendwatch.cli", "run", "--db", str(db)]
+    return [*command, "--port", str(port), "--now", now, *more]
+
+
 @contextmanager
 def running_service(
-    db: Path, *, now: str = NOW, extra_env: dict[str, str] | None = None
+    db: Path,
+    *,
+    now: str = NOW,
+    extra_env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[RunningService]:
     """``sendwatch run`` on a free port; fails loudly if it does not answer in 60 s."""
     port = free_port()
     env = {**os.environ, "SENDWATCH_API_TOKEN": TOKEN, **(extra_env or {})}
-    log = db.with_suffix(".log")
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sendwatch.cli",
-                "run",
-                "--db",
-                str(db),
-                "--port",
-                str(port),
-                "--now",
-                now,
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"sendwatch run exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"sendwatch run did not answer in 60 s: {log.read_text()}")
-            time.sleep(0.1)
+    with serving(
+        "sendwatch run",
+        sendwatch_run_command(db, port, now, *extra_args),
+        ready=f"{url}/healthz",
+        log=db.with_suffix(f".{port}.log"),
+        env=env,
+    ) as process:
         yield RunningService(url, db, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-# The agreed metric list names this gauge in days; promtool's lint prefers base units
-# (seconds). It is the only finding allowed: anything else, or a parse error, fails.
-KNOWN_LINT: set[str] = set()  # promtool's lint: nothing is excused
-
-
-def promtool_problems(text: str) -> list[str]:
-    """What ``promtool check metrics`` finds in an exposition, less the known lint."""
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is needed (apt: prometheus)"
-    checked = subprocess.run(
-        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
-    )
-    found = [line for line in (checked.stdout + checked.stderr).splitlines() if line.strip()]
-    if checked.returncode not in (0, 3):  # 3: lint findings only; 1: the text did not parse
-        return found or [f"promtool exited {checked.returncode}"]
-    return [line for line in found if line not in KNOWN_LINT]

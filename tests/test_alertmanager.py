@@ -9,13 +9,11 @@ repeats it, and that posting the stopping event through the API resolves it.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,10 +26,9 @@ import pytest
 import yaml
 
 from alerts.rules import default_rules_text
-from tests.running_service import free_port, jsonl
+from tests.running_service import TOKEN, jsonl, running_service
+from tests.services import free_port, installed, serving, wait_for
 
-TOKEN = "alert-test-token"
-NOW = "2025-06-30"
 CASE = "KC-LATE-1"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SENT = 'sendwatch_alert_notifications_total{result="sent"}'
@@ -97,23 +94,6 @@ class Webhook:
         self.server.server_close()
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def alertmanager_binary() -> str:
-    found = shutil.which("alertmanager") or shutil.which("prometheus-alertmanager")
-    if found is None:
-        pytest.fail("Alertmanager is not installed (Debian package: prometheus-alertmanager)")
-    return found
-
-
 @contextmanager
 def alertmanager(tmp_path: Path, webhook: str) -> Iterator[str]:
     config = {
@@ -132,87 +112,23 @@ def alertmanager(tmp_path: Path, webhook: str) -> Iterator[str]:
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    command = [
+        installed("alertmanager", "prometheus-alertmanager", package="prometheus-alertmanager"),
+        f"--config.file={path}",
+        f"--storage.path={tmp_path / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
     log = tmp_path / "alertmanager.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                alertmanager_binary(),
-                f"--config.file={path}",
-                f"--storage.path={tmp_path / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"Alertmanager exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"Alertmanager did not start in 30 s: {log.read_text()}")
-            time.sleep(0.1)
+    with serving("Alertmanager", command, ready=f"{url}/-/ready", log=log, seconds=30):
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @contextmanager
 def sendwatch_run(db: Path, am: str, rules: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "SENDWATCH_API_TOKEN": TOKEN}
-    log = db.with_suffix(f".{port}.log")
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sendwatch.cli",
-                "run",
-                "--db",
-                str(db),
-                "--port",
-                str(port),
-                "--now",
-                NOW,
-                "--alertmanager",
-                am,
-                "--rules",
-                str(rules),
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"sendwatch run exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"sendwatch run did not answer in 60 s: {log.read_text()}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    more = ["--alertmanager", am, "--rules", str(rules)]
+    with running_service(db, extra_args=more) as service:
+        yield service.url
 
 
 def ours(notifications: list[dict[str, Any]]) -> list[tuple[str, str]]:

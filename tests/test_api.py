@@ -5,7 +5,6 @@ last tests start the real ``sendwatch run``."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,7 +18,8 @@ from typer.testing import CliRunner
 from sendwatch.cli import app as cli
 from sendwatch.service import EmbeddedSource, embedded_app
 from streams.log import EventLog
-from tests.running_service import NOW, TOKEN, free_port, history, jsonl, promtool_problems
+from tests.running_service import NOW, TOKEN, history, jsonl, sendwatch_run_command
+from tests.services import free_port, promtool_problems, stop
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NDJSON = {**AUTH, "Content-Type": "application/x-ndjson"}
@@ -404,18 +404,7 @@ def test_run_makes_and_prints_a_token_when_none_is_set(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "SENDWATCH_API_TOKEN"}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sendwatch.cli",
-            "run",
-            "--db",
-            str(tmp_path / "e.db"),
-            "--port",
-            str(port),
-            "--now",
-            NOW,
-        ],
+        sendwatch_run_command(tmp_path / "e.db", port),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -443,8 +432,7 @@ def test_run_makes_and_prints_a_token_when_none_is_set(tmp_path: Path) -> None:
         assert answer.status_code == 200
         assert httpx.get(url, headers={"Authorization": "Bearer guess"}).status_code == 401
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process)
 
 
 def test_targets_and_floors_come_from_sendwatch_targets(

@@ -6,10 +6,8 @@ own output, and by a real Prometheus scraping a real `sendwatch run`)."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,55 +36,13 @@ from projections import Projector
 from projections.law import CLOCK_IDS
 from projections.scorecard import POINTS, with_overrides
 from tests.history import event
+from tests.running_service import history, jsonl, running_service
+from tests.services import AGREED_METRICS, prometheus, promtool, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "deploy" / "grafana" / "dashboards"
 COMMITTED_ALERTING = ROOT / "deploy" / "grafana" / "provisioning" / "alerting" / "sendwatch.yaml"
 
-# The agreed metric names (the one list): dashboards and rules may use no other.
-AGREED = {
-    "sendwatch_clock_completed",
-    "sendwatch_clock_on_time",
-    "sendwatch_clock_excepted",
-    "sendwatch_clock_excepted_on_time",
-    "sendwatch_clock_rate",
-    "sendwatch_clock_open",
-    "sendwatch_clock_overdue",
-    "sendwatch_clock_due_soon",
-    "sendwatch_appeals_registered",
-    "sendwatch_appeals_concluded",
-    "sendwatch_first_time_right_decisions",
-    "sendwatch_first_time_right_overturned",
-    "sendwatch_first_time_right_rate",
-    "sendwatch_out_of_education_children",
-    "sendwatch_out_of_education_longest_seconds",
-    "sendwatch_eotas_requested",
-    "sendwatch_eotas_started",
-    "sendwatch_eotas_median_days_to_start",
-    "sendwatch_caseworker_cases",
-    "sendwatch_caseworker_changes",
-    "sendwatch_caseworker_cases_with_3_or_more",
-    "sendwatch_plan_audits",
-    "sendwatch_plan_audit_sections_met",
-    "sendwatch_review_compliance_checked",
-    "sendwatch_review_compliance_compliant",
-    "sendwatch_sen_support_children",
-    "sendwatch_scorecard_status",
-    "sendwatch_scorecard_value",
-    "sendwatch_scorecard_target",
-    "sendwatch_scorecard_floor",
-    "sendwatch_dead_letters_total",
-    "sendwatch_events_accepted_total",
-    "sendwatch_events_duplicate_total",
-    "sendwatch_events_rejected_total",
-    "sendwatch_events_applied",
-    "sendwatch_cases",
-    "sendwatch_last_event_age_seconds",
-    "sendwatch_alerts_firing",
-    "sendwatch_alert_notifications_total",
-    "sendwatch_consumer_lag",
-    "sendwatch_worker_partitions",
-}
 # Series Prometheus makes itself for every scrape target.
 SYNTHETIC = {"up"}
 WORKER_ONLY = {"sendwatch_consumer_lag", "sendwatch_worker_partitions"}
@@ -125,13 +81,6 @@ def all_documents() -> list[Any]:
 
 def all_expressions() -> list[str]:
     return [e for document in all_documents() for e in expressions_in(document)]
-
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.fail("promtool is not installed (Debian package: prometheus)")
-    return found
 
 
 # --- the generated files ---------------------------------------------------------------
@@ -307,7 +256,7 @@ def test_every_query_names_only_agreed_metrics() -> None:
     exprs = all_expressions()
     assert len(exprs) > 60
     used = set().union(*(metric_names(e) for e in exprs))
-    assert used - AGREED - SYNTHETIC == set()
+    assert used - AGREED_METRICS - SYNTHETIC == set()
     # Prometheus's own `up` is only read for the sendwatch scrape job.
     for e in exprs:
         if "up" in metric_names(e):
@@ -376,33 +325,15 @@ def test_every_query_names_metrics_the_collector_really_yields() -> None:
     exposed = _exposed_names(generate_latest(registry).decode())
     used = set().union(*(metric_names(e) for e in all_expressions())) - SYNTHETIC
     assert used <= exposed, used - exposed
-    # and the list kept here is the collector's list, not a stale copy
-    assert exposed >= AGREED, AGREED - exposed
+    # and the agreed list (tests/services.py) is the collector's list, not a stale copy
+    assert exposed >= AGREED_METRICS, AGREED_METRICS - exposed
 
 
 # --- a real Prometheus scraping a real `sendwatch run` ---------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _prometheus_binary() -> str:
-    found = shutil.which("prometheus")
-    if found is None:
-        pytest.fail("prometheus is not installed (Debian package: prometheus)")
-    return found
-
-
 @pytest.fixture()
 def prometheus_over_sendwatch(tmp_path: Path) -> Iterator[str]:
-    from tests.running_service import history, jsonl, running_service
-
     with running_service(tmp_path / "sendwatch.db") as service:
         with service.client() as client:
             answer = client.post(
@@ -412,36 +343,11 @@ def prometheus_over_sendwatch(tmp_path: Path) -> Iterator[str]:
             )
             assert answer.status_code == 200, answer.text
         target = service.url.removeprefix("http://")
-        port = _free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "scrape_configs": [
-                        {"job_name": PROMETHEUS_JOB, "static_configs": [{"targets": [target]}]}
-                    ],
-                }
-            ),
-            encoding="utf-8",
-        )
-        log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115
-        process = subprocess.Popen(
-            [
-                _prometheus_binary(),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"prometheus exited: {(tmp_path / 'prometheus.log').read_text()}")
+        with prometheus(tmp_path, target, PROMETHEUS_JOB) as url:
+
+            def scraped_three_times() -> bool:
+                """``up`` is 1 after three scrapes, so that rate() has something to work
+                with."""
                 try:
                     up = httpx.get(f"{url}/api/v1/query", params={"query": "up"}, timeout=2)
                     result = up.json()["data"]["result"] if up.status_code == 200 else []
@@ -450,24 +356,13 @@ def prometheus_over_sendwatch(tmp_path: Path) -> Iterator[str]:
                         params={"query": "count_over_time(up[1m])"},
                         timeout=2,
                     ).json()["data"]["result"]
-                    # three scrapes, so that rate() has something to work with
                     scraped = float(samples[0]["value"][1]) if samples else 0.0
-                    if result and result[0]["value"][1] == "1" and scraped >= 3:
-                        break
+                    return bool(result) and result[0]["value"][1] == "1" and scraped >= 3
                 except (httpx.TransportError, ValueError, KeyError):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("prometheus did not scrape sendwatch within 60 s")
-                time.sleep(0.25)
+                    return False
+
+            wait_for("prometheus to scrape sendwatch", scraped_three_times, timeout=60)
             yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
 
 
 @pytest.mark.integration

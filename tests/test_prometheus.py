@@ -3,8 +3,6 @@ PromQL query gives the API's number."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,15 +11,9 @@ import httpx
 import orjson
 import pytest
 
-from tests.running_service import (
-    NDJSON_TYPE,
-    RunningService,
-    free_port,
-    history,
-    jsonl,
-    promtool_problems,
-    running_service,
-)
+from tests.running_service import NDJSON_TYPE, RunningService, history, jsonl, running_service
+from tests.services import prometheus as real_prometheus
+from tests.services import promtool_problems
 
 pytestmark = pytest.mark.integration
 
@@ -36,48 +28,8 @@ def service(tmp_path: Path) -> Iterator[RunningService]:
 
 @pytest.fixture
 def prometheus(tmp_path: Path, service: RunningService) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus is needed (apt: prometheus)"
-    config = tmp_path / "prometheus.yml"
-    target = service.url.removeprefix("http://")
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: sendwatch\n    static_configs: [{{targets: ['{target}']}}]\n"
-    )
-    port = free_port()
-    log = tmp_path / "prometheus.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"prometheus exited: {log.read_text()}"
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"prometheus not ready in 60 s: {log.read_text()}"
-            time.sleep(0.2)
+    with real_prometheus(tmp_path, service.url.removeprefix("http://"), "sendwatch") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def query_until(prometheus: str, promql: str, expected: float, seconds: float = 30) -> float:

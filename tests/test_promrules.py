@@ -8,67 +8,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from alerts.promrules import main, prometheus_rules, render
 from alerts.rules import load_rules, parse_rules
+from tests.services import AGREED_METRICS, promtool
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "deploy" / "prometheus" / "sendwatch.rules.yml"
 UNIT_TESTS = sorted((ROOT / "tests" / "promtool").glob("*_test.yml"))
-
-# The agreed metric names (the one list): rules may use no other.
-METRICS = {
-    "sendwatch_clock_completed",
-    "sendwatch_clock_on_time",
-    "sendwatch_clock_excepted",
-    "sendwatch_clock_excepted_on_time",
-    "sendwatch_clock_rate",
-    "sendwatch_clock_open",
-    "sendwatch_clock_overdue",
-    "sendwatch_clock_due_soon",
-    "sendwatch_appeals_registered",
-    "sendwatch_appeals_concluded",
-    "sendwatch_first_time_right_decisions",
-    "sendwatch_first_time_right_overturned",
-    "sendwatch_first_time_right_rate",
-    "sendwatch_out_of_education_children",
-    "sendwatch_out_of_education_longest_seconds",
-    "sendwatch_eotas_requested",
-    "sendwatch_eotas_started",
-    "sendwatch_eotas_median_days_to_start",
-    "sendwatch_caseworker_cases",
-    "sendwatch_caseworker_changes",
-    "sendwatch_caseworker_cases_with_3_or_more",
-    "sendwatch_plan_audits",
-    "sendwatch_plan_audit_sections_met",
-    "sendwatch_review_compliance_checked",
-    "sendwatch_review_compliance_compliant",
-    "sendwatch_sen_support_children",
-    "sendwatch_scorecard_status",
-    "sendwatch_scorecard_value",
-    "sendwatch_scorecard_target",
-    "sendwatch_scorecard_floor",
-    "sendwatch_dead_letters_total",
-    "sendwatch_events_accepted_total",
-    "sendwatch_events_duplicate_total",
-    "sendwatch_events_rejected_total",
-    "sendwatch_events_applied",
-    "sendwatch_cases",
-    "sendwatch_last_event_age_seconds",
-    "sendwatch_alerts_firing",
-    "sendwatch_alert_notifications_total",
-    "sendwatch_consumer_lag",
-    "sendwatch_worker_partitions",
-}
-
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.fail("promtool is not installed (Debian package: prometheus)")
-    return found
 
 
 def test_the_committed_rules_file_is_a_fresh_generation() -> None:
@@ -124,7 +72,7 @@ def test_rules_use_only_the_agreed_metric_names() -> None:
     text = COMMITTED.read_text(encoding="utf-8")
     used = set(re.findall(r"\bsendwatch_[a-z0-9_]+", text))
     assert used, "no metric found in the rules"
-    assert used <= METRICS, used - METRICS
+    assert used <= AGREED_METRICS, used - AGREED_METRICS
 
 
 def test_rules_never_carry_a_case_id() -> None:
