@@ -15,23 +15,17 @@ import orjson
 from alerts.alertmanager import AlertmanagerClient, Dispatcher
 from alerts.engine import Engine
 from alerts.rules import load_rules
-from events import Event, decode, from_record
+from events import Event
 from projections import Projector
+from tests.history import event
 
 T0 = datetime(2025, 6, 30, 8, 0, tzinfo=UTC)
 NOW = date(2025, 6, 30)
 
 
 def ev(kind: str, case: str, on: str, eid: str, **data: Any) -> Event:
-    body = {
-        "event_id": eid,
-        "type": kind,
-        "case_id": case,
-        "occurred_at": on,
-        "recorded_at": f"{on}T12:00:00Z",
-        "data": data,
-    }
-    return from_record(decode(orjson.dumps(body), arrival=None))
+    """One event, recorded at noon UTC on the day it occurred."""
+    return event(kind, case, on, eid=eid, recorded=f"{on}T12:00:00Z", **data)
 
 
 class FakeAlertmanager:

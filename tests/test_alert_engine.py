@@ -6,35 +6,31 @@ that stamps startsAt and endsAt); both are frozen here.
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from alerts.engine import Engine, aggregate_findings, long_date
 from alerts.rules import RulesError, RuleSet, load_rules, parse_rules
 from alerts.store import SqliteAlertStore
-from events import Event, decode, from_record
+from events import Event
 from projections import Projector
+from tests.history import event
 
-_ids = itertools.count(1)
 AT = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 RULES = load_rules()
 
 
 def ev(kind: str, case: str, on: str, /, eid: str | None = None, **data: Any) -> Event:
-    body = {
-        "event_id": eid or f"e{next(_ids)}",
-        "type": kind,
-        "case_id": case,
-        "occurred_at": on,
-        "recorded_at": f"{on}T12:00:00Z",
-        "data": data,
-    }
-    return from_record(decode(orjson.dumps(body), arrival=None))
+    """One event, recorded at noon UTC on the day it occurred."""
+    return event(kind, case, on, eid=eid, recorded=f"{on}T12:00:00Z", **data)
+
+
+def order_of_3_march(kind: str, basis: str) -> Event:
+    """Tribunal order O1 for case T1, made on Monday 3 March 2025."""
+    return ev("tribunal.order_made", "T1", "2025-03-03", order_id="O1", kind=kind, basis=basis)
 
 
 def projector(*events: Event) -> Projector:
@@ -166,14 +162,7 @@ def test_retracting_the_stopping_event_fires_again_as_a_new_alert() -> None:
 def test_regs_44_tribunal_order_pages_for_its_interim_step_and_its_deadline() -> None:
     # make_plan order on Mon 3 Mar 2025: draft due 3 Mar + 35 = 7 Apr, final + 77 = 19 May
     p = projector(
-        ev(
-            "tribunal.order_made",
-            "T1",
-            "2025-03-03",
-            order_id="O1",
-            kind="make_plan",
-            basis="order",
-        ),
+        order_of_3_march("make_plan", "order"),
     )
     engine = Engine(only_case_rules())
     engine.update(p, date(2025, 4, 1), AT)
@@ -205,14 +194,7 @@ def test_regs_44_tribunal_order_pages_for_its_interim_step_and_its_deadline() ->
 def test_an_excepted_order_never_pages() -> None:
     # Reg 44(3): exceptional personal circumstances
     p = projector(
-        ev(
-            "tribunal.order_made",
-            "T1",
-            "2025-03-03",
-            order_id="O1",
-            kind="name_setting",
-            basis="order",
-        ),
+        order_of_3_march("name_setting", "order"),
         ev(
             "exception.applied",
             "T1",
@@ -275,14 +257,7 @@ def test_a_restart_neither_loses_nor_repeats_an_alert(tmp_path: Path) -> None:
 def test_firing_counts_by_severity() -> None:
     p = projector(
         *request("C1"),
-        ev(
-            "tribunal.order_made",
-            "T1",
-            "2025-03-03",
-            order_id="O1",
-            kind="amend_plan",
-            basis="unopposed",
-        ),
+        order_of_3_march("amend_plan", "unopposed"),
     )
     engine = Engine(only_case_rules())
     engine.update(p, date(2025, 6, 1), AT)
