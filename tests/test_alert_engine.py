@@ -161,9 +161,7 @@ def test_retracting_the_stopping_event_fires_again_as_a_new_alert() -> None:
 
 def test_regs_44_tribunal_order_pages_for_its_interim_step_and_its_deadline() -> None:
     # make_plan order on Mon 3 Mar 2025: draft due 3 Mar + 35 = 7 Apr, final + 77 = 19 May
-    p = projector(
-        order_of_3_march("make_plan", "order"),
-    )
+    p = projector(order_of_3_march("make_plan", "order"))
     engine = Engine(only_case_rules())
     engine.update(p, date(2025, 4, 1), AT)
     (soon,) = firing(engine).values()

@@ -21,6 +21,14 @@ def clock(result: dict, name: str) -> dict:
     return {k: result[name][k] for k in ("completed", "on_time", "open", "overdue")}
 
 
+def completed_once(on_time: int) -> dict:
+    """One clock stopped (on time: 1, late: 0), and nothing left open."""
+    return {"completed": 1, "on_time": on_time, "open": 0, "overdue": 0}
+
+
+NOTHING_COUNTED = {"completed": 0, "on_time": 0, "open": 0, "overdue": 0}
+
+
 # --- assess_decision: 6 weeks, SEND Regs 2014 reg 4(1), 5(1) ---------------------------
 
 
@@ -32,12 +40,7 @@ def test_reg_5_1_decision_to_assess_within_6_weeks(decided: str, on_time: int) -
         event("assessment.decided", "C1", decided, decision="assess"),
     ]
     m = measures(history, NOW, **YEAR)
-    assert clock(m, "assess_decision") == {
-        "completed": 1,
-        "on_time": on_time,
-        "open": 0,
-        "overdue": 0,
-    }
+    assert clock(m, "assess_decision") == completed_once(on_time)
     assert m["final_plan"]["open"] == 1  # the 20-week clock keeps running after "assess"
 
 
@@ -48,7 +51,7 @@ def test_refusal_to_assess_cancels_the_20_week_clock() -> None:
     ]
     m = measures(history, NOW, **YEAR)
     assert clock(m, "assess_decision")["on_time"] == 1
-    assert clock(m, "final_plan") == {"completed": 0, "on_time": 0, "open": 0, "overdue": 0}
+    assert clock(m, "final_plan") == NOTHING_COUNTED
     assert clock(m, "no_plan_decision")["completed"] == 0
 
 
@@ -66,7 +69,7 @@ def test_reg_13_2_final_plan_within_20_weeks(issued: str, on_time: int) -> None:
         event("plan.issued", "C1", issued),
     ]
     m = measures(history, NOW, **YEAR)
-    assert clock(m, "final_plan") == {"completed": 1, "on_time": on_time, "open": 0, "overdue": 0}
+    assert clock(m, "final_plan") == completed_once(on_time)
     assert m["no_plan_decision"]["completed"] == 0  # counted only when the decision is not_issue
 
 
@@ -98,13 +101,8 @@ def test_reg_10_1_notice_of_no_plan_within_16_weeks(decided: str, on_time: int) 
         event("plan.decided", "C1", decided, decision="not_issue"),
     ]
     m = measures(history, NOW, **YEAR)
-    assert clock(m, "no_plan_decision") == {
-        "completed": 1,
-        "on_time": on_time,
-        "open": 0,
-        "overdue": 0,
-    }
-    assert clock(m, "final_plan") == {"completed": 0, "on_time": 0, "open": 0, "overdue": 0}
+    assert clock(m, "no_plan_decision") == completed_once(on_time)
+    assert clock(m, "final_plan") == NOTHING_COUNTED
 
 
 def test_no_plan_decision_has_no_open_clocks() -> None:
@@ -119,7 +117,7 @@ def test_withdrawal_cancels_every_open_clock_of_the_request() -> None:
     ]
     m = measures(history, NOW, **YEAR)
     for name in ("assess_decision", "final_plan", "no_plan_decision"):
-        assert clock(m, name) == {"completed": 0, "on_time": 0, "open": 0, "overdue": 0}
+        assert clock(m, name) == NOTHING_COUNTED
 
 
 # --- review_due: 12 months, CFA 2014 s44 --------------------------------------------------
@@ -184,7 +182,7 @@ def test_reg_22_3_amended_plan_within_8_weeks(amended: str, on_time: int) -> Non
         event("plan.amended", "C1", amended),
     ]
     m = measures(history, NOW, **YEAR)
-    assert clock(m, "amended_plan") == {"completed": 1, "on_time": on_time, "open": 0, "overdue": 0}
+    assert clock(m, "amended_plan") == completed_once(on_time)
 
 
 # --- phase_transfer: reg 18(1) ------------------------------------------------------------
@@ -204,12 +202,7 @@ def test_reg_18_1_phase_transfer_deadline(kind: str, named: str, on_time: int) -
         event("transfer.due", "C1", "2024-10-01", transfer_date="2025-09-01", kind=kind),
         event("transfer.setting_named", "C1", named, setting_id="URN-1"),
     ]
-    assert clock(measures(history, NOW, **YEAR), "phase_transfer") == {
-        "completed": 1,
-        "on_time": on_time,
-        "open": 0,
-        "overdue": 0,
-    }
+    assert clock(measures(history, NOW, **YEAR), "phase_transfer") == completed_once(on_time)
 
 
 def test_phase_transfer_due_in_the_calendar_year_of_the_transfer_date() -> None:
@@ -254,12 +247,8 @@ def test_reg_44_tribunal_order_deadlines_by_kind(kind: str, outcome: str | None,
             ),
             event("tribunal.order_step_done", "C1", done.isoformat(), **step),
         ]
-        assert clock(measures(history, NOW, **YEAR), "tribunal_order") == {
-            "completed": 1,
-            "on_time": on_time,
-            "open": 0,
-            "overdue": 0,
-        }, (kind, done)
+        m = measures(history, NOW, **YEAR)
+        assert clock(m, "tribunal_order") == completed_once(on_time), (kind, done)
 
 
 def test_open_assess_order_is_due_at_14_weeks() -> None:
@@ -508,6 +497,6 @@ def test_on_one_day_an_opener_applies_before_a_closer_whatever_the_input_order()
         event("contact.received", "C1", "2025-01-07", contact_id="k", channel="portal"),
     ]
     m = measures(history, "2025-03-01")
-    assert clock(m, "assess_decision") == {"completed": 1, "on_time": 1, "open": 0, "overdue": 0}
+    assert clock(m, "assess_decision") == completed_once(on_time=1)
     assert m["final_plan"]["open"] == 0
     assert clock(m, "contact_response")["on_time"] == 1
