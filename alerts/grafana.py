@@ -100,6 +100,16 @@ def _thresholds(point: Point) -> dash.ThresholdsConfig:
     return dash.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps)
 
 
+def _green_below(*steps: tuple[float, str]) -> dash.ThresholdsConfig:
+    """Green, then each (value, colour) from that value up."""
+    levels = [dm.Threshold(value=value, color=color) for value, color in steps]
+    return (
+        dash.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=None, color=GREEN), *levels])
+    )
+
+
 def _status_mappings(point: Point) -> list[dm.ValueMapping]:
     """sendwatch_scorecard_status (0 green, 1 amber, 2 red, -1 none) in the scorecard's words."""
     words = {rag: Status(point, None, rag).words for rag in ("green", "amber", "red")}
@@ -401,11 +411,7 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
             "Open clocks past their legal deadline (excepted cases left out).",
         )
         .with_target(_query("sum(sendwatch_clock_overdue)", "A", "Overdue", instant=True))
-        .thresholds(
-            dash.ThresholdsConfig()
-            .mode(dm.ThresholdsMode.ABSOLUTE)
-            .steps([dm.Threshold(value=None, color=GREEN), dm.Threshold(value=1, color=RED)])
-        ),
+        .thresholds(_green_below((1, RED))),
         4,
         8,
     )
@@ -415,11 +421,7 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
             "Open clocks due in the next 7 days (excepted cases left out).",
         )
         .with_target(_query("sum(sendwatch_clock_due_soon)", "A", "Due soon", instant=True))
-        .thresholds(
-            dash.ThresholdsConfig()
-            .mode(dm.ThresholdsMode.ABSOLUTE)
-            .steps([dm.Threshold(value=None, color=GREEN), dm.Threshold(value=1, color=AMBER)])
-        ),
+        .thresholds(_green_below((1, AMBER))),
         4,
         8,
     )
@@ -663,11 +665,7 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
         .with_target(
             _query("sum by (severity) (sendwatch_alerts_firing)", "A", "{{severity}}", instant=True)
         )
-        .thresholds(
-            dash.ThresholdsConfig()
-            .mode(dm.ThresholdsMode.ABSOLUTE)
-            .steps([dm.Threshold(value=None, color=GREEN), dm.Threshold(value=1, color=RED)])
-        ),
+        .thresholds(_green_below((1, RED))),
         8,
         8,
     )
@@ -756,17 +754,7 @@ def operations_dashboard() -> dm.Dashboard:
             "s",
         )
         .with_target(_query("max(sendwatch_last_event_age_seconds)", "A", "Age", instant=True))
-        .thresholds(
-            dash.ThresholdsConfig()
-            .mode(dm.ThresholdsMode.ABSOLUTE)
-            .steps(
-                [
-                    dm.Threshold(value=None, color=GREEN),
-                    dm.Threshold(value=6 * 3600, color=AMBER),
-                    dm.Threshold(value=2 * 86400, color=RED),
-                ]
-            )
-        ),
+        .thresholds(_green_below((6 * 3600, AMBER), (2 * 86400, RED))),
         4,
         8,
     )
@@ -787,17 +775,7 @@ def operations_dashboard() -> dm.Dashboard:
     board.add(
         _stat("Total lag", "Messages not yet applied, all partitions.")
         .with_target(_query("sum(sendwatch_consumer_lag)", "A", "Lag", instant=True))
-        .thresholds(
-            dash.ThresholdsConfig()
-            .mode(dm.ThresholdsMode.ABSOLUTE)
-            .steps(
-                [
-                    dm.Threshold(value=None, color=GREEN),
-                    dm.Threshold(value=1000, color=AMBER),
-                    dm.Threshold(value=100000, color=RED),
-                ]
-            )
-        ),
+        .thresholds(_green_below((1000, AMBER), (100000, RED))),
         6,
         8,
     )
@@ -816,11 +794,7 @@ def operations_dashboard() -> dm.Dashboard:
             "Input lines that failed validation and were kept with the reason.",
         )
         .with_target(_query("max(sendwatch_dead_letters_total)", "A", "Dead letters", instant=True))
-        .thresholds(
-            dash.ThresholdsConfig()
-            .mode(dm.ThresholdsMode.ABSOLUTE)
-            .steps([dm.Threshold(value=None, color=GREEN), dm.Threshold(value=1, color=AMBER)])
-        ),
+        .thresholds(_green_below((1, AMBER))),
         6,
         8,
     )
@@ -885,11 +859,7 @@ def operations_dashboard() -> dm.Dashboard:
             )
         )
         .decimals(0)
-        .thresholds(
-            dash.ThresholdsConfig()
-            .mode(dm.ThresholdsMode.ABSOLUTE)
-            .steps([dm.Threshold(value=None, color=GREEN), dm.Threshold(value=1, color=RED)])
-        ),
+        .thresholds(_green_below((1, RED))),
         6,
         8,
     )
