@@ -106,6 +106,18 @@ class Partial:
     tallies: dict[Query, Tally]
 
 
+def bulk_collection(reading: bool) -> None:
+    """Bulk reading allocates millions of long-lived objects and almost no cyclic garbage:
+    while it lasts, the cyclic garbage collector is paused (what exists is frozen first), and
+    it resumes when no partition is read in bulk any more."""
+    if reading and gc.isenabled():
+        gc.freeze()
+        gc.disable()
+    elif not reading and not gc.isenabled():
+        gc.unfreeze()
+        gc.enable()
+
+
 def _arrival(timestamp_ms: int, cache: dict[int, datetime]) -> datetime:
     moment = cache.get(timestamp_ms)
     if moment is None:
@@ -340,7 +352,7 @@ class Worker:
         if self.partitions.pop(partition, None) is not None:
             log.info("partition %s revoked", partition)
             if not any(s.bulk for s in self.partitions.values()):
-                gc.unfreeze()  # no bulk reading left (see _bulk_reader)
+                bulk_collection(False)
 
     # --- the live path: the Faust agent ---------------------------------------------------
 
@@ -452,6 +464,7 @@ class Worker:
                     self._bulk_wanted.clear()
                     await self._bulk_wanted.wait()
                     continue
+                bulk_collection(True)
                 fetched = await consumer.getmany(timeout_ms=200, max_records=self.settings.take)
                 for tp, records in fetched.items():
                     state = reading.get(tp.partition)
@@ -466,9 +479,6 @@ class Worker:
                         ]
                         await self._applied(state, apply_messages(state, messages, self.council))
                         await asyncio.sleep(0)
-                    # bulk reading allocates millions of long-lived objects: while it lasts,
-                    # keep the collector from rescanning them (undone when it is over)
-                    gc.freeze()
                 for p, state in list(reading.items()):
                     tp = TopicPartition(self.topic, p)
                     highwater = consumer.highwater(tp)
@@ -498,7 +508,7 @@ class Worker:
         state.bulk = False
         state.ready = True
         if not any(s.bulk for s in self.partitions.values()):
-            gc.unfreeze()  # back to normal collection for the live tail
+            bulk_collection(False)  # back to normal collection for the live tail
         tp = TP(self.topic, state.partition)
         with contextlib.suppress(Exception):
             if tp in self.app.consumer.assignment():
