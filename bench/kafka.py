@@ -16,7 +16,7 @@ consumed) until the last is accounted for:
 - Faust's own ceiling: an agent that does nothing with ``stream.take_events()`` batches;
 - the projection alone, in this process, no Kafka: ``sendwatch metrics`` over the same lines
   (validate, fold, measures), the work every path above has to do at the least; and the same
-  with the garbage collector off (the worker freezes it while reading in bulk).
+  with the garbage collector off (the worker pauses it while reading in bulk).
 
 The worker's measures are checked against the in-process measures (they must be equal).
 The machine's other load is printed: these numbers are only comparable within one run.
