@@ -10,7 +10,7 @@ How a partition's state is kept right (docs/kafka.md has the reasons and numbers
 - The event topic is the record, and its partition is the changelog of its cases' state
   (as Kafka Streams reuses a source topic as a table's changelog). On assignment the worker
   rebuilds the partition by reading it from offset 0 up to the high watermark of the fetch
-  answers, with a plain aiokafka consumer (no consumer group, about 400,000 messages a
+  answers, with a plain aiokafka consumer (no consumer group, about 200,000 messages a
   second here), and never trusts ListOffsets(LATEST), which Tansu answers wrongly.
 - Then the Faust agent follows the live tail through ``stream.take_events()`` batches.
   Offsets are checked: a message below the partition's position was applied already and
