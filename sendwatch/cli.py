@@ -265,6 +265,9 @@ def worker(
     broker: Annotated[str, typer.Option(help="Kafka broker: kafka://HOST:PORT")],
     topic: Annotated[str, typer.Option(help="The event topic.")] = "sendwatch-events",
     port: Annotated[int, typer.Option(help="HTTP port for /metrics and the API.")] = 6066,
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
     now: Annotated[str | None, typer.Option(help="Freeze 'now' at this date.")] = None,
     alertmanager: Annotated[str | None, typer.Option(help="Alertmanager URL.")] = None,
 ) -> None:
@@ -276,7 +279,9 @@ def worker(
     """
     from sendwatch.worker import worker_command
 
-    worker_command(broker=broker, topic=topic, port=port, now=now, alertmanager=alertmanager)
+    worker_command(
+        broker=broker, topic=topic, port=port, now=now, alertmanager=alertmanager, host=host
+    )
 
 
 grafana = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)

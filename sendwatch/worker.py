@@ -432,7 +432,13 @@ def _serve_http(app: Any, sock: socket.socket) -> threading.Thread:
 
 
 def worker_command(
-    *, broker: str, topic: str, port: int, now: str | None, alertmanager: str | None
+    *,
+    broker: str,
+    topic: str,
+    port: int,
+    now: str | None,
+    alertmanager: str | None,
+    host: str = "127.0.0.1",
 ) -> None:
     """Run a worker until SIGINT or SIGTERM."""
     try:
@@ -453,9 +459,8 @@ def worker_command(
     except BrokerError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    host = "127.0.0.1"
     sock = _bind(host, port)
-    address = f"http://{host}:{port}"
+    address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     token = settings.api_token()
     generated = token is None
     token = token or secrets.token_urlsafe(24)
