@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from projections.case import CaseFile, Clock
+from projections.case import CaseFile, Clock, apply_order
 from projections.law import CLOCKS
 
 
@@ -38,7 +38,7 @@ def clock_view(run: Clock, now: date) -> dict[str, Any]:
 def case_view(case: CaseFile, now: date) -> dict[str, Any]:
     """A case's clocks (in start order), exceptions, appeals and history (in apply order)."""
     retracted = {e.event_id for e in case.retracted}
-    history = sorted(case.history + case.retracted, key=lambda e: (e.day, e.second, e.event_id))
+    history = sorted(case.history + case.retracted, key=apply_order)  # as the fold applied them
     return {
         "case_id": case.case_id,
         "now": now.isoformat(),
