@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -64,3 +66,15 @@ def measures(
 
 def jsonl(events: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(e) + b"\n" for e in events)
+
+
+def sendwatch(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the ``sendwatch`` command as a user would (a new process); never raises on its
+    exit code, so a test can check it."""
+    return subprocess.run(
+        [sys.executable, "-m", "sendwatch.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,9 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.history import sendwatch
+from tests.services import free_port, stop
+
 TOKEN = "kafka-test-token"
 NOW = "2025-06-30"
 # Tansu answers a group join after half the session timeout: short timeouts (NOTES.md)
@@ -38,13 +40,6 @@ TEST_SETTINGS = {
     "SENDWATCH_KAFKA_QUERY_WAIT": "5",
     "SENDWATCH_KAFKA_PARTITIONS": "4",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -94,13 +89,8 @@ def tansu(workdir: Path) -> Iterator[Broker]:
         _wait_for_broker(broker)
         yield broker
     finally:
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.send_signal(signal.SIGCONT)  # a frozen broker cannot stop
+        stop(process)
 
 
 def _wait_for_broker(broker: Broker, timeout: float = 30.0) -> None:
@@ -226,12 +216,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop(self.process)
 
 
 def start_worker(
@@ -270,21 +255,7 @@ def start_worker(
 
 def file_measures(path: Path, *options: str, now: str = NOW) -> dict[str, Any]:
     """``sendwatch metrics`` over a JSONL file: what every worker must agree with."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sendwatch.cli",
-            "metrics",
-            "--events",
-            str(path),
-            "--now",
-            now,
-            *options,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    done = sendwatch("metrics", "--events", str(path), "--now", now, *options)
+    assert done.returncode == 0, done.stderr
     result: dict[str, Any] = orjson.loads(done.stdout)
     return result

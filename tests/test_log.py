@@ -16,7 +16,7 @@ from projections import Projector
 from streams.ingest import ingest
 from streams.log import EventLog
 from streams.replay import catch_up
-from tests.history import jsonl, raw
+from tests.history import jsonl, raw, sendwatch
 
 
 def lines(*events: bytes) -> list[bytes]:
@@ -75,12 +75,7 @@ def test_ingest_command_summary_and_exit_codes(tmp_path: Path) -> None:
     db = tmp_path / "log.db"
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "sendwatch.cli", "ingest", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        return sendwatch("ingest", *args)
 
     first = run(str(path), "--db", str(db))
     assert first.returncode == 0

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import orjson
 
-from tests.history import event, jsonl, measures, raw
+from tests.history import event, jsonl, measures, raw, sendwatch
 
 PERIOD = {"start": "2025-01-01", "end": "2025-12-31"}
 NOW = "2025-12-31"
@@ -224,25 +221,12 @@ def test_metrics_cli_reports_bad_lines_and_counts_dead_letters(tmp_path) -> None
     unknown = raw("plan.rewritten", "C1", "2025-01-07")
     path = tmp_path / "events.jsonl"
     path.write_bytes(jsonl([good]) + b"{not json\n" + jsonl([unknown]) + b"\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sendwatch.cli",
-            "metrics",
-            "--events",
-            str(path),
-            "--now",
-            "2025-03-01",
-        ],
-        capture_output=True,
-        check=False,
-    )
+    done = sendwatch("metrics", "--events", str(path), "--now", "2025-03-01")
     assert done.returncode == 0, done.stderr
     result = orjson.loads(done.stdout)
     assert result["dead_letters"] == 2
     assert result["assess_decision"]["overdue"] == 1  # due 17 Feb 2025
-    stderr = done.stderr.decode()
+    stderr = done.stderr
     assert "line 2" in stderr and "not valid JSON" in stderr
     assert "line 3" in stderr and "unknown event type 'plan.rewritten'" in stderr
 
@@ -250,10 +234,6 @@ def test_metrics_cli_reports_bad_lines_and_counts_dead_letters(tmp_path) -> None
 def test_metrics_cli_exits_1_when_no_line_is_valid(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bad.jsonl"
     path.write_bytes(b"[]\n{}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "sendwatch.cli", "metrics", "--events", str(path)],
-        capture_output=True,
-        check=False,
-    )
+    done = sendwatch("metrics", "--events", str(path))
     assert done.returncode == 1
     assert orjson.loads(done.stdout)["dead_letters"] == 2
