@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from alerts.exposition import windows as window_periods
@@ -153,6 +154,7 @@ def instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=4096)  # a few hundred distinct due dates, formatted thousands of times
 def long_date(day: date) -> str:
     """British style: Wednesday 21 May 2025."""
     return f"{day:%A} {day.day} {day:%B %Y}"
