@@ -22,7 +22,6 @@ midnight (UTC) at the end of ``end``: what would be recorded later is not in the
 
 from __future__ import annotations
 
-import gc
 import io
 import math
 import random
@@ -38,6 +37,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from projections.calendar import bank_holidays
+from projections.projector import paused_collector
 
 Data = Mapping[str, Any]
 
@@ -1444,9 +1444,7 @@ def _generate(
     seed: int, years: int, end: date, calibration: Calibration, council: str
 ) -> Iterator[dict[str, Any]]:
     history = _History(seed, years, end, calibration, council)
-    collecting = gc.isenabled()
-    gc.disable()  # hundreds of thousands of small records: collections would only slow this
-    try:
+    with paused_collector():  # hundreds of thousands of small records
         _existing_plans(history)
         _requests(history)
         _refusals_to_reassess(history)
@@ -1455,9 +1453,6 @@ def _generate(
         _plan_audits(history)
         _contacts(history)
         _retractions(history)
-    finally:
-        if collecting:
-            gc.enable()
     yield from history.export(f"ev-{seed}-")
 
 
