@@ -25,7 +25,7 @@ def main() -> None:
         start = time.perf_counter()
         summary = ingest(lines, log, origin="bench")
         ingest_s = time.perf_counter() - start
-        assert summary.accepted == count, summary.as_dict()
+        assert summary.accepted == count, summary
 
     decode_rate, ingest_rate = count / decode_s, count / ingest_s
     print(f"events                   {count:>12,}")

@@ -128,11 +128,6 @@ def _check_version(kind: str, schema: int, data: Any) -> None:
         raise InvalidEvent(_reason(error, "data")) from None
 
 
-def decode_value(value: Any, *, arrival: datetime | None, council: str | None = None) -> Record:
-    """``decode`` for a value already parsed from JSON (an item of a posted array)."""
-    return decode(orjson.dumps(value), arrival=arrival, council=council)
-
-
 def from_record(record: Record) -> Event:
     """The hot-path event of a stored (already validated) record, upcast to current schema."""
     kind = record["type"]

@@ -22,7 +22,6 @@ from events.upcast import current_schema
 LONDON = ZoneInfo("Europe/London")
 # UTC is datetime.UTC, the C-level one: converting to it is twice as fast as to ZoneInfo("UTC")
 CASE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
-_CASE_ID = re.compile(CASE_ID_PATTERN)
 
 
 def parse_occurred(value: str) -> tuple[date, int]:
@@ -117,10 +116,6 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def case_id_ok(value: str) -> bool:
-    return _CASE_ID.match(value) is not None
-
-
 __all__ = [
     "DATA_ADAPTERS",
     "EVENT_ADAPTER",
@@ -128,7 +123,6 @@ __all__ = [
     "UTC",
     "VERSIONED",
     "Envelope",
-    "case_id_ok",
     "json_schema",
     "parse_instant",
     "parse_occurred",

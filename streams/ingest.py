@@ -74,16 +74,6 @@ class IngestSummary:
         if room > 0:
             self.first_rejections.extend(rejected[:room])
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "first_rejections": [
-                {"where": r.origin, "reason": r.reason} for r in self.first_rejections
-            ],
-        }
-
 
 def ingest(
     lines: Iterable[bytes],
