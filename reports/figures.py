@@ -34,13 +34,11 @@ from events import Event
 from events.envelope import LONDON, UTC
 from projections import CaseFile, Period, Projector, fold_case
 from projections.law import CLOCK_IDS, ORDER_DEADLINES
-from projections.measures import measures
+from projections.measures import completed_by_period, measures
 
 Measures = dict[str, Any]
 CUTOFF_DAYS = 10  # the reporting cutoff: the end of the 10th day after the month ends
 TREND_MONTHS = 12
-CLOCK_COUNTS = ("completed", "on_time", "excepted", "excepted_on_time")
-CLOCK_RATES = ("rate_incl_exceptions", "rate_excl_exceptions")
 
 # Regs 5(4), 10(4) and 13(3): the grounds on which the 6, 16 and 20-week limits need not be
 # met, in the regulations' order (a) to (d). Reg 44(3) applies the same to tribunal orders.
@@ -300,20 +298,8 @@ def compute(
 def _trend(files: list[CaseFile], month: Month, now: date) -> tuple[tuple[Month, Measures], ...]:
     """Each clock's completed figures for each of the 12 months to ``month``."""
     months = [month.shift(n) for n in range(1 - TREND_MONTHS, 1)]
-    first, last = months[0].first, months[-1].last
-    stopped: dict[tuple[int, int], CaseFile] = {
-        (m.year, m.month): CaseFile(m.iso()) for m in months
-    }
-    for case in files:
-        for run in case.clocks:
-            stop = run.stop
-            if stop is not None and first <= stop <= last and run.cancelled is None:
-                stopped[(stop.year, stop.month)].clocks.append(run)
-    out = []
-    for m in months:
-        full = measures([stopped[(m.year, m.month)]], m.period, now)
-        out.append((m, {c: {f: full[c][f] for f in CLOCK_COUNTS + CLOCK_RATES} for c in CLOCK_IDS}))
-    return tuple(out)
+    figures = completed_by_period(files, [m.period for m in months], now)
+    return tuple(zip(months, figures, strict=True))
 
 
 def _ledgers(files: list[CaseFile], month: Period, year: Period) -> tuple[Ledger, Ledger]:

@@ -17,7 +17,6 @@ same body (the dead letters are kept).
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from projections import CLOCK_IDS, CLOCKS, CaseFile, Period
 from projections.calendar import add_months
 from projections.law import ClockRule
-from projections.measures import CLOCK_FIELDS, contribution, render
+from projections.measures import completed_by_period
 from projections.scorecard import POINTS, Point, scorecard_json
 from sendwatch.query import Query, make_query, parse_date
 from sendwatch.source import Source
@@ -43,7 +42,6 @@ MAX_BODY = 32 * 1024 * 1024  # bytes: about 100,000 events; send larger historie
 MEASURES_PARAMETERS = ("from", "to", "now", "as_at")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "text/plain")
 ORIGIN = "POST /api/events"
-TREND_FIELDS = (*CLOCK_FIELDS, "rate_incl_exceptions", "rate_excl_exceptions")
 
 
 @runtime_checkable
@@ -125,35 +123,22 @@ def clock_trend(
     """One clock's completions and rates in each of the last ``months`` calendar months to
     ``now`` (the current month so far last), counted as the contract's measures count them.
 
-    Only the (case, month) pairs where a run of the clock stopped are tallied, so this is one
-    pass over the cases, not one per month.
+    One pass over the cases, not one per month (``completed_by_period``).
     """
     first = add_months(now.replace(day=1), -(months - 1))
     periods = []
     for n in range(months):
         start = add_months(first, n)
         periods.append(Period(start, min(add_months(start, 1) - timedelta(days=1), now)))
-    tallies: list[Counter[tuple[Any, ...]]] = [Counter() for _ in periods]
-    for case in cases:
-        stopped = {
-            (run.stop.year - first.year) * 12 + run.stop.month - first.month
-            for run in case.clocks
-            if run.clock == clock and run.stop is not None and first <= run.stop <= now
+    return [
+        {
+            "month": period.start.strftime("%Y-%m"),
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            **figures[clock],
         }
-        for index in stopped:
-            tallies[index].update(contribution(case, periods[index], now))
-    out = []
-    for period, tally in zip(periods, tallies, strict=True):
-        c = render(tally)[clock]
-        out.append(
-            {
-                "month": period.start.strftime("%Y-%m"),
-                "from": period.start.isoformat(),
-                "to": period.end.isoformat(),
-                **{k: c[k] for k in TREND_FIELDS},
-            }
-        )
-    return out
+        for period, figures in zip(periods, completed_by_period(cases, periods, now), strict=True)
+    ]
 
 
 def clock_description(rule: ClockRule) -> dict[str, Any]:
