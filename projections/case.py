@@ -539,11 +539,16 @@ def fold_case(case_id: str, events: Iterable[Event], now: date | None = None) ->
 
 
 def fold_keyed(
-    case_id: str, keyed: list[Keyed], now: date | None = None, retractions: bool = True
+    case_id: str,
+    keyed: list[Keyed],
+    now: date | None = None,
+    retractions: bool = True,
+    ordered: bool = False,
 ) -> CaseFile:
     """``fold_case`` for events already unique by id and paired with their ``apply_order``
     (the projector keeps them so, so a refold never recomputes a key). ``retractions``
-    False says the caller knows there is no retraction among them."""
+    False says the caller knows there is no retraction among them; ``ordered`` that they
+    are sorted already."""
     if now is not None:
         # a retraction works from when it was recorded (as-at), not when it is dated: a
         # retracted event counts as never having happened, whatever "now" is asked about
@@ -553,7 +558,7 @@ def fold_keyed(
         gone = retracted_ids(e for _, e in keyed if e.type == "event.retracted")
     case = CaseFile(case_id)
     history = case.history
-    for _, event in sorted(keyed):
+    for _, event in keyed if ordered else sorted(keyed):
         if gone and event.event_id in gone:
             case.retracted.append(event)
             continue

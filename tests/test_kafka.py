@@ -175,7 +175,8 @@ def test_partial_tallies_round_trip_exactly() -> None:
     partial = decode_partial(encode_partial(state, [query], "w1"))
     assert partial is not None
     assert (partial.partition, partial.offset, partial.events, partial.cases) == (3, 1, 1, 1)
-    assert partial.tallies[query] == +state.projector.tally(*query)
+    counted = {key: n for key, n in state.projector.tally(*query).items() if n}
+    assert partial.tallies[query] == counted
     assert decode_partial(b'{"version": 99}') is None
 
 

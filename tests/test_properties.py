@@ -171,6 +171,28 @@ def test_replay_equals_event_by_event_application(events: list[Event]) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(histories(), st.data())
+def test_every_live_window_equals_a_fresh_replay(events: list[Event], data: Any) -> None:
+    """The projector keeps several periods on several "now"s current as events arrive (the
+    standing part once per "now", the dated part per period): each equals a replay's."""
+    periods = [
+        PERIOD,
+        Period(NOW - timedelta(days=30), NOW),
+        Period(START, START + timedelta(days=200)),
+    ]
+    asked = [(now, period) for now in (NOW, NOW - timedelta(days=40)) for period in periods]
+    live = Projector()
+    for e in events:
+        live.apply(e)
+        now, period = data.draw(st.sampled_from(asked))
+        live.measures(now, period)
+    fresh = Projector()
+    fresh.apply_all(events)
+    for now, period in asked:
+        assert live.measures(now, period) == fresh.measures(now, period)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories(), st.data())
 def test_live_extension_of_a_case_equals_refolding_it(events: list[Event], data: Any) -> None:
     """Events arriving in date order extend each case's fold in place; the case files (every
     clock, record and the history) equal a replay's."""
