@@ -2,7 +2,7 @@
 
 One SQLite event log, one in-process ``Projector`` and the HTTP app of ``sendwatch.api``.
 At start the projector catches up with the log; each POST appends its batch to the log in one
-transaction, then ``catch_up`` applies only the new positions (the projector is never rebuilt
+transaction, then applies it (``streams.replay.apply_appended``: the projector is never rebuilt
 per request). One lock guards the log and the projector: decoding happens outside it.
 
 The alert engine runs in ``EmbeddedSource.on_change`` (see there).
@@ -37,7 +37,7 @@ from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted, Health
 from streams.ingest import decode_lines
 from streams.log import EventLog, Rejected
-from streams.replay import catch_up
+from streams.replay import apply_appended, catch_up
 
 REEVALUATE_SECONDS = 30.0  # ``on_change`` also runs this often, so time-driven alerts fire
 COLLECT_EVERY = 20  # timer ticks (10 minutes) between full collections of the heap
@@ -140,7 +140,7 @@ class EmbeddedSource:
                 lines.append(item.line)
         with self.lock:
             done = self.log.append(records, rejected)
-            catch_up(self.projector, self.log)
+            apply_appended(self.projector, self.log, records, done)
             self.dead_letters += done.rejected
             c = self.counters
             self.counters = replace(

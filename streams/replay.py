@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from events import from_record
+from events import Record, from_record
 from projections import Projector
 from projections.projector import paused_collector
 from streams.ingest import decode_lines
-from streams.log import EventLog, Rejected
+from streams.log import Appended, EventLog, Rejected
 
 
 def catch_up(projector: Projector, log: EventLog) -> int:
@@ -26,6 +26,21 @@ def catch_up(projector: Projector, log: EventLog) -> int:
         for position, record in log.read(after=projector.position):
             new += projector.apply(from_record(record))
             projector.position = position
+    return new
+
+
+def apply_appended(
+    projector: Projector, log: EventLog, records: Sequence[Record], appended: Appended
+) -> int:
+    """After ``log.append(records)``: apply the batch from memory when the projector was
+    current and the batch is all the log gained (it then holds exactly the stored
+    records, and a duplicate id is skipped by both); otherwise ``catch_up`` reads it back.
+    Returns how many events were new."""
+    if projector.position + appended.accepted != appended.head:
+        return catch_up(projector, log)  # another writer appended too
+    apply = projector.apply
+    new = sum(1 for record in records if apply(from_record(record)))
+    projector.position = appended.head
     return new
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import orjson
 
-from events import from_record
+from events import decode, from_record
 from projections import Projector
 from streams.ingest import ingest
 from streams.log import EventLog
-from streams.replay import catch_up
+from streams.replay import apply_appended, catch_up
 from tests.history import jsonl, raw, sendwatch
 
 
@@ -99,6 +99,41 @@ def test_projector_catches_up_from_its_position_without_gaps(tmp_path: Path) -> 
         assert catch_up(p, log) == 5 and p.position == 5
         ingest(lines(jsonl([raw("plan.issued", "C9", "2025-01-06")])), log, origin="b")
         assert catch_up(p, log) == 1 and p.position == 6 and p.event_count == 6
+
+
+def test_a_batch_just_appended_is_applied_from_memory_exactly_as_read_back(
+    tmp_path: Path,
+) -> None:
+    """``apply_appended`` (the service's POST) gives what ``catch_up`` gives: with a
+    duplicate in the batch, with an id already stored, and when another writer appended
+    between two batches (then it reads the log)."""
+
+    def records(*events: dict[str, object]) -> list[dict[str, object]]:
+        return [decode(orjson.dumps(e), arrival=None) for e in events]
+
+    first = records(raw("plan.issued", "C1", "2025-01-06", eid="e1"))
+    second = records(
+        raw("plan.issued", "C2", "2025-01-07", eid="e2"),
+        raw("plan.issued", "C3", "2025-01-08", eid="e1"),  # an id already stored
+        raw("plan.issued", "C4", "2025-01-09", eid="e3"),
+        raw("plan.issued", "C5", "2025-01-10", eid="e3"),  # repeated within the batch
+    )
+    other = records(raw("plan.issued", "C6", "2025-01-11", eid="e4"))
+    third = records(raw("plan.issued", "C7", "2025-01-12", eid="e5"))
+    with EventLog(tmp_path / "log.db") as log:
+        live = Projector()
+        assert apply_appended(live, log, first, log.append(first)) == 1
+        assert apply_appended(live, log, second, log.append(second)) == 2
+        with EventLog(tmp_path / "log.db") as writer:  # another writer appends meanwhile
+            writer.append(other)
+        assert apply_appended(live, log, third, log.append(third)) == 2
+        replayed = Projector()
+        catch_up(replayed, log)
+    assert live.position == replayed.position == 5
+    assert sorted(live.case_files(), key=lambda c: c.case_id) == sorted(
+        replayed.case_files(), key=lambda c: c.case_id
+    )
+    assert {c.case_id for c in live.case_files()} == {"C1", "C2", "C4", "C6", "C7"}
 
 
 def test_kill_9_during_a_large_ingest_loses_no_acknowledged_event(tmp_path: Path) -> None:
