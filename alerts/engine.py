@@ -180,8 +180,14 @@ class CaseJudge:
         return cls(rules, link, {c: rs for c, rs in by_clock.items() if rs})
 
 
-def case_findings(case: CaseFile, now: date, judge: CaseJudge) -> list[Finding]:
-    """Every per-case rule that holds for this case's open, non-excepted clocks on ``now``."""
+def case_findings(
+    case: CaseFile, now: date, judge: CaseJudge, known: Mapping[str, Alert] | None = None
+) -> list[Finding]:
+    """Every per-case rule that holds for this case's open, non-excepted clocks on ``now``.
+
+    ``known``: the alerts already kept, by fingerprint; a firing one with the same due date
+    has the same finding, which is reused rather than written again (a case touched by a
+    new event keeps most of its findings)."""
     found: list[Finding] = []
     by_clock = judge.by_clock
     for run in case.clocks:
@@ -193,7 +199,7 @@ def case_findings(case: CaseFile, now: date, judge: CaseJudge) -> list[Finding]:
         for rule in rules:
             soon = now + timedelta(days=rule.within_days)
             if _holds(rule, run.due, now, soon):
-                found.append(_case_finding(case.case_id, run, rule, judge, None, run.due))
+                found.append(_case_finding(case.case_id, run, rule, judge, None, run.due, known))
             if rule.interim and run.kind is not None:
                 interim = run.interim()
                 if (
@@ -202,7 +208,7 @@ def case_findings(case: CaseFile, now: date, judge: CaseJudge) -> list[Finding]:
                     and _holds(rule, interim[1], now, soon)
                 ):
                     found.append(
-                        _case_finding(case.case_id, run, rule, judge, interim[0], interim[1])
+                        _case_finding(case.case_id, run, rule, judge, interim[0], interim[1], known)
                     )
     return found
 
@@ -214,12 +220,23 @@ def _holds(rule: CaseRule, due: date, now: date, soon: date) -> bool:
 
 
 def _case_finding(
-    case_id: str, run: Clock, rule: CaseRule, judge: CaseJudge, step: str | None, due: date
+    case_id: str,
+    run: Clock,
+    rule: CaseRule,
+    judge: CaseJudge,
+    step: str | None,
+    due: date,
+    known: Mapping[str, Alert] | None = None,
 ) -> Finding:
-    law = CLOCKS[run.clock]
     order = ORDER_DEADLINES.get(run.kind or "")
-    if order is not None:
-        step = step or "final"
+    if order is not None and step is None:
+        step = "final"
+    fingerprint = f"{rule.name}:{case_id}:{run.clock}:{run.key}:{step or ''}"
+    alert = None if known is None else known.get(fingerprint)
+    if alert is not None and alert.state == "firing" and alert.finding.due == due:
+        return alert.finding
+    law = CLOCKS[run.clock]
+    if order is not None and step is not None:
         what = STEP_WORDS.get(step, order.what) if step != "final" else order.what
         subject = f"Tribunal order {run.key} ({run.kind})"
         if step != "final":
@@ -236,7 +253,7 @@ def _case_finding(
         f"Under {run.citation}. Case page: {link}"
     )
     return Finding(
-        fingerprint=f"{rule.name}:{case_id}:{run.clock}:{run.key}:{step or ''}",
+        fingerprint=fingerprint,
         alertname=rule.name,
         severity=rule.severity,
         team=judge.rules.team_of(rule),
@@ -503,6 +520,8 @@ class Engine:
         """
         with self._lock:
             if self._day != now:
+                # every finding written afresh (the rules or the base URL may have changed
+                # since the stored alerts were written); the cases of a batch reuse them
                 judged: dict[str, list[Finding]] = {
                     case.case_id: case_findings(case, now, self.judge)
                     for case in projector.case_files(now)
@@ -514,7 +533,9 @@ class Engine:
                 judged = {}
                 for case_id in cases or ():
                     case = projector.case_file(case_id, now)
-                    judged[case_id] = [] if case is None else case_findings(case, now, self.judge)
+                    judged[case_id] = (
+                        [] if case is None else case_findings(case, now, self.judge, self._alerts)
+                    )
             fired: list[Alert] = []
             resolved: list[Alert] = []
             for case_id, findings in judged.items():
