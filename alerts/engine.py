@@ -44,6 +44,7 @@ from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
 from projections.scorecard import POINTS, Point
 
 RESOLVED_KEPT = timedelta(hours=24)  # resolved alerts stay listed (and deliverable) this long
+PRUNE_EVERY = timedelta(minutes=1)  # how often resolved alerts past RESOLVED_KEPT are dropped
 SEVERITY_RANK = {"page": 0, "critical": 1, "warning": 2}
 STEP_WORDS = {"notify": "tell the family that it will assess", "draft": "send the draft plan"}
 Measures = Mapping[str, Any]
@@ -487,6 +488,8 @@ class Engine:
         self._listing: list[dict[str, Any]] | None = None  # ``active()``, until a change
         self._forget: set[str] = set()
         self._day: date | None = None  # the day every case was last judged on
+        self._pruned: datetime | None = None  # when resolved alerts were last pruned
+        self._saving = threading.Lock()
         if store is not None:
             for alert in store.load():
                 self._remember(alert)
@@ -511,12 +514,14 @@ class Engine:
         *,
         dead_letters: int = 0,
         cases: Iterable[str] | None = None,
+        save: bool = True,
     ) -> Changes:
         """Judge the rules on day ``now`` at moment ``at``.
 
         ``cases``: the cases whose events changed (judged again); ``None`` means only that
         time has passed, and every case is judged again when ``now`` is a new day. The
-        aggregate rules are judged every time.
+        aggregate rules are judged every time. ``save`` False leaves the changes for the
+        next ``save`` (the service saves every second, off the request's path).
         """
         with self._lock:
             if self._day != now:
@@ -562,9 +567,12 @@ class Engine:
                 points=self.points,
             )
             self._aggregates = self._reconcile(self._aggregates, aggregates, at, fired, resolved)
-            self._prune(at)
-            self._save()
+            if self._pruned is None or at - self._pruned >= PRUNE_EVERY:
+                self._prune(at)
+                self._pruned = at
             changes = Changes(fired, resolved)
+        if save:
+            self.save()
         if fired or resolved:
             for listener in self.listeners:
                 listener()
@@ -620,18 +628,26 @@ class Engine:
             self._forget.add(fp)
             self._listing = None
 
-    def _save(self) -> None:
-        if self.store is None or not (self._dirty or self._forget):
-            self._dirty.clear()
-            self._forget.clear()
-            return
-        try:
-            self.store.save([self._alerts[fp] for fp in self._dirty], self._forget)
-        except Exception as error:  # keep serving; the changes stay dirty and are saved later
-            print(f"sendwatch: could not save alerts: {error}", file=sys.stderr, flush=True)
-            return
-        self._dirty.clear()
-        self._forget.clear()
+    def save(self) -> None:
+        """Write the alerts changed since the last save to the store, if there is one.
+
+        The changes are taken under the engine's lock, and written outside it (one save at
+        a time, so an older state never overwrites a newer one): judging goes on meanwhile.
+        A failed write keeps them to be written next time."""
+        with self._saving:
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+                forget, self._forget = self._forget, set()
+                if self.store is None or not (dirty or forget):
+                    return
+                alerts = [replace(self._alerts[fp]) for fp in dirty]
+            try:
+                self.store.save(alerts, forget)
+            except Exception as error:  # keep serving; the changes are saved next time
+                print(f"sendwatch: could not save alerts: {error}", file=sys.stderr, flush=True)
+                with self._lock:
+                    self._dirty.update(fp for fp in dirty if fp in self._alerts)
+                    self._forget.update(fp for fp in forget if fp not in self._alerts)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -669,7 +685,9 @@ class Engine:
 
     def pending(self, at: datetime, resend: timedelta, deliver_aggregates: bool) -> list[Alert]:
         """Alerts to send now: firing ones not sent within ``resend``, resolutions not yet
-        delivered. Copies: the engine's own records change only through ``sent``."""
+        delivered. Copies: the engine's own records change only through ``sent``. Saved
+        first: nothing is sent that a restart would not know about."""
+        self.save()
         with self._lock:
             return [
                 replace(a)
@@ -692,7 +710,7 @@ class Engine:
                 if alert.state == "resolved" and not alert.delivered:
                     alert.delivered = True
                     self._touch(alert.fingerprint)
-            self._save()
+        self.save()
 
     def __iter__(self) -> Iterator[Alert]:
         return iter(self.alerts())

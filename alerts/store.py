@@ -1,16 +1,16 @@
 """Alerts that outlive the process: a table ``alerts`` in the event log's SQLite file.
 
-One row per fingerprint (firing, or resolved and kept a while), written in one transaction per
-evaluation, so a restarted service finds the same alerts with the same ``startsAt`` and
-neither loses nor repeats one. The table sits beside the event log's tables and is written
-through its own connection (WAL: the log's writer and this one take turns).
+One row per fingerprint (firing, or resolved and kept a while), each save one transaction
+(the service saves every second, and before anything is delivered), so a restarted service
+finds the same alerts with the same ``startsAt`` and neither loses nor repeats one. The
+table sits beside the event log's tables and is written through its own connection (WAL:
+the log's writer and this one take turns).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from pathlib import Path
 
 import orjson
 
@@ -26,12 +26,11 @@ CREATE TABLE IF NOT EXISTS alerts (
 
 
 class SqliteAlertStore:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+    """The ``alerts`` table over a connection opened by the file's owner (in the service,
+    ``streams.log.connect`` on the event log's file); the store closes it."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:

@@ -33,6 +33,7 @@ from alerts.rules import load_rules
 from alerts.store import SqliteAlertStore
 from bench.history import END, history_years
 from projections import Projector
+from streams.log import connect
 from streams.replay import replay_lines
 
 
@@ -95,11 +96,11 @@ def main() -> None:
         stores = iter(range(args.repeat))
 
         def stored() -> None:
-            with SqliteAlertStore(Path(folder) / f"alerts{next(stores)}.db") as store:
+            with SqliteAlertStore(connect(Path(folder) / f"alerts{next(stores)}.db")) as store:
                 Engine(rules, store=store).update(projector, now, at)
 
         stored_s = best(args.repeat, stored)
-        with SqliteAlertStore(Path(folder) / "alerts0.db") as store:
+        with SqliteAlertStore(connect(Path(folder) / "alerts0.db")) as store:
             start = time.perf_counter()
             restarted = Engine(rules, store=store)
             changes = restarted.update(projector, now, at)

@@ -36,11 +36,12 @@ from sendwatch.api import MAX_BODY, clock_trend, create_app
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted, Health
 from streams.ingest import decode_lines
-from streams.log import EventLog, Rejected
+from streams.log import EventLog, Rejected, connect
 from streams.replay import apply_appended, catch_up
 
-REEVALUATE_SECONDS = 30.0  # ``on_change`` also runs this often, so time-driven alerts fire
-COLLECT_EVERY = 20  # timer ticks (10 minutes) between full collections of the heap
+HOUSEKEEPING_SECONDS = 1.0  # the timer: alerts saved and the log checkpointed this often
+REEVALUATE_EVERY = 30  # timer ticks between ``on_change`` runs, so time-driven alerts fire
+COLLECT_EVERY = 600  # timer ticks (10 minutes) between full collections of the heap
 
 
 class EmbeddedSource:
@@ -55,6 +56,10 @@ class EmbeddedSource:
     change (listing thousands of alerts after every batch would double a small POST's cost);
     ``notifications`` counts Alertmanager deliveries by "sent" and "failed"
     (``sendwatch_alert_notifications_total``).
+
+    ``deferred_saves``: the alerts a batch changed are saved by ``housekeeping`` (the
+    service's timer, every second, and delivery before it sends anything) rather than
+    inside the POST; the same timer checkpoints a log opened with ``autocheckpoint=False``.
     """
 
     def __init__(
@@ -68,8 +73,10 @@ class EmbeddedSource:
         alertmanager: str | None = None,
         rules: Path | None = None,
         base_url: str = "http://127.0.0.1:8000",
+        deferred_saves: bool = False,
     ) -> None:
         self.log = log
+        self.deferred_saves = deferred_saves
         self.projector = projector or Projector()
         self.lock = threading.RLock()
         self.frozen_now = frozen_now
@@ -86,7 +93,7 @@ class EmbeddedSource:
             load_rules(rules, points),
             base_url=base_url,
             points=points,
-            store=SqliteAlertStore(log.path),
+            store=SqliteAlertStore(connect(log.path, autocheckpoint=log.autocheckpoint)),
         )
         with self.lock:
             catch_up(self.projector, log)
@@ -195,10 +202,22 @@ class EmbeddedSource:
         is listed again, when next asked, after an alert fired or resolved, and after every
         tick of the timer."""
         changes = self.alert_engine.update(
-            self.projector, now, datetime.now(UTC), dead_letters=self.dead_letters, cases=cases
+            self.projector,
+            now,
+            datetime.now(UTC),
+            dead_letters=self.dead_letters,
+            cases=cases,
+            save=not (self.deferred_saves and cases is not None),
         )
         if changes.fired or changes.resolved or cases is None:
             self._alerts_changed = True
+
+    def housekeeping(self) -> None:
+        """Save the alerts changed since the last save, and checkpoint the log (when its
+        commits do not). Neither holds ``lock``: requests are served meanwhile."""
+        self.alert_engine.save()
+        if not self.log.autocheckpoint:
+            self.log.checkpoint()
 
 
 def settle_collector() -> None:
@@ -216,10 +235,12 @@ def settle_collector() -> None:
 
 def _tick(source: EmbeddedSource, stop: threading.Event) -> None:
     ticks = 0
-    while not stop.wait(REEVALUATE_SECONDS):
-        with source.lock:
-            source.on_change(source.now())
+    while not stop.wait(HOUSEKEEPING_SECONDS):
         ticks += 1
+        if ticks % REEVALUATE_EVERY == 0:
+            with source.lock:
+                source.on_change(source.now())
+        source.housekeeping()
         if ticks % COLLECT_EVERY == 0:
             settle_collector()
 
@@ -254,7 +275,7 @@ def serve(
     generated = token is None
     token = token or secrets.token_urlsafe(24)
     print(f"sendwatch: loading the event log {db} …", file=sys.stderr, flush=True)
-    log = EventLog(db)
+    log = EventLog(db, autocheckpoint=False)  # checkpointed by the timer instead
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
     try:
         source = EmbeddedSource(
@@ -265,6 +286,7 @@ def serve(
             alertmanager=alertmanager,
             rules=rules,
             base_url=address.rstrip("/"),
+            deferred_saves=True,
         )
     except RulesError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -308,6 +330,8 @@ def serve(
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
     finally:
         stop.set()
+        timer.join()
         if dispatcher is not None:
             dispatcher.stop()
+        source.housekeeping()  # every alert change saved before the process ends
         log.close()

@@ -60,21 +60,47 @@ class DeadLetter:
     raw: bytes
 
 
+def connect(path: str | Path, *, autocheckpoint: bool = True) -> sqlite3.Connection:
+    """A connection to a sendwatch SQLite file (the log, and the alerts kept beside it):
+    write-ahead logging, autocommit unless a transaction is begun, usable from any thread.
+
+    ``autocheckpoint`` False: commits never copy the write-ahead log into the file (SQLite
+    does that every 1,000 pages, with an fsync, inside the commit that crosses the mark);
+    the file's owner then calls ``EventLog.checkpoint``, off the request's path.
+    """
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a commit survives the process being killed; only a power cut can
+    # lose the last commits, never corrupt the file.
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=10000")
+    if not autocheckpoint:
+        db.execute("PRAGMA wal_autocheckpoint=0")
+    return db
+
+
 class EventLog:
     """One SQLite file. Safe for one writer process and any number of readers."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, autocheckpoint: bool = True) -> None:
+        """``autocheckpoint`` as for ``connect``: False when the owner calls ``checkpoint``."""
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives the process being killed; only a power cut
-        # can lose the last commits, never corrupt the file.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self.autocheckpoint = autocheckpoint
+        self._db = connect(self.path, autocheckpoint=autocheckpoint)
         self._db.executescript(SCHEMA)
+        self._checkpointer: sqlite3.Connection | None = None
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._db.close()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, through a connection of its own
+        (PASSIVE: it never waits for, nor blocks, the writer or the readers)."""
+        if self._checkpointer is None:
+            self._checkpointer = connect(self.path)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def __enter__(self) -> EventLog:
         return self

@@ -17,6 +17,7 @@ from alerts.rules import RulesError, RuleSet, load_rules, parse_rules
 from alerts.store import SqliteAlertStore
 from events import Event
 from projections import Projector
+from streams.log import connect
 from tests.history import event
 
 AT = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
@@ -223,19 +224,43 @@ def test_incremental_evaluation_equals_a_full_one() -> None:
                 ev("exception.applied", case, "2025-05-20", clock="final_plan", ground="absence")
             )
             touched.add(case)
+        else:  # touched, but its alerts still hold: their findings are reused
+            p.apply(ev("caseworker.assigned", case, "2025-05-20", caseworker_id="W1"))
+            touched.add(case)
     engine.update(p, now, AT, cases=touched)
     full = Engine(only_case_rules())
     full.update(p, now, AT)
     assert set(firing(engine)) == set(firing(full))
     assert len(firing(full)) == 10
+    # reused findings read exactly as freshly written ones
+    assert [a for a in engine.active() if a["state"] == "firing"] == full.active()
+
+
+def test_saving_later_stores_every_change_before_anything_is_sent(tmp_path: Path) -> None:
+    """The service judges with ``save=False`` and saves off the request's path: the store
+    has nothing until ``save``, and ``pending`` (what delivery sends) saves first."""
+    db = tmp_path / "alerts.db"
+    p = projector(*request())
+    with SqliteAlertStore(connect(db)) as store, SqliteAlertStore(connect(db)) as reader:
+        engine = Engine(only_case_rules(), store=store)
+        engine.update(p, date(2025, 6, 1), AT, save=False)
+        assert reader.load() == []
+        (sent,) = engine.pending(AT, timedelta(minutes=5), deliver_aggregates=True)
+        (stored,) = reader.load()
+        assert stored.fingerprint == sent.fingerprint and stored.state == "firing"
+        p.apply(ev("plan.issued", "C1", "2025-06-01"))
+        engine.update(p, date(2025, 6, 1), AT + timedelta(hours=1), cases={"C1"}, save=False)
+        assert reader.load()[0].state == "firing"
+        engine.save()
+        assert reader.load()[0].state == "resolved"
 
 
 def test_a_restart_neither_loses_nor_repeats_an_alert(tmp_path: Path) -> None:
     db = tmp_path / "alerts.db"
     p = projector(*request())
-    with SqliteAlertStore(db) as store:
+    with SqliteAlertStore(connect(db)) as store:
         Engine(only_case_rules(), store=store).update(p, date(2025, 6, 1), AT)
-    with SqliteAlertStore(db) as store:
+    with SqliteAlertStore(connect(db)) as store:
         engine = Engine(only_case_rules(), store=store)
         changes = engine.update(p, date(2025, 6, 1), AT + timedelta(hours=1))
         assert changes.fired == [] and changes.resolved == []
@@ -243,11 +268,11 @@ def test_a_restart_neither_loses_nor_repeats_an_alert(tmp_path: Path) -> None:
         assert alert["startsAt"] == "2025-06-01T09:00:00Z"
         # resolved while stopped: the next start finds it resolved, and saves that
         p.apply(ev("plan.issued", "C1", "2025-06-01"))
-    with SqliteAlertStore(db) as store:
+    with SqliteAlertStore(connect(db)) as store:
         engine = Engine(only_case_rules(), store=store)
         changes = engine.update(p, date(2025, 6, 1), AT + timedelta(hours=2))
         assert [a.finding.alertname for a in changes.resolved] == ["ClockOverdue"]
-    with SqliteAlertStore(db) as store:
+    with SqliteAlertStore(connect(db)) as store:
         (alert,) = Engine(only_case_rules(), store=store).active()
         assert (alert["state"], alert["delivered"]) == ("resolved", False)
 

@@ -4,6 +4,8 @@ last tests start the real ``sendwatch run``."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from datetime import date
@@ -15,9 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from alerts.store import SqliteAlertStore
 from sendwatch.cli import app as cli
 from sendwatch.service import EmbeddedSource, embedded_app
-from streams.log import EventLog
+from streams.log import EventLog, connect
 from tests.running_service import NOW, TOKEN, history, jsonl, sendwatch_run_command
 from tests.services import free_port, promtool_problems, stop
 
@@ -457,3 +460,33 @@ def test_targets_and_floors_come_from_sendwatch_targets(
     assert (card[7]["target"], card[7]["floor"], card[7]["rag"]) == (28.0, 90.0, "amber")
     assert 'sendwatch_scorecard_floor{point="7"} 90.0' in metrics
     assert 'sendwatch_scorecard_status{point="7"} 1.0' in metrics
+
+
+def test_a_post_leaves_saving_alerts_and_checkpointing_to_the_timer(tmp_path: Path) -> None:
+    """As ``sendwatch run`` keeps them: a POST neither saves the alerts it changed nor
+    copies the log's write-ahead log into the file; the timer's ``housekeeping`` does both."""
+    db = tmp_path / "events.db"
+
+    def events_in_the_file_alone() -> int:
+        copy = tmp_path / "copy.db"  # the database file without its write-ahead log
+        shutil.copy(db, copy)
+        with sqlite3.connect(copy) as alone:
+            tables = {name for (name,) in alone.execute("SELECT name FROM sqlite_master")}
+            if "events" not in tables:
+                return 0
+            return int(alone.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    with (
+        EventLog(db, autocheckpoint=False) as log,
+        SqliteAlertStore(connect(db)) as reader,
+    ):
+        source = EmbeddedSource(log, frozen_now=date.fromisoformat(NOW), deferred_saves=True)
+        assert source.post_events(jsonl(history()), "test").accepted == len(history())
+        firing = [a for a in source.alerts() if a["state"] == "firing"]
+        assert firing and reader.load() == []
+        assert events_in_the_file_alone() == 0
+        source.housekeeping()
+        assert sorted(a.fingerprint for a in reader.load()) == sorted(
+            a["fingerprint"] for a in firing
+        )
+        assert events_in_the_file_alone() == len(history())
