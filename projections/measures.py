@@ -6,9 +6,10 @@ one shape serves a full replay, the incremental live service (subtract a case's 
 add its new one) and the Kafka workers (each partition's sum is merged by addition). Medians
 and maxima are kept as multisets (``("eotas_days", 17)`` counted) so they add up too.
 
-A case's tally has two parts: ``standing`` on a "now" (open clocks, children out of
-education) and ``dated`` for a period (what happened in it). The live service keeps several
-periods on one "now" current, so it computes the standing part once for all of them.
+A case's tally has three parts: ``standing`` on a "now" (open clocks, children out of
+education); ``dated``, what happened, by day, so that one tally serves every period; and
+``many_caseworkers``, the one measure that is not a sum over days. The live service keeps
+several periods current at once for the price of one.
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ from projections.case import CaseFile
 from projections.law import APPEAL_AGAINST, APPEAL_OUTCOMES, CLOCK_IDS
 
 Tally = dict[tuple[Any, ...], int]  # a missing key counts 0
+Dated = dict[date, Tally]  # by the day it happened (``dated``)
 Counts = defaultdict[tuple[Any, ...], int]
 CLOCK_FIELDS = ("completed", "on_time", "excepted", "excepted_on_time")
 OPEN_FIELDS = ("open", "overdue", "due_within_7_days")
 SOON = timedelta(days=7)
+CW_CASES = ("cw", "cases")
+CW_MANY = ("cw", "cases_with_3_or_more")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,89 +75,97 @@ def standing(case: CaseFile, now: date) -> Tally:
     return dict(tally)
 
 
-def dated(case: CaseFile, periods: Sequence[Period]) -> list[Tally]:
-    """What one case adds, for each period, to the measures of what happened in it (clocks
-    completed, appeals, decisions, EOTAS, caseworkers, audits, review checks). One pass
-    over the case for every period: the live service keeps several windows current."""
-    tallies: list[Counts] = [defaultdict(int) for _ in periods]
-    spans = [(p.start, p.end, tally) for p, tally in zip(periods, tallies, strict=True)]
+def dated(case: CaseFile) -> Dated:
+    """What one case adds to the measures of what happened (clocks completed, appeals,
+    decisions, EOTAS, caseworker changes, audits, review checks), by the day it happened:
+    a period's share is the sum over its days (``in_period``), so one tally serves every
+    period. The day a case first had a caseworker counts for every period ending after it.
+    Whether a case had three or more caseworkers in a period is not a sum over days: that
+    is ``many_caseworkers``."""
+    by_day: dict[date, Counts] = {}
+
+    def on(day: date) -> Counts:
+        tally = by_day.get(day)
+        if tally is None:
+            tally = by_day[day] = defaultdict(int)
+        return tally
+
     for run in case.clocks:
         stop = run.stop
         if stop is None or run.cancelled is not None:
             continue
         clock = run.clock
+        tally = on(stop)
+        tally[("clock", clock, "completed")] += 1
         on_time = stop <= run.due
-        for start, end, tally in spans:
-            if start <= stop <= end:
-                tally[("clock", clock, "completed")] += 1
-                if on_time:
-                    tally[("clock", clock, "on_time")] += 1
-                if run.excepted:
-                    tally[("clock", clock, "excepted")] += 1
-                    if on_time:
-                        tally[("clock", clock, "excepted_on_time")] += 1
+        if on_time:
+            tally[("clock", clock, "on_time")] += 1
+        if run.excepted:
+            tally[("clock", clock, "excepted")] += 1
+            if on_time:
+                tally[("clock", clock, "excepted_on_time")] += 1
     for appeal in case.appeals.values():
-        for start, end, tally in spans:
-            if start <= appeal.registered <= end:
-                tally[("appeal", appeal.against, "registered")] += 1
-            if appeal.concluded is not None and start <= appeal.concluded <= end:
-                tally[("appeal", appeal.against, appeal.outcome)] += 1
+        on(appeal.registered)[("appeal", appeal.against, "registered")] += 1
+        if appeal.concluded is not None:
+            on(appeal.concluded)[("appeal", appeal.against, appeal.outcome)] += 1
     for decision in case.decisions:
-        for start, end, tally in spans:
-            if start <= decision.day <= end:
-                tally[("ftr", "decisions")] += 1
-                if decision.overturned:
-                    tally[("ftr", "overturned")] += 1
+        tally = on(decision.day)
+        tally[("ftr", "decisions")] += 1
+        if decision.overturned:
+            tally[("ftr", "overturned")] += 1
     for day in case.eotas_requests:
-        for start, end, tally in spans:
-            if start <= day <= end:
-                tally[("eotas", "requested")] += 1
+        on(day)[("eotas", "requested")] += 1
     for day, request in case.eotas_starts:
-        for start, end, tally in spans:
-            if start <= day <= end:
-                tally[("eotas", "started")] += 1
-                if request is not None:
-                    tally[("eotas_days", (day - request).days)] += 1
-    if case.caseworkers:
-        for period, tally in zip(periods, tallies, strict=True):
-            _caseworkers(case, period, tally)
+        tally = on(day)
+        tally[("eotas", "started")] += 1
+        if request is not None:
+            tally[("eotas_days", (day - request).days)] += 1
+    previous: str | None = None
+    for n, (day, worker) in enumerate(case.caseworkers):
+        if n == 0:
+            on(day)[CW_CASES] += 1
+        elif worker != previous:
+            on(day)[("cw", "changes")] += 1
+        previous = worker
     for day, b, e, f in case.audits:
-        for start, end, tally in spans:
-            if start <= day <= end:
-                tally[("audit", "audited")] += 1
-                for section, met in (
-                    ("section_b_met", b),
-                    ("section_e_met", e),
-                    ("section_f_met", f),
-                ):
-                    if met:
-                        tally[("audit", section)] += 1
+        tally = on(day)
+        tally[("audit", "audited")] += 1
+        for section, met in (("section_b_met", b), ("section_e_met", e), ("section_f_met", f)):
+            if met:
+                tally[("audit", section)] += 1
     for day, setting, compliant in case.compliance:
-        for start, end, tally in spans:
-            if start <= day <= end:
-                tally[("review", "checked")] += 1
-                tally[("review_setting", setting, "checked")] += 1
-                if compliant:
-                    tally[("review", "compliant")] += 1
-                    tally[("review_setting", setting, "compliant")] += 1
-    return [dict(tally) for tally in tallies]
+        tally = on(day)
+        tally[("review", "checked")] += 1
+        tally[("review_setting", setting, "checked")] += 1
+        if compliant:
+            tally[("review", "compliant")] += 1
+            tally[("review_setting", setting, "compliant")] += 1
+    return {day: dict(tally) for day, tally in by_day.items()}
 
 
-def contribution(case: CaseFile, period: Period, now: date) -> Tally:
-    """What one case adds to every measure: its standing on ``now`` and what happened in
-    ``period``."""
-    tally = standing(case, now)
-    add(tally, dated(case, (period,))[0])
-    return tally
+def in_period(by_day: Mapping[date, Mapping[tuple[Any, ...], int]], period: Period) -> Tally:
+    """A period's share of a ``dated`` tally (of one case, or summed over many)."""
+    out: Tally = {}
+    start, end = period.start, period.end
+    for day, tally in by_day.items():
+        if day > end:
+            continue
+        if day >= start:
+            add(out, tally)
+        elif tally.get(CW_CASES):  # a case with a caseworker since before the period
+            out[CW_CASES] = out.get(CW_CASES, 0) + tally[CW_CASES]
+    return out
 
 
-def _caseworkers(case: CaseFile, period: Period, tally: Counts) -> None:
-    if case.caseworkers[0][0] > period.end:
-        return
-    tally[("cw", "cases")] += 1
+def many_caseworkers(case: CaseFile, period: Period) -> bool:
+    """Whether the case had three or more caseworkers in the period (the one in place when
+    it began counts)."""
+    workers = case.caseworkers
+    if len(workers) < 3 or workers[0][0] > period.end:
+        return False
     current: str | None = None
     seen: set[str] = set()
-    for day, worker in case.caseworkers:
+    for day, worker in workers:
         if day > period.end:
             break
         if day < period.start:
@@ -161,12 +173,18 @@ def _caseworkers(case: CaseFile, period: Period, tally: Counts) -> None:
             continue
         if not seen and current is not None:
             seen.add(current)  # the caseworker in place when the period began
-        if current is not None and worker != current:
-            tally[("cw", "changes")] += 1
-        current = worker
         seen.add(worker)
-    if len(seen) >= 3:
-        tally[("cw", "cases_with_3_or_more")] += 1
+    return len(seen) >= 3
+
+
+def contribution(case: CaseFile, period: Period, now: date) -> Tally:
+    """What one case adds to every measure: its standing on ``now`` and what happened in
+    ``period``."""
+    tally = standing(case, now)
+    add(tally, in_period(dated(case), period))
+    if many_caseworkers(case, period):
+        tally[CW_MANY] = 1
+    return tally
 
 
 def add(into: Tally, tally: Mapping[tuple[Any, ...], int], sign: int = 1) -> None:

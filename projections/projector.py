@@ -22,7 +22,20 @@ import orjson
 
 from events import Event
 from projections.case import CaseFile, Keyed, apply_order, extend_case, fold_keyed
-from projections.measures import Period, Tally, add, contribution, dated, render, standing, total
+from projections.measures import (
+    CW_MANY,
+    Dated,
+    Period,
+    Tally,
+    add,
+    contribution,
+    dated,
+    in_period,
+    many_caseworkers,
+    render,
+    standing,
+    total,
+)
 
 SNAPSHOT_VERSION = 1
 BULK = 1000  # refolding more cases than this at once pauses the cyclic garbage collector
@@ -53,25 +66,25 @@ def paused_collector() -> Iterator[None]:
 
 
 EMPTY: Tally = {}  # a case that adds nothing (never changed in place)
-
-
-@dataclass(slots=True)
-class _Window:
-    """One period's dated tallies (``projections.measures.dated``) and their sum."""
-
-    tallies: dict[str, Tally] = field(default_factory=dict)  # cases that add something
-    total: Tally = field(default_factory=dict)
+EMPTY_DATED: Dated = {}
 
 
 @dataclass(slots=True)
 class _Live:
-    """The tallies kept current for one "now": each case's standing on it, and the dated
-    tallies of the periods asked about on it (the most recently asked last)."""
+    """The tallies kept current for one "now": each case's standing on it and its dated
+    tally (with their sums: ``total``, and ``by_day`` by the day things happened), and for
+    each period asked about on it (the most recently asked last), the cases that had three
+    or more caseworkers in it. ``sums`` keeps each period's share of ``by_day`` until the
+    next change (``version``)."""
 
     now: date
     standing: dict[str, Tally] = field(default_factory=dict)  # cases that add something
     total: Tally = field(default_factory=dict)
-    windows: dict[Period, _Window] = field(default_factory=dict)
+    dated: dict[str, Dated] = field(default_factory=dict)  # cases that add something
+    by_day: Dated = field(default_factory=dict)
+    many: dict[Period, set[str]] = field(default_factory=dict)
+    version: int = 0
+    sums: dict[Period, tuple[int, Tally]] = field(default_factory=dict)
 
 
 def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) -> None:
@@ -85,6 +98,24 @@ def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) 
         tallies[case_id] = new
     else:
         del tallies[case_id]
+
+
+def _replace_dated(live: _Live, case_id: str, new: Dated) -> None:
+    """``_replace`` for a dated tally and the sums by day."""
+    old = live.dated.get(case_id, EMPTY_DATED)
+    if new == old:
+        return
+    by_day = live.by_day
+    for tallies, sign in ((old, -1), (new, 1)):
+        for day, tally in tallies.items():
+            summed = by_day.get(day)
+            if summed is None:
+                summed = by_day[day] = {}
+            add(summed, tally, sign)
+    if new:
+        live.dated[case_id] = new
+    else:
+        del live.dated[case_id]
 
 
 class Projector:
@@ -193,15 +224,19 @@ class Projector:
             self._retally(live, changed)
 
     def _retally(self, live: _Live, cases: Iterable[str]) -> None:
-        """Bring ``live`` up to date for ``cases``: one standing and one dated pass a case."""
+        """Bring ``live`` up to date for ``cases``."""
         now = live.now
-        periods = list(live.windows)
-        windows = list(live.windows.values())
+        many = live.many.items()
         for case_id in cases:
             case = self._file(case_id, now)
             _replace(live.standing, live.total, case_id, standing(case, now))
-            for window, new in zip(windows, dated(case, periods), strict=True):
-                _replace(window.tallies, window.total, case_id, new)
+            _replace_dated(live, case_id, dated(case))
+            for period, cases_with_many in many:
+                if many_caseworkers(case, period):
+                    cases_with_many.add(case_id)
+                else:
+                    cases_with_many.discard(case_id)
+        live.version += 1
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
         if (as_at is None or self._last_seen[case_id] <= as_at) and (
@@ -243,22 +278,27 @@ class Projector:
             while len(self._live) >= LIVE_NOWS:
                 del self._live[next(iter(self._live))]  # the least recently asked
         self._live[now] = live
-        window = live.windows.pop(period, None)
-        if window is None:
-            window = _Window()
-            while len(live.windows) >= LIVE_PERIODS:
-                del live.windows[next(iter(live.windows))]
-            live.windows[period] = window
-            if fresh:  # the standing part and this window in one pass
-                self._retally(live, self._cases)
-            else:
+        many = live.many.pop(period, None)
+        if many is None:
+            many = set()
+            if not fresh:
                 for case_id in self._cases:
-                    new = dated(self._file(case_id, now), (period,))[0]
-                    _replace(window.tallies, window.total, case_id, new)
-        else:
-            live.windows[period] = window
+                    if many_caseworkers(self._file(case_id, now), period):
+                        many.add(case_id)
+            while len(live.many) >= LIVE_PERIODS:
+                oldest = next(iter(live.many))
+                del live.many[oldest]
+                live.sums.pop(oldest, None)
+        live.many[period] = many
+        if fresh:
+            self._retally(live, self._cases)
+        share = live.sums.get(period)
+        if share is None or share[0] != live.version:
+            share = live.sums[period] = (live.version, in_period(live.by_day, period))
         summed = dict(live.total)
-        add(summed, window.total)
+        add(summed, share[1])
+        if many:
+            summed[CW_MANY] = len(many)
         return summed
 
     def measures(

@@ -192,6 +192,45 @@ def test_every_live_window_equals_a_fresh_replay(events: list[Event], data: Any)
 
 
 @settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(CASES), st.integers(0, 700), st.sampled_from(["W1", "W2", "W3", "W4"])
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.data(),
+)
+def test_caseworker_measures_of_live_windows_equal_a_fresh_replay(
+    assignments: list[tuple[str, int, str]], data: Any
+) -> None:
+    """Caseworkers are the measure that is not a sum over days (three or more in a period):
+    live windows, kept current as assignments arrive, equal a replay's."""
+    events = [
+        event(
+            "caseworker.assigned",
+            case,
+            (START + timedelta(days=offset)).isoformat(),
+            eid=f"cw{n}",
+            caseworker_id=worker,
+        )
+        for n, (case, offset, worker) in enumerate(assignments)
+    ]
+    periods = [PERIOD, Period(START + timedelta(days=100), START + timedelta(days=300))]
+    live = Projector()
+    for e in events:
+        live.apply(e)
+        live.measures(NOW, data.draw(st.sampled_from(periods)))
+    fresh = Projector()
+    fresh.apply_all(events)
+    for period in periods:
+        assert (
+            live.measures(NOW, period)["caseworkers"] == fresh.measures(NOW, period)["caseworkers"]
+        )
+
+
+@settings(max_examples=100, deadline=None)
 @given(histories(), st.data())
 def test_live_extension_of_a_case_equals_refolding_it(events: list[Event], data: Any) -> None:
     """Events arriving in date order extend each case's fold in place; the case files (every
