@@ -19,7 +19,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from projections.calendar import add_months
 from projections.case import CaseFile
@@ -82,20 +83,13 @@ def dated(case: CaseFile) -> Dated:
     period. The day a case first had a caseworker counts for every period ending after it.
     Whether a case had three or more caseworkers in a period is not a sum over days: that
     is ``many_caseworkers``."""
-    by_day: dict[date, Counts] = {}
-
-    def on(day: date) -> Counts:
-        tally = by_day.get(day)
-        if tally is None:
-            tally = by_day[day] = defaultdict(int)
-        return tally
-
+    by_day: defaultdict[date, Counts] = defaultdict(partial(defaultdict, int))  # C-level
     for run in case.clocks:
         stop = run.stop
         if stop is None or run.cancelled is not None:
             continue
         clock = run.clock
-        tally = on(stop)
+        tally = by_day[stop]
         tally[("clock", clock, "completed")] += 1
         on_time = stop <= run.due
         if on_time:
@@ -105,42 +99,42 @@ def dated(case: CaseFile) -> Dated:
             if on_time:
                 tally[("clock", clock, "excepted_on_time")] += 1
     for appeal in case.appeals.values():
-        on(appeal.registered)[("appeal", appeal.against, "registered")] += 1
+        by_day[appeal.registered][("appeal", appeal.against, "registered")] += 1
         if appeal.concluded is not None:
-            on(appeal.concluded)[("appeal", appeal.against, appeal.outcome)] += 1
+            by_day[appeal.concluded][("appeal", appeal.against, appeal.outcome)] += 1
     for decision in case.decisions:
-        tally = on(decision.day)
+        tally = by_day[decision.day]
         tally[("ftr", "decisions")] += 1
         if decision.overturned:
             tally[("ftr", "overturned")] += 1
     for day in case.eotas_requests:
-        on(day)[("eotas", "requested")] += 1
+        by_day[day][("eotas", "requested")] += 1
     for day, request in case.eotas_starts:
-        tally = on(day)
+        tally = by_day[day]
         tally[("eotas", "started")] += 1
         if request is not None:
             tally[("eotas_days", (day - request).days)] += 1
     previous: str | None = None
     for n, (day, worker) in enumerate(case.caseworkers):
         if n == 0:
-            on(day)[CW_CASES] += 1
+            by_day[day][CW_CASES] += 1
         elif worker != previous:
-            on(day)[("cw", "changes")] += 1
+            by_day[day][("cw", "changes")] += 1
         previous = worker
     for day, b, e, f in case.audits:
-        tally = on(day)
+        tally = by_day[day]
         tally[("audit", "audited")] += 1
         for section, met in (("section_b_met", b), ("section_e_met", e), ("section_f_met", f)):
             if met:
                 tally[("audit", section)] += 1
     for day, setting, compliant in case.compliance:
-        tally = on(day)
+        tally = by_day[day]
         tally[("review", "checked")] += 1
         tally[("review_setting", setting, "checked")] += 1
         if compliant:
             tally[("review", "compliant")] += 1
             tally[("review_setting", setting, "compliant")] += 1
-    return {day: dict(tally) for day, tally in by_day.items()}
+    return cast(Dated, by_day)  # dicts whose missing keys are made on reading: read with .get
 
 
 def in_period(by_day: Mapping[date, Mapping[tuple[Any, ...], int]], period: Period) -> Tally:

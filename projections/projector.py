@@ -23,6 +23,7 @@ import orjson
 from events import Event
 from projections.case import CaseFile, Keyed, apply_order, extend_case, fold_keyed
 from projections.measures import (
+    CW_CASES,
     CW_MANY,
     Dated,
     Period,
@@ -70,21 +71,27 @@ EMPTY_DATED: Dated = {}
 
 
 @dataclass(slots=True)
+class _Window:
+    """A period kept current: its share of the dated tallies (``in_period`` of ``by_day``)
+    and the cases that had three or more caseworkers in it."""
+
+    period: Period
+    total: Tally = field(default_factory=dict)
+    many: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
 class _Live:
     """The tallies kept current for one "now": each case's standing on it and its dated
-    tally (with their sums: ``total``, and ``by_day`` by the day things happened), and for
-    each period asked about on it (the most recently asked last), the cases that had three
-    or more caseworkers in it. ``sums`` keeps each period's share of ``by_day`` until the
-    next change (``version``)."""
+    tally, their sums (``total``; ``by_day``, by the day things happened), and the periods
+    asked about on it (the most recently asked last)."""
 
     now: date
     standing: dict[str, Tally] = field(default_factory=dict)  # cases that add something
     total: Tally = field(default_factory=dict)
     dated: dict[str, Dated] = field(default_factory=dict)  # cases that add something
     by_day: Dated = field(default_factory=dict)
-    many: dict[Period, set[str]] = field(default_factory=dict)
-    version: int = 0
-    sums: dict[Period, tuple[int, Tally]] = field(default_factory=dict)
+    windows: dict[Period, _Window] = field(default_factory=dict)
 
 
 def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) -> None:
@@ -101,17 +108,33 @@ def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) 
 
 
 def _replace_dated(live: _Live, case_id: str, new: Dated) -> None:
-    """``_replace`` for a dated tally and the sums by day."""
+    """``_replace`` for a dated tally, into the sums by day and each window's share. Only
+    the days whose counts changed are touched (a new event usually changes one day)."""
     old = live.dated.get(case_id, EMPTY_DATED)
     if new == old:
         return
     by_day = live.by_day
-    for tallies, sign in ((old, -1), (new, 1)):
-        for day, tally in tallies.items():
-            summed = by_day.get(day)
-            if summed is None:
-                summed = by_day[day] = {}
-            add(summed, tally, sign)
+    windows = live.windows.values()
+    for day in old.keys() | new.keys():
+        before, after = old.get(day, EMPTY), new.get(day, EMPTY)
+        if before == after:
+            continue
+        summed = by_day.get(day)
+        if summed is None:
+            summed = by_day[day] = {}
+        add(summed, before, -1)
+        add(summed, after)
+        for window in windows:
+            period = window.period
+            if day > period.end:
+                continue
+            if day >= period.start:
+                add(window.total, before, -1)
+                add(window.total, after)
+            else:  # before the period: only a first caseworker counts (``in_period``)
+                change = after.get(CW_CASES, 0) - before.get(CW_CASES, 0)
+                if change:
+                    window.total[CW_CASES] = window.total.get(CW_CASES, 0) + change
     if new:
         live.dated[case_id] = new
     else:
@@ -226,17 +249,16 @@ class Projector:
     def _retally(self, live: _Live, cases: Iterable[str]) -> None:
         """Bring ``live`` up to date for ``cases``."""
         now = live.now
-        many = live.many.items()
+        windows = live.windows.values()
         for case_id in cases:
             case = self._file(case_id, now)
             _replace(live.standing, live.total, case_id, standing(case, now))
             _replace_dated(live, case_id, dated(case))
-            for period, cases_with_many in many:
-                if many_caseworkers(case, period):
-                    cases_with_many.add(case_id)
+            for window in windows:
+                if many_caseworkers(case, window.period):
+                    window.many.add(case_id)
                 else:
-                    cases_with_many.discard(case_id)
-        live.version += 1
+                    window.many.discard(case_id)
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
         if (as_at is None or self._last_seen[case_id] <= as_at) and (
@@ -278,27 +300,23 @@ class Projector:
             while len(self._live) >= LIVE_NOWS:
                 del self._live[next(iter(self._live))]  # the least recently asked
         self._live[now] = live
-        many = live.many.pop(period, None)
-        if many is None:
-            many = set()
-            if not fresh:
+        window = live.windows.pop(period, None)
+        if window is None:
+            window = _Window(period)
+            if not fresh:  # the sums by day are current: this period's share of them
+                window.total = in_period(live.by_day, period)
                 for case_id in self._cases:
                     if many_caseworkers(self._file(case_id, now), period):
-                        many.add(case_id)
-            while len(live.many) >= LIVE_PERIODS:
-                oldest = next(iter(live.many))
-                del live.many[oldest]
-                live.sums.pop(oldest, None)
-        live.many[period] = many
-        if fresh:
+                        window.many.add(case_id)
+            while len(live.windows) >= LIVE_PERIODS:
+                del live.windows[next(iter(live.windows))]
+        live.windows[period] = window
+        if fresh:  # every case's tallies, into the sums and this period's share
             self._retally(live, self._cases)
-        share = live.sums.get(period)
-        if share is None or share[0] != live.version:
-            share = live.sums[period] = (live.version, in_period(live.by_day, period))
         summed = dict(live.total)
-        add(summed, share[1])
-        if many:
-            summed[CW_MANY] = len(many)
+        add(summed, window.total)
+        if window.many:
+            summed[CW_MANY] = len(window.many)
         return summed
 
     def measures(
