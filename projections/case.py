@@ -472,6 +472,29 @@ HANDLERS: dict[str, Callable[[CaseFile, Event], None]] = {
 }
 
 
+# Event types whose handlers never change what has happened in a case (runs stopped or
+# excepted, decisions, appeals, EOTAS, caseworkers, audits, review checks): they open
+# clocks, cancel open ones, or change how things stand (or change nothing). Extending a
+# case with one leaves its dated measures as they were, so the live service does not count
+# them again. A property test holds every type here to that.
+STANDING_ONLY: frozenset[str] = frozenset(
+    {
+        "request.received",
+        "request.withdrawn",
+        "review.meeting_held",
+        "amendment.proposed",
+        "transfer.due",
+        "tribunal.order_made",
+        "education.lost",
+        "education.resumed",
+        "contact.received",
+        "sen_support.started",
+        "sen_support.ended",
+    }
+    | {kind for kind in EVENT_TYPES if kind not in HANDLERS and kind != "event.retracted"}
+)
+
+
 def retracted_ids(events: Iterable[Event]) -> set[str]:
     """Ids undone by a retraction that is itself in force (a retraction can be retracted)."""
     by_target: dict[str, list[str]] = {}

@@ -12,7 +12,7 @@ the state itself, so restoring one and applying the rest equals an uninterrupted
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,7 +21,14 @@ from typing import Any
 import orjson
 
 from events import Event
-from projections.case import CaseFile, Keyed, apply_order, extend_case, fold_keyed
+from projections.case import (
+    STANDING_ONLY,
+    CaseFile,
+    Keyed,
+    apply_order,
+    extend_case,
+    fold_keyed,
+)
 from projections.measures import (
     CW_CASES,
     CW_MANY,
@@ -151,6 +158,7 @@ class Projector:
         self._last_key: dict[str, tuple[date, int, int, int, str]] = {}  # of each fold
         self._stale: set[str] = set()  # cases whose fold must be rebuilt
         self._changed: set[str] = set()  # cases whose tallies must be recomputed
+        self._redate: set[str] = set()  # of those, cases whose dated tallies may have changed
         self._retracting: set[str] = set()  # cases with a retraction among their events
         self._live: dict[date, _Live] = {}  # the most recently asked last
         self.position = 0  # how far into its source the projector has read (set by callers)
@@ -186,6 +194,8 @@ class Projector:
             and key > self._last_key[case_id]
         ):
             extend_case(case, event)
+            if event.type not in STANDING_ONLY:
+                self._redate.add(case_id)
             self._last_key[case_id] = key
             if event.day > self._last_day[case_id]:
                 self._last_day[case_id] = event.day
@@ -193,6 +203,7 @@ class Projector:
                 self._last_seen[case_id] = event.recorded_at
         else:
             self._stale.add(case_id)
+            self._redate.add(case_id)
         if self._last_recorded is None or event.recorded_at > self._last_recorded:
             self._last_recorded = event.recorded_at
         self._changed.add(case_id)
@@ -233,6 +244,7 @@ class Projector:
     def _refold(self) -> None:
         changed, self._changed = self._changed, set()
         stale, self._stale = self._stale, set()
+        redate, self._redate = self._redate, set()
         for case_id in stale:
             keyed = self._cases[case_id]
             keyed.sort()  # kept in apply order: the next refold's sort is then cheap
@@ -244,21 +256,26 @@ class Projector:
             self._last_day[case_id] = last[0]
             self._last_seen[case_id] = max([pair[1].recorded_at for pair in keyed])
         for live in self._live.values():
-            self._retally(live, changed)
+            self._retally(live, changed, redate)
 
-    def _retally(self, live: _Live, cases: Iterable[str]) -> None:
-        """Bring ``live`` up to date for ``cases``."""
+    def _retally(
+        self, live: _Live, cases: Iterable[str], redate: Container[str] | None = None
+    ) -> None:
+        """Bring ``live`` up to date for ``cases``; their dated tallies only for those in
+        ``redate`` (None: all), or whose events after ``now`` are hidden from it."""
         now = live.now
         windows = live.windows.values()
+        last_day = self._last_day
         for case_id in cases:
             case = self._file(case_id, now)
             _replace(live.standing, live.total, case_id, standing(case, now))
-            _replace_dated(live, case_id, dated(case))
-            for window in windows:
-                if many_caseworkers(case, window.period):
-                    window.many.add(case_id)
-                else:
-                    window.many.discard(case_id)
+            if redate is None or case_id in redate or last_day[case_id] > now:
+                _replace_dated(live, case_id, dated(case))
+                for window in windows:
+                    if many_caseworkers(case, window.period):
+                        window.many.add(case_id)
+                    else:
+                        window.many.discard(case_id)
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
         if (as_at is None or self._last_seen[case_id] <= as_at) and (

@@ -230,6 +230,25 @@ def test_caseworker_measures_of_live_windows_equal_a_fresh_replay(
         )
 
 
+@settings(max_examples=300, deadline=None)
+@given(histories())
+def test_standing_only_events_never_change_what_has_happened(events: list[Event]) -> None:
+    """The live service does not count a case's dated measures again after an event of a
+    type in ``STANDING_ONLY`` extends it: at every point of every case's history, such an
+    event leaves them as they were."""
+    from projections.case import HANDLERS, STANDING_ONLY, CaseFile, apply_order, extend_case
+    from projections.measures import dated
+
+    assert all(kind in KINDS or kind not in HANDLERS for kind in STANDING_ONLY)
+    for case in CASES:
+        folded = CaseFile(case)
+        for e in sorted((e for e in events if e.case_id == case), key=apply_order):
+            before = dated(folded)
+            extend_case(folded, e)
+            if e.type in STANDING_ONLY:
+                assert dated(folded) == before, e.type
+
+
 @settings(max_examples=100, deadline=None)
 @given(histories(), st.data())
 def test_live_extension_of_a_case_equals_refolding_it(events: list[Event], data: Any) -> None:
@@ -253,6 +272,27 @@ def test_live_extension_of_a_case_equals_refolding_it(events: list[Event], data:
         if a is not None and b is not None:
             assert case_view(a, NOW) == case_view(b, NOW)
     assert live.measures(NOW, PERIOD) == replay.measures(NOW, PERIOD)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_events_arriving_in_order_measured_after_each_equal_a_replay(
+    events: list[Event],
+) -> None:
+    """Events in date order extend each case in place, and the live tallies are brought up
+    to date after each (standing always, dated only when the event can change them)."""
+    from projections.case import apply_order
+
+    live = Projector()
+    for e in sorted(events, key=apply_order):
+        live.apply(e)
+        live.measures(NOW, PERIOD)
+        live.measures(NOW, Period(NOW - timedelta(days=90), NOW))
+    assert live.measures(NOW, PERIOD) == result(events)
+    fresh = Projector()
+    fresh.apply_all(events)
+    window = Period(NOW - timedelta(days=90), NOW)
+    assert live.measures(NOW, window) == fresh.measures(NOW, window)
 
 
 @settings(max_examples=100, deadline=None)
