@@ -1,6 +1,6 @@
 """The event contract (CONTRACT.md section 1): models, versions and upcasters, the decoder."""
 
-from events.codec import Event, InvalidEvent, Record, decode, encode, from_record
+from events.codec import Event, InvalidEvent, Record, decode, decode_event, encode, from_record
 from events.envelope import json_schema
 from events.types import DATA_MODELS, EVENT_TYPES
 
@@ -11,6 +11,7 @@ __all__ = [
     "InvalidEvent",
     "Record",
     "decode",
+    "decode_event",
     "encode",
     "from_record",
     "json_schema",

@@ -86,12 +86,20 @@ def decode(text: bytes | str, *, arrival: datetime | None, council: str | None =
     occurred" (for a history read straight from a file). ``council`` is the default
     local-authority code. Raises ``InvalidEvent`` naming the field and what is wrong.
     """
+    return decode_event(text, arrival=arrival, council=council)[0]
+
+
+def decode_event(
+    text: bytes | str, *, arrival: datetime | None, council: str | None = None
+) -> tuple[Record, Event]:
+    """``decode``, and the hot-path event of the record (what ``from_record`` would make
+    of it, from the values already parsed rather than by reading the record again)."""
     try:
         envelope = EVENT_ADAPTER.validate_json(text)
     except ValidationError as error:
         raise InvalidEvent(_reason(error)) from None
     try:
-        parse_occurred(envelope.occurred_at)
+        day, second = parse_occurred(envelope.occurred_at)
     except ValueError:
         raise InvalidEvent(
             f"occurred_at: not an ISO 8601 date or datetime: {envelope.occurred_at!r}"
@@ -112,7 +120,7 @@ def decode(text: bytes | str, *, arrival: datetime | None, council: str | None =
     record["recorded_at"] = recorded.isoformat()
     if council is not None and record.get("council") is None:
         record["council"] = council
-    return record
+    return record, _event(record, kind, day, second, recorded)
 
 
 def _check_version(kind: str, schema: int, data: Any) -> None:
@@ -132,19 +140,15 @@ def from_record(record: Record) -> Event:
     """The hot-path event of a stored (already validated) record, upcast to current schema."""
     kind = record["type"]
     day, second = parse_occurred(record["occurred_at"])
+    return _event(record, kind, day, second, datetime.fromisoformat(record["recorded_at"]))
+
+
+def _event(record: Record, kind: str, day: date, second: int, recorded: datetime) -> Event:
     data = record.get("data") or {}
     schema = record.get("schema", 1)
     if schema != 1 or kind == "eotas.agreed":
         data = upcast(kind, schema, data)
-    return Event(
-        record["event_id"],
-        kind,
-        record["case_id"],
-        day,
-        second,
-        datetime.fromisoformat(record["recorded_at"]),
-        data,
-    )
+    return Event(record["event_id"], kind, record["case_id"], day, second, recorded, data)
 
 
 def encode(record: Record) -> bytes:

@@ -27,7 +27,7 @@ from alerts.engine import Engine
 from alerts.exposition import Exposition, ExpositionCollector, IngestCounters, build_exposition
 from alerts.rules import RulesError, load_rules
 from alerts.store import SqliteAlertStore
-from events import Record
+from events import Event, Record
 from projections import Period, Projector
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
@@ -137,17 +137,19 @@ class EmbeddedSource:
     def post_events(self, body: bytes, origin: str) -> Accepted:
         """Validate JSONL (item n on line n), then store and apply the batch atomically."""
         records: list[Record] = []
+        events: list[Event] = []
         rejected: list[Rejected] = []
         lines: list[int] = []
         for item in decode_lines(body.splitlines(), origin=origin, council=self.council):
-            if item.record is not None:
+            if item.record is not None and item.event is not None:
                 records.append(item.record)
+                events.append(item.event)
             elif item.rejected is not None:
                 rejected.append(item.rejected)
                 lines.append(item.line)
         with self.lock:
             done = self.log.append(records, rejected)
-            apply_appended(self.projector, self.log, records, done)
+            apply_appended(self.projector, self.log, events, done)
             self.dead_letters += done.rejected
             c = self.counters
             self.counters = replace(
@@ -157,7 +159,7 @@ class EmbeddedSource:
                 rejected=c.rejected + done.rejected,
             )
             if done.accepted:
-                self.on_change(self.now(), frozenset(r["case_id"] for r in records))
+                self.on_change(self.now(), frozenset(e.case_id for e in events))
         return Accepted(
             done.accepted,
             done.duplicates,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from events import InvalidEvent, Record, decode
+from events import Event, InvalidEvent, Record, decode_event
 from streams.log import EventLog, Rejected
 
 FIRST_REASONS = 10
@@ -18,11 +18,13 @@ FIRST_REASONS = 10
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """The outcome of one input line: a record to store, or a rejection."""
+    """The outcome of one input line: a record to store (and its event, to apply), or a
+    rejection."""
 
     line: int
     record: Record | None
     rejected: Rejected | None
+    event: Event | None = None
 
 
 Arrival = Callable[[], datetime | None]
@@ -52,10 +54,12 @@ def decode_lines(
         if not line.strip():
             continue
         try:
-            yield Decoded(number, decode(line, arrival=stamp, council=council), None)
+            record, event = decode_event(line, arrival=stamp, council=council)
         except InvalidEvent as error:
             where = f"{origin} line {number}"
             yield Decoded(number, None, Rejected(where, error.reason, line.rstrip(b"\r\n")))
+        else:
+            yield Decoded(number, record, None, event)
 
 
 @dataclass

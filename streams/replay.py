@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from events import Record, from_record
+from events import Event, from_record
 from projections import Projector
 from projections.projector import paused_collector
 from streams.ingest import decode_lines
@@ -30,16 +30,16 @@ def catch_up(projector: Projector, log: EventLog) -> int:
 
 
 def apply_appended(
-    projector: Projector, log: EventLog, records: Sequence[Record], appended: Appended
+    projector: Projector, log: EventLog, events: Sequence[Event], appended: Appended
 ) -> int:
-    """After ``log.append(records)``: apply the batch from memory when the projector was
-    current and the batch is all the log gained (it then holds exactly the stored
-    records, and a duplicate id is skipped by both); otherwise ``catch_up`` reads it back.
-    Returns how many events were new."""
+    """After ``log.append`` of the records of ``events``: apply the events from memory when
+    the projector was current and the batch is all the log gained (it then holds exactly
+    those records, and a duplicate id is skipped by both); otherwise ``catch_up`` reads the
+    log. Returns how many events were new."""
     if projector.position + appended.accepted != appended.head:
         return catch_up(projector, log)  # another writer appended too
     apply = projector.apply
-    new = sum(1 for record in records if apply(from_record(record)))
+    new = sum(1 for event in events if apply(event))
     projector.position = appended.head
     return new
 
@@ -65,8 +65,8 @@ def replay_lines(
     rejected: list[Rejected] = []
     with paused_collector():
         for item in decode_lines(lines, origin=origin, arrival=lambda: None, council=council):
-            if item.record is not None:
-                projector.apply(from_record(item.record))
+            if item.event is not None:
+                projector.apply(item.event)
             elif item.rejected is not None:
                 rejected.append(item.rejected)
     return rejected

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from events import EVENT_TYPES, InvalidEvent, decode, from_record, json_schema
+from events import EVENT_TYPES, InvalidEvent, decode, decode_event, from_record, json_schema
 
 ARRIVAL = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
 
@@ -232,6 +232,25 @@ def test_eotas_agreed_schema_1_is_upcast_to_pence_on_read() -> None:
     with pytest.raises(InvalidEvent) as error:
         decode(envelope("eotas.agreed", {"annual_cost_pence": "lots"}, schema=2), arrival=ARRIVAL)
     assert error.value.reason.startswith("data.annual_cost_pence")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        envelope("plan.issued", {}, occurred_at="2025-07-01T00:30:00"),
+        envelope("plan.issued", {}, occurred_at="2025-06-30T23:30:00Z", recorded_at="2025-07-01"),
+        envelope("plan.issued", {}, occurred_at="2025-03-30", recorded_at="2025-03-30T01:30:00"),
+        envelope("eotas.agreed", {"hours_per_week": 20, "annual_cost": 18250.75}),
+        envelope("eotas.agreed", {"hours_per_week": 2, "annual_cost_pence": 9}, schema=2),
+    ],
+)
+def test_the_event_decoded_with_its_record_is_the_event_read_back_from_it(text: bytes) -> None:
+    """The live service applies the event ``decode_event`` makes beside the record it
+    stores; a replay reads the record back with ``from_record``: the two are equal."""
+    for arrival in (ARRIVAL, None):
+        record, event = decode_event(text, arrival=arrival)
+        assert event == from_record(orjson.loads(orjson.dumps(record)))
+        assert event.recorded_at.utcoffset() == from_record(record).recorded_at.utcoffset()
 
 
 def test_schema_command_prints_one_document_covering_every_type() -> None:

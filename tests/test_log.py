@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from events import decode, from_record
+from events import Event, decode_event, from_record
 from projections import Projector
 from streams.ingest import ingest
 from streams.log import EventLog
@@ -108,8 +108,12 @@ def test_a_batch_just_appended_is_applied_from_memory_exactly_as_read_back(
     duplicate in the batch, with an id already stored, and when another writer appended
     between two batches (then it reads the log)."""
 
-    def records(*events: dict[str, object]) -> list[dict[str, object]]:
-        return [decode(orjson.dumps(e), arrival=None) for e in events]
+    def records(*events: dict[str, object]) -> list[tuple[dict[str, object], Event]]:
+        return [decode_event(orjson.dumps(e), arrival=None) for e in events]
+
+    def append(batch: list[tuple[dict[str, object], Event]]) -> int:
+        appended = log.append([record for record, _ in batch])
+        return apply_appended(live, log, [event for _, event in batch], appended)
 
     first = records(raw("plan.issued", "C1", "2025-01-06", eid="e1"))
     second = records(
@@ -122,11 +126,11 @@ def test_a_batch_just_appended_is_applied_from_memory_exactly_as_read_back(
     third = records(raw("plan.issued", "C7", "2025-01-12", eid="e5"))
     with EventLog(tmp_path / "log.db") as log:
         live = Projector()
-        assert apply_appended(live, log, first, log.append(first)) == 1
-        assert apply_appended(live, log, second, log.append(second)) == 2
+        assert append(first) == 1
+        assert append(second) == 2
         with EventLog(tmp_path / "log.db") as writer:  # another writer appends meanwhile
-            writer.append(other)
-        assert apply_appended(live, log, third, log.append(third)) == 2
+            writer.append([record for record, _ in other])
+        assert append(third) == 2
         replayed = Projector()
         catch_up(replayed, log)
     assert live.position == replayed.position == 5
