@@ -106,7 +106,8 @@ def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) 
     old = tallies.get(case_id, EMPTY)
     if new == old:
         return
-    add(total, old, -1)
+    if old:
+        add(total, old, -1)
     add(total, new)
     if new:
         tallies[case_id] = new
@@ -122,21 +123,23 @@ def _replace_dated(live: _Live, case_id: str, new: Dated) -> None:
         return
     by_day = live.by_day
     windows = live.windows.values()
-    for day in old.keys() | new.keys():
+    for day in old.keys() | new.keys() if old else new:
         before, after = old.get(day, EMPTY), new.get(day, EMPTY)
         if before == after:
             continue
         summed = by_day.get(day)
         if summed is None:
             summed = by_day[day] = {}
-        add(summed, before, -1)
+        if before:
+            add(summed, before, -1)
         add(summed, after)
         for window in windows:
             period = window.period
             if day > period.end:
                 continue
             if day >= period.start:
-                add(window.total, before, -1)
+                if before:
+                    add(window.total, before, -1)
                 add(window.total, after)
             else:  # before the period: only a first caseworker counts (``in_period``)
                 change = after.get(CW_CASES, 0) - before.get(CW_CASES, 0)

@@ -143,12 +143,18 @@ class EventLog:
 
     def read(self, after: int = 0, batch: int = 10_000) -> Iterator[tuple[int, Record]]:
         """Stored records in position order, from just after ``after``."""
+        for rows in self.read_raw(after, batch):
+            for position, body in rows:
+                yield position, orjson.loads(body)
+
+    def read_raw(self, after: int = 0, batch: int = 10_000) -> Iterator[list[tuple[int, bytes]]]:
+        """``read`` in lists of (position, stored JSON) rows, for a reader that decodes them
+        itself (a replay of millions of records spares a generator step for each)."""
         cursor = self._db.execute(
             "SELECT position, body FROM events WHERE position > ? ORDER BY position", (after,)
         )
         while rows := cursor.fetchmany(batch):
-            for position, body in rows:
-                yield position, orjson.loads(body)
+            yield rows
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
