@@ -86,7 +86,7 @@ def decode(text: bytes | str, *, arrival: datetime | None, council: str | None =
     occurred" (for a history read straight from a file). ``council`` is the default
     local-authority code. Raises ``InvalidEvent`` naming the field and what is wrong.
     """
-    return decode_event(text, arrival=arrival, council=council)[0]
+    return _decode(text, arrival, council)[0]
 
 
 def decode_event(
@@ -94,6 +94,13 @@ def decode_event(
 ) -> tuple[Record, Event]:
     """``decode``, and the hot-path event of the record (what ``from_record`` would make
     of it, from the values already parsed rather than by reading the record again)."""
+    record, day, second, recorded = _decode(text, arrival, council)
+    return record, _event(record, record["type"], day, second, recorded)
+
+
+def _decode(
+    text: bytes | str, arrival: datetime | None, council: str | None
+) -> tuple[Record, date, int, datetime]:
     try:
         envelope = EVENT_ADAPTER.validate_json(text)
     except ValidationError as error:
@@ -120,7 +127,7 @@ def decode_event(
     record["recorded_at"] = recorded.isoformat()
     if council is not None and record.get("council") is None:
         record["council"] = council
-    return record, _event(record, kind, day, second, recorded)
+    return record, day, second, recorded
 
 
 def _check_version(kind: str, schema: int, data: Any) -> None:

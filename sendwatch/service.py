@@ -140,7 +140,9 @@ class EmbeddedSource:
         events: list[Event] = []
         rejected: list[Rejected] = []
         lines: list[int] = []
-        for item in decode_lines(body.splitlines(), origin=origin, council=self.council):
+        for item in decode_lines(
+            body.splitlines(), origin=origin, council=self.council, events=True
+        ):
             if item.record is not None and item.event is not None:
                 records.append(item.record)
                 events.append(item.event)

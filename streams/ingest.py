@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from events import Event, InvalidEvent, Record, decode_event
+from events import Event, InvalidEvent, Record, decode, decode_event
 from streams.log import EventLog, Rejected
 
 FIRST_REASONS = 10
@@ -40,12 +40,14 @@ def decode_lines(
     origin: str,
     arrival: Arrival = arrival_now,
     council: str | None = None,
+    events: bool = False,
 ) -> Iterator[Decoded]:
     """Decode JSONL input line by line; blank lines are skipped, never rejected.
 
     ``origin`` names the input in reasons ("events.jsonl" gives "events.jsonl line 12").
     ``arrival`` stamps ``recorded_at`` where absent; it is asked again every 1,000 lines.
     When it answers None the event counts as recorded when it occurred (a history file).
+    ``events``: each record's ``Event`` too, for a caller that applies them.
     """
     stamp = arrival()
     for number, line in enumerate(lines, start=1):
@@ -53,8 +55,12 @@ def decode_lines(
             stamp = arrival()
         if not line.strip():
             continue
+        event = None
         try:
-            record, event = decode_event(line, arrival=stamp, council=council)
+            if events:
+                record, event = decode_event(line, arrival=stamp, council=council)
+            else:
+                record = decode(line, arrival=stamp, council=council)
         except InvalidEvent as error:
             where = f"{origin} line {number}"
             yield Decoded(number, None, Rejected(where, error.reason, line.rstrip(b"\r\n")))

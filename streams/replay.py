@@ -67,7 +67,9 @@ def replay_lines(
     """
     rejected: list[Rejected] = []
     with paused_collector():
-        for item in decode_lines(lines, origin=origin, arrival=lambda: None, council=council):
+        for item in decode_lines(
+            lines, origin=origin, arrival=lambda: None, council=council, events=True
+        ):
             if item.event is not None:
                 projector.apply(item.event)
             elif item.rejected is not None:
