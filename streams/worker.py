@@ -18,8 +18,15 @@ How a partition's state is kept right (docs/kafka.md has the reasons and numbers
   from its position. A partition that falls more than ``catch_up_lag`` messages behind is
   caught up in bulk the same way. Faust's committed offsets only say where its fetching
   starts; correctness never depends on them (at-least-once delivery, idempotent fold).
-- Invalid messages (from other producers: kcat, scripts) go to ``T.dead-letters`` with the
-  reason and origin in headers, keyed ``T/partition/offset`` so a repeat is recognisable.
+- A message marked ``sendwatch-record: 1`` (produced by ``sendwatch ingest --broker`` or
+  ``POST /api/events``, which validated it) is a stored record: it is read with
+  ``events.codec.from_stored``, without pydantic (the validation is most of a message's cost).
+  Any other message (other producers: kcat, scripts, council systems) is validated by
+  ``events.decode``. Who may write the topic is the trust boundary (docs/kafka.md);
+  ``SENDWATCH_KAFKA_TRUST_RECORDS=false`` validates every message whatever its headers.
+- Invalid messages (a bad message from another producer, or a marked one that is not a
+  record) go to ``T.dead-letters`` with the reason and origin in headers, keyed
+  ``T/partition/offset`` so a repeat is recognisable.
 
 The whole picture: every worker publishes, every ``publish_interval`` seconds, each owned
 partition's partial tallies (``Projector.tally``: additive Counters) for the published
@@ -53,16 +60,19 @@ from aiokafka import (  # type: ignore[import-untyped]
 from faust.types import TP
 
 from events import InvalidEvent, decode, from_record
+from events.codec import from_stored
 from projections import Period, Projector
 from projections.measures import Tally
-from streams.kafka import KafkaSettings, dead_letter_topic, partials_topic
+from streams.kafka import RECORD_MARK, KafkaSettings, dead_letter_topic, partials_topic
 
 PARTIAL_VERSION = 1
 BULK_SLICE = 1000  # messages decoded and applied between two turns of the event loop
 log = logging.getLogger("sendwatch.worker")
 
 Query = tuple[date, Period]  # (now, period): the live queries whose tallies are published
-Message = tuple[int, bytes | None, bytes | None, int]  # offset, key, value, timestamp (ms)
+Headers = Sequence[tuple[str, bytes]]
+# offset, key, value, timestamp (ms), headers: as aiokafka's ConsumerRecord has them
+Message = tuple[int, bytes | None, bytes | None, int, Headers]
 
 
 @dataclass(slots=True)
@@ -90,6 +100,7 @@ class Applied:
     duplicates: int
     touched: set[str]
     rejected: list[tuple[int, bytes | None, bytes, str]]  # offset, key, raw value, reason
+    stored: int = 0  # messages marked as stored records, read without validation
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,34 +141,43 @@ def _arrival(timestamp_ms: int, cache: dict[int, datetime]) -> datetime:
 
 
 def apply_messages(
-    state: PartitionState, messages: Iterable[Message], council: str | None
+    state: PartitionState,
+    messages: Iterable[Message],
+    council: str | None,
+    trust_records: bool = True,
 ) -> Applied:
     """Decode and apply one partition's messages in offset order (those below the position
-    are skipped). A message without ``recorded_at`` counts as recorded at its Kafka
+    are skipped). A message marked as a stored record (``RECORD_MARK`` in its headers) is
+    read without validation if ``trust_records``; any other is validated by
+    ``events.decode``, and one without ``recorded_at`` counts as recorded at its Kafka
     timestamp, so a replay of the partition always gives the same state."""
     apply = state.projector.apply
     touched: set[str] = set()
     rejected: list[tuple[int, bytes | None, bytes, str]] = []
-    new = duplicates = 0
+    new = duplicates = stored = 0
     stamps: dict[int, datetime] = {}
-    for offset, key, value, timestamp in messages:
+    for offset, key, value, timestamp, headers in messages:
         if offset < state.position:
             continue
         state.position = offset + 1
         raw = value or b""
         try:
-            record = decode(raw, arrival=_arrival(timestamp, stamps), council=council)
+            if trust_records and headers and RECORD_MARK in headers:
+                stored += 1
+                event = from_stored(raw)
+            else:
+                record = decode(raw, arrival=_arrival(timestamp, stamps), council=council)
+                event = from_record(record)
         except InvalidEvent as error:
             state.rejected += 1
             rejected.append((offset, key, raw, error.reason))
             continue
-        event = from_record(record)
         if apply(event):
             new += 1
             touched.add(event.case_id)
         else:
             duplicates += 1
-    return Applied(new, duplicates, touched, rejected)
+    return Applied(new, duplicates, touched, rejected, stored)
 
 
 # --- partial tallies on the wire ----------------------------------------------------------
@@ -232,6 +252,7 @@ class Counts:
     accepted: int = 0  # events applied for the first time in this process's state
     duplicates: int = 0  # events whose id was already applied
     rejected: int = 0  # invalid messages seen
+    stored: int = 0  # messages marked as stored records, read without validation
 
 
 class Worker:
@@ -368,6 +389,7 @@ class Worker:
                         message.key,
                         event.value,
                         int(timestamp * 1000) if timestamp is not None else -1,
+                        message.headers or (),
                     )
                 )
             for partition, messages in by_partition.items():
@@ -394,7 +416,9 @@ class Worker:
             )
             self._to_bulk(state)
             return
-        await self._applied(state, apply_messages(state, fresh, self.council))
+        await self._applied(
+            state, apply_messages(state, fresh, self.council, self.settings.trust_records)
+        )
         with contextlib.suppress(Exception):
             highwater = self.app.consumer.highwater(tp)
             if highwater is not None:
@@ -413,6 +437,7 @@ class Worker:
         self.counts.accepted += applied.new
         self.counts.duplicates += applied.duplicates
         self.counts.rejected += len(applied.rejected)
+        self.counts.stored += applied.stored
         if applied.rejected and self._producer is not None:
             for offset, key, raw, reason in applied.rejected:
                 if offset < state.dead_letter_mark:
@@ -474,10 +499,13 @@ class Worker:
                     # HTTP answers go between slices, and no thread contends for the GIL
                     for start in range(0, len(records), BULK_SLICE):
                         messages = [
-                            (r.offset, r.key, r.value, r.timestamp)
+                            (r.offset, r.key, r.value, r.timestamp, r.headers)
                             for r in records[start : start + BULK_SLICE]
                         ]
-                        await self._applied(state, apply_messages(state, messages, self.council))
+                        applied = apply_messages(
+                            state, messages, self.council, self.settings.trust_records
+                        )
+                        await self._applied(state, applied)
                         await asyncio.sleep(0)
                 for p, state in list(reading.items()):
                     tp = TopicPartition(self.topic, p)
