@@ -33,6 +33,7 @@ import orjson
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from events import Record
 from streams.ingest import IngestSummary, decode_lines
@@ -189,6 +190,16 @@ class EventProducer:
         except KafkaError as error:
             raise BrokerError(f"cannot reach the broker at {','.join(servers)}: {error}") from None
         self._failures: list[BaseException] = []
+        self._partition_of: dict[bytes, int] = {}
+
+    def partition(self, key: bytes) -> int:
+        """The partition of a key, as kafka-python's default partitioner (and Java's) picks
+        it: murmur2, in pure Python, so each case's is remembered (a case has many events)."""
+        partition = self._partition_of.get(key)
+        if partition is None:
+            partition = (murmur2(key) & 0x7FFFFFFF) % self.partitions
+            self._partition_of[key] = partition
+        return partition
 
     def close(self) -> None:
         self._producer.close()
@@ -204,11 +215,13 @@ class EventProducer:
 
     def send_record(self, record: Record) -> None:
         """Produce one validated record, keyed by its case, marked as a stored record."""
+        key = record["case_id"].encode()
         future = self._producer.send(
             self.topic,
-            key=record["case_id"].encode(),
+            key=key,
             value=orjson.dumps(record),
             headers=[RECORD_MARK],
+            partition=self.partition(key),
         )
         future.add_errback(self._failed)
 
