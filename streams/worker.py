@@ -296,6 +296,7 @@ class Worker:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sendwatch-bulk")
         self._producer: AIOKafkaProducer | None = None
         self._dead_letters_unflushed = False
+        self._fetch_tasks: set[asyncio.Future[None]] = set()
         self.app = faust.App(
             settings.group_for(topic),
             broker=[f"kafka://{server}" for server in servers],
@@ -357,10 +358,10 @@ class Worker:
         for partition in sorted(mine - set(self.partitions)):
             self.partitions[partition] = PartitionState(partition)
             log.info("partition %s assigned: rebuilding it from the event topic", partition)
+        bulk = [p for p, s in self.partitions.items() if s.bulk]
         with contextlib.suppress(Exception):
-            self.app.consumer.pause_partitions(
-                [TP(self.topic, p) for p, s in self.partitions.items() if s.bulk]
-            )
+            self.app.consumer.pause_partitions([TP(self.topic, p) for p in bulk])
+        self._fetching(bulk, False)
         self._bulk_wanted.set()
 
     async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any = None, **_: Any) -> None:
@@ -403,6 +404,7 @@ class Worker:
             # bulk reading is over, so nothing dropped here is lost
             with contextlib.suppress(Exception):
                 self.app.consumer.pause_partitions([tp])
+            self._fetching([partition], False)
             return
         fresh = [m for m in messages if m[0] >= state.position]
         if not fresh:
@@ -431,7 +433,35 @@ class Worker:
         state.bulk = True
         with contextlib.suppress(Exception):
             self.app.consumer.pause_partitions([TP(self.topic, state.partition)])
+        self._fetching([state.partition], False)
         self._bulk_wanted.set()
+
+    def _fetching(self, partitions: Iterable[int], fetch: bool) -> None:
+        """Stop (or restart) Faust's consumer fetching partitions read in bulk.
+
+        Faust's ``pause_partitions`` only stops handing a partition's messages to the agent:
+        its aiokafka consumer goes on fetching and parsing them, and while every partition is
+        paused it drains them all (aiokafka reads an empty set of partitions as "all"), so
+        a rebuild read the topic twice. This pauses the fetching itself, on the consumer's
+        thread, in a task of its own: it may be called from inside a rebalance."""
+        thread = getattr(self.app.consumer, "_thread", None)
+        wanted = [TopicPartition(self.topic, p) for p in partitions]
+        if thread is None or not wanted:
+            return
+
+        def act() -> None:
+            consumer = thread._ensure_consumer()
+            mine = [tp for tp in wanted if tp in consumer.assignment()]
+            if mine:
+                (consumer.resume if fetch else consumer.pause)(*mine)
+
+        async def run() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(thread.call_thread(act), 10)
+
+        task = asyncio.ensure_future(run())
+        self._fetch_tasks.add(task)
+        task.add_done_callback(self._fetch_tasks.discard)
 
     async def _applied(self, state: PartitionState, applied: Applied) -> None:
         self.counts.accepted += applied.new
@@ -542,6 +572,7 @@ class Worker:
             if tp in self.app.consumer.assignment():
                 await self.app.consumer.seek(tp, state.position)
                 self.app.consumer.resume_partitions([tp])
+                self._fetching([state.partition], True)
         log.info(
             "partition %s %s at offset %s (%s events, %s cases)",
             state.partition,
