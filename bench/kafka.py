@@ -4,19 +4,32 @@ Faust agent that updates one table entry per event, on a real broker (Tansu), in
     python -m bench.kafka [--events 1000000] [--naive-events 100000] [--partitions 12]
 
 Every rate is events / seconds from the first event produced (or, for the naive agents,
-consumed) until the last is accounted for:
+consumed) until the last is accounted for. The history reaches the topic two ways:
 
-- worker, live tail: the worker is running and current on an empty topic; kcat produces
-  the history; the clock stops when the worker's /healthz says every partition is current,
-  all N events applied and the measures assembled (``measures current``);
+- untrusted: kcat produces the raw lines (as another council system would); the worker
+  validates every message (``events.decode``);
+- sendwatch records: ``sendwatch ingest FILE --broker`` validates every line and produces
+  the stored records marked ``sendwatch-record: 1``, which the worker reads without
+  validating again. The validation has moved to the producer: its rate alone (no worker
+  running) is printed too, and the live tail of this path includes it (producer and worker
+  share the two cores). To show the worker's own rate on records as the kcat path shows it
+  on raw lines, the same records (validated beforehand in this process, outside the clock)
+  are also produced by kcat with the header.
+
+For each:
+
+- worker, live tail: the worker is running and current on an empty topic; the producer
+  produces the history; the clock stops when the worker's /healthz says every partition is
+  current, all N events applied and the measures assembled (``measures current``);
 - worker, rebuild: the events are on the topic first; a new worker (new group) starts and
   rebuilds; from its start (group join included) until current;
 - naive Faust agent: one ``events.decode`` and one table update per event (a changelog-backed
   ``app.Table`` keyed by case id), as a first Faust program would do it;
 - Faust's own ceiling: an agent that does nothing with ``stream.take_events()`` batches;
 - the projection alone, in this process, no Kafka: ``sendwatch metrics`` over the same lines
-  (validate, fold, measures), the work every path above has to do at the least; and the same
-  with the garbage collector off (the worker pauses it while reading in bulk).
+  (validate, fold, measures), the work every untrusted path above has to do at the least;
+  the same with the garbage collector off (the worker pauses it while reading in bulk); and
+  the same from the stored records without validation (what the records path has to do).
 
 The worker's measures are checked against the in-process measures (they must be equal).
 The machine's other load is printed: these numbers are only comparable within one run.
@@ -32,13 +45,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bench.history import END, history_lines
+from events.codec import from_stored
 from projections import Projector
-from streams.kafka import ensure_topics
+from projections.projector import paused_collector
+from streams.ingest import decode_lines
+from streams.kafka import RECORD_MARK, ensure_topics
 from streams.replay import replay_lines
+from tests.history import sendwatch
 from tests.kafka_broker import (
     TOKEN,
     Broker,
@@ -93,10 +113,47 @@ def in_process(lines: list[bytes], collector: bool = True) -> tuple[float, dict[
     return seconds, result
 
 
+def from_records(records: list[bytes]) -> tuple[float, dict[str, Any]]:
+    """The projection over stored records, no validation (``from_stored``), the collector
+    paused as the worker's bulk reading does: what a worker has to do per sendwatch record."""
+    gc.collect()
+    start = time.perf_counter()
+    with paused_collector():
+        projector = Projector()
+        apply = projector.apply
+        for value in records:
+            apply(from_stored(value))
+        result = projector.measures(END)
+    seconds = time.perf_counter() - start
+    del projector
+    gc.collect()
+    return seconds, result
+
+
+def stored_records(lines: list[bytes]) -> list[bytes]:
+    """The records ``sendwatch ingest --broker`` produces for these lines."""
+    return [
+        orjson.dumps(item.record)
+        for item in decode_lines(lines, origin="bench")
+        if item.record is not None
+    ]
+
+
+def ingest_produce(broker: Broker, topic: str, path: Path, partitions: int) -> None:
+    """``sendwatch ingest PATH --broker``: validates and produces marked stored records."""
+    done = sendwatch(
+        "ingest", str(path), "--broker", broker.url, "--topic", topic,
+        "--partitions", str(partitions), timeout=3600,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"sendwatch ingest failed:\n{done.stdout}\n{done.stderr}")
+
+
 def worker_live(
-    broker: Broker, keyed: bytes, count: int, partitions: int, work: Path
-) -> tuple[float, dict[str, Any]]:
-    topic = "bench-live"
+    broker: Broker, topic: str, produce: Callable[[], None], count: int, partitions: int, work: Path
+) -> tuple[float, float, dict[str, Any]]:
+    """The worker current on an empty topic, then ``produce``: seconds until the worker is
+    current, seconds the producer took, and the worker's measures."""
     ensure_topics([broker.address], topic, partitions)
     worker = start_worker(
         broker, topic, work, now=NOW, environment={"SENDWATCH_KAFKA_PARTITIONS": str(partitions)}
@@ -104,32 +161,33 @@ def worker_live(
     try:
         wait_current(worker, 0, 120)
         start = time.perf_counter()
-        kcat_produce(broker, topic, keyed, work)
+        produce()
         produced = time.perf_counter() - start
         wait_current(worker, count, 1800)
         seconds = time.perf_counter() - start
-        print(f"  (kcat produced them in {produced:.1f} s)")
-        return seconds, worker.get("/api/measures").json()
+        return seconds, produced, worker.get("/api/measures").json()
     finally:
         worker.stop()
 
 
-def worker_rebuild(broker: Broker, count: int, partitions: int, work: Path) -> float:
-    """A second worker group on the topic the live run filled: it rebuilds from offset 0."""
+def worker_rebuild(
+    broker: Broker, topic: str, count: int, partitions: int, work: Path
+) -> tuple[float, dict[str, Any]]:
+    """A new worker group on a full topic: it rebuilds from offset 0."""
     start = time.perf_counter()
     worker = start_worker(
         broker,
-        "bench-live",
+        topic,
         work,
         now=NOW,
         environment={
             "SENDWATCH_KAFKA_PARTITIONS": str(partitions),
-            "SENDWATCH_KAFKA_GROUP": "bench-rebuild",
+            "SENDWATCH_KAFKA_GROUP": f"bench-rebuild-{topic}",
         },
     )
     try:
         wait_current(worker, count, 1800)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, worker.get("/api/measures").json()
     finally:
         worker.stop()
 
@@ -222,6 +280,7 @@ def main() -> None:
     parser.add_argument("--naive-events", type=int, default=100_000)
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--skip-rebuild", action="store_true")
+    parser.add_argument("--skip-records", action="store_true", help="only the kcat path")
     args = parser.parse_args()
     os.environ["SENDWATCH_API_TOKEN"] = TOKEN
     lines = history_lines(args.events)
@@ -234,39 +293,125 @@ def main() -> None:
     print(f"projection alone, in process      {rate(count, projection_s)}")
     ceiling_projection_s, _ = in_process(lines, collector=False)
     print(f"  the same, garbage collector off {rate(count, ceiling_projection_s)}")
-    del lines
-    gc.collect()
+    records_s: float | None = None
+    keyed_records = b""
+    if not args.skip_records:
+        records = stored_records(lines)
+        records_s, from_stored_measures = from_records(records)
+        print(f"  from stored records, no validation, collector off {rate(count, records_s)}")
+        print(f"  measures equal to the validated ones: {from_stored_measures == expected}")
+        keyed_records = keyed_lines(records)
+        del records
+    rates: dict[str, float] = {}
+    checks: dict[str, bool] = {}
 
     with tempfile.TemporaryDirectory(prefix="sendwatch-bench-kafka-") as folder:
         work = Path(folder)
+        history = work / "history.jsonl"
+        history.write_bytes(
+            b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+        )
+        del lines
+        gc.collect()
+        partitions = args.partitions
         with tansu(work) as broker:
-            live_s, got = worker_live(broker, keyed, count, args.partitions, work)
+            print("untrusted messages (kcat produces the raw lines; the worker validates each):")
+            live_s, produced_s, got = worker_live(
+                broker,
+                "bench-live",
+                lambda: kcat_produce(broker, "bench-live", keyed, work),
+                count,
+                partitions,
+                work,
+            )
+            print(f"  (kcat produced them in {produced_s:.1f} s)")
             print(f"sendwatch worker, live tail       {rate(count, live_s)}")
-            print(f"  measures equal to the in-process ones: {got == expected}")
-            rebuild_s = None
+            rates["worker, untrusted, live tail"] = count / live_s
+            checks["untrusted, live tail"] = got == expected
             if not args.skip_rebuild:
-                rebuild_s = worker_rebuild(broker, count, args.partitions, work)
+                rebuild_s, got = worker_rebuild(broker, "bench-live", count, partitions, work)
                 print(f"sendwatch worker, rebuild         {rate(count, rebuild_s)}")
                 print("  (from the worker's start, its group join included)")
+                rates["worker, untrusted, rebuild"] = count / rebuild_s
+                checks["untrusted, rebuild"] = got == expected
+            if not args.skip_records:
+                print(
+                    "sendwatch records (`sendwatch ingest --broker` validates, the worker "
+                    "reads them as they are):"
+                )
+                ensure_topics([broker.address], "bench-records", partitions)
+                start = time.perf_counter()
+                ingest_produce(broker, "bench-records", history, partitions)
+                ingest_s = time.perf_counter() - start
+                print(f"sendwatch ingest --broker alone   {rate(count, ingest_s)}")
+                print("  (the producer: read, validate, produce, acknowledged; no worker running)")
+                rates["sendwatch ingest --broker alone"] = count / ingest_s
+                if not args.skip_rebuild:
+                    rebuild_s, got = worker_rebuild(
+                        broker, "bench-records", count, partitions, work
+                    )
+                    print(f"sendwatch worker, rebuild         {rate(count, rebuild_s)}")
+                    print("  (from the worker's start, its group join included)")
+                    rates["worker, records, rebuild"] = count / rebuild_s
+                    checks["records, rebuild"] = got == expected
+                live_s, produced_s, got = worker_live(
+                    broker,
+                    "bench-records-kcat",
+                    lambda: kcat_produce(
+                        broker, "bench-records-kcat", keyed_records, work, [RECORD_MARK]
+                    ),
+                    count,
+                    partitions,
+                    work,
+                )
+                print(f"  (kcat produced the same records, with the header, in {produced_s:.1f} s)")
+                print(f"sendwatch worker, live tail       {rate(count, live_s)}")
+                print("  (the records validated beforehand, outside the clock: the worker's rate)")
+                rates["worker, records by kcat, live tail"] = count / live_s
+                checks["records by kcat, live tail"] = got == expected
+                live_s, produced_s, got = worker_live(
+                    broker,
+                    "bench-records-live",
+                    lambda: ingest_produce(broker, "bench-records-live", history, partitions),
+                    count,
+                    partitions,
+                    work,
+                )
+                print(
+                    f"  (sendwatch ingest produced them in {produced_s:.1f} s, the worker running)"
+                )
+                print(f"sendwatch worker, live tail       {rate(count, live_s)}")
+                print("  (the producer's validation included: the clock starts with it)")
+                rates["worker, records, live tail (with ingest)"] = count / live_s
+                checks["records, live tail"] = got == expected
             naive = min(args.naive_events, count)
-            naive_s = faust_agent(broker, "bench-live", naive, "naive", args.partitions, work)
+            naive_s = faust_agent(broker, "bench-live", naive, "naive", partitions, work)
             print(f"naive Faust agent, table per event{rate(naive, naive_s)}")
-            ceiling_s = faust_agent(broker, "bench-live", naive, "ceiling", args.partitions, work)
+            ceiling_s = faust_agent(broker, "bench-live", naive, "ceiling", partitions, work)
             print(f"Faust take_events, doing nothing  {rate(naive, ceiling_s)}")
     print(f"load average at end: {load()}")
-    live = count / live_s
     print()
-    print(f"worker (live) / naive Faust agent:        {live / (naive / naive_s):6.1f}x")
-    if rebuild_s is not None:
-        ratio = count / rebuild_s / (naive / naive_s)
-        print(f"worker (rebuild) / naive Faust agent:     {ratio:6.1f}x")
-    print(f"worker (live) / projection alone:         {live / (count / projection_s):6.2f}x")
+    print("measures equal to the in-process ones: " + ", ".join(
+        f"{name} {'yes' if ok else 'NO'}" for name, ok in checks.items()
+    ))  # fmt: skip
+    naive_rate = naive / naive_s
+    for name, value in rates.items():
+        print(f"{name + ' / naive Faust agent:':<58}{value / naive_rate:6.1f}x")
+    live = rates["worker, untrusted, live tail"]
+    ratio = live / (count / projection_s)
+    print(f"{'worker, untrusted, live tail / projection alone:':<58}{ratio:6.2f}x")
     ratio = naive / ceiling_s / (count / projection_s)
-    print(f"Faust doing nothing / projection alone:   {ratio:6.2f}x")
+    print(f"{'Faust doing nothing / projection alone:':<58}{ratio:6.2f}x")
     ratio = live / (count / ceiling_projection_s)
-    print(f"worker (live) / projection, collector off: {ratio:6.2f}x")
+    print(f"{'worker, untrusted, live tail / projection, collector off:':<58}{ratio:6.2f}x")
+    if records_s is not None and "worker, records, rebuild" in rates:
+        ratio = rates["worker, records, rebuild"] / (count / records_s)
+        print(f"{'worker, records, rebuild / projection from records:':<58}{ratio:6.2f}x")
     goal = 50_000
-    print(f"goal {goal:,} events/s per worker: {'met' if live >= goal else 'not met'} (live)")
+    for name, value in rates.items():
+        if name.startswith("worker"):
+            verdict = "met" if value >= goal else "not met"
+            print(f"goal {goal:,} events/s per worker, {name}: {verdict}")
 
 
 if __name__ == "__main__":

@@ -275,6 +275,15 @@ class KafkaSource:
                 "group": worker.settings.group_for(worker.topic),
                 "worker": worker.name,
                 "partitions": partitions,
+                # messages this process read: marked as records stored by sendwatch (read
+                # without validation), and the others (validated by events.decode)
+                "messages": {
+                    "marked_records": worker.counts.stored,
+                    "validated": worker.counts.accepted
+                    + worker.counts.duplicates
+                    + worker.counts.rejected
+                    - worker.counts.stored,
+                },
                 "assembled": {
                     "partitions": worker.topic_partitions,
                     "offsets": {str(p): o for p, o in sorted(assembled.offsets.items())},

@@ -12,7 +12,12 @@ The topics of one event topic ``T`` (see docs/kafka.md):
   partitions it owns, which any worker merges into the whole picture.
 
 Every line is validated by the one validation loop (``streams.ingest.decode_lines``) before it
-is produced; the producer is kafka-python's, idempotent, with ``acks=all``.
+is produced; the producer is kafka-python's, idempotent, with ``acks=all``. What it produces
+is the stored record (the event normalised by ``events.decode``), marked with the header
+``sendwatch-record: 1``: a worker takes a message with that header as already validated and
+skips the validation (``events.codec.from_stored``), unless ``SENDWATCH_KAFKA_TRUST_RECORDS``
+is off. Any producer allowed to write the topic can set that header: who may write it is the
+trust boundary (Kafka ACLs in production, docs/kafka.md).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import orjson
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from events import Record
 from streams.ingest import IngestSummary, decode_lines
@@ -35,6 +41,11 @@ from streams.log import Rejected
 from streams.replay import open_lines
 
 DEAD_LETTERS = ".dead-letters"
+# The header of a message whose value is a record stored by sendwatch (validated by
+# ``events.decode`` when it was produced); the value is the record format's version.
+RECORD_HEADER = "sendwatch-record"
+RECORD_FORMAT = b"1"
+RECORD_MARK = (RECORD_HEADER, RECORD_FORMAT)
 PARTIALS = ".partials"
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$")
 
@@ -67,6 +78,10 @@ def partials_topic(topic: str) -> str:
     return topic + PARTIALS
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+_FLAGS.update({"0": False, "false": False, "no": False, "off": False})
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
     """Broker timings and worker tuning, from ``SENDWATCH_KAFKA_*`` environment variables.
@@ -88,6 +103,8 @@ class KafkaSettings:
     query_wait: float = 10.0  # seconds to wait for every partition's partial tally
     group: str = ""  # the consumer group (Faust app id); default "sendwatch-<topic>"
     loglevel: str = "warn"  # Faust's log level: crit, error, warn, info or debug
+    # take messages marked ``sendwatch-record: 1`` as validated (only sendwatch writes them)
+    trust_records: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> KafkaSettings:
@@ -98,6 +115,12 @@ class KafkaSettings:
             if raw is None or raw == "":
                 continue
             kind = type(getattr(cls(), item.name))
+            if kind is bool:
+                flag = _FLAGS.get(raw.strip().lower())
+                if flag is None:
+                    raise ValueError(f"{name}: expected true or false, got {raw!r}")
+                values[item.name] = flag
+                continue
             try:
                 values[item.name] = kind(raw)
             except ValueError:
@@ -167,6 +190,16 @@ class EventProducer:
         except KafkaError as error:
             raise BrokerError(f"cannot reach the broker at {','.join(servers)}: {error}") from None
         self._failures: list[BaseException] = []
+        self._partition_of: dict[bytes, int] = {}
+
+    def partition(self, key: bytes) -> int:
+        """The partition of a key, as kafka-python's default partitioner (and Java's) picks
+        it: murmur2, in pure Python, so each case's is remembered (a case has many events)."""
+        partition = self._partition_of.get(key)
+        if partition is None:
+            partition = (murmur2(key) & 0x7FFFFFFF) % self.partitions
+            self._partition_of[key] = partition
+        return partition
 
     def close(self) -> None:
         self._producer.close()
@@ -181,9 +214,14 @@ class EventProducer:
         self._failures.append(error)
 
     def send_record(self, record: Record) -> None:
-        """Produce one validated record, keyed by its case."""
+        """Produce one validated record, keyed by its case, marked as a stored record."""
+        key = record["case_id"].encode()
         future = self._producer.send(
-            self.topic, key=record["case_id"].encode(), value=orjson.dumps(record)
+            self.topic,
+            key=key,
+            value=orjson.dumps(record),
+            headers=[RECORD_MARK],
+            partition=self.partition(key),
         )
         future.add_errback(self._failed)
 

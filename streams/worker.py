@@ -1,4 +1,4 @@
-"""The Kafka worker: a Faust app whose agent feeds the same projections as the embedded mode.
+"""The Kafka worker: a Faust app that feeds the same projections as the embedded mode.
 
 Each worker owns some partitions of the event topic (Faust's consumer group shares them
 out) and keeps, per owned partition, one ``projections.Projector``: the per-case state of
@@ -12,14 +12,23 @@ How a partition's state is kept right (docs/kafka.md has the reasons and numbers
   rebuilds the partition by reading it from offset 0 up to the high watermark of the fetch
   answers, with a plain aiokafka consumer (no consumer group, about 200,000 messages a
   second here), and never trusts ListOffsets(LATEST), which Tansu answers wrongly.
-- Then the Faust agent follows the live tail through ``stream.take_events()`` batches.
-  Offsets are checked: a message below the partition's position was applied already and
-  is skipped; a message above it means a gap, so the partition goes back to bulk reading
-  from its position. A partition that falls more than ``catch_up_lag`` messages behind is
-  caught up in bulk the same way. Faust's committed offsets only say where its fetching
-  starts; correctness never depends on them (at-least-once delivery, idempotent fold).
-- Invalid messages (from other producers: kcat, scripts) go to ``T.dead-letters`` with the
-  reason and origin in headers, keyed ``T/partition/offset`` so a repeat is recognisable.
+- Then the same reader follows the live tail: Faust's agent only makes the app a member of
+  the consumer group (Faust shares the partitions out and tells of rebalances); its own
+  fetching of the event topic is paused, because its per-message cost is several times the
+  reader's. Messages are applied in offset order from the partition's position (a message
+  below it was applied already and is skipped). A partition that falls more than
+  ``catch_up_lag`` messages behind counts as catching up (``bulk``: not published, no
+  alerts judged) until it reaches the high watermark again. Committed offsets play no part:
+  correctness never depends on them (at-least-once delivery, idempotent fold).
+- A message marked ``sendwatch-record: 1`` (produced by ``sendwatch ingest --broker`` or
+  ``POST /api/events``, which validated it) is a stored record: it is read with
+  ``events.codec.from_stored``, without pydantic (the validation is most of a message's cost).
+  Any other message (other producers: kcat, scripts, council systems) is validated by
+  ``events.decode``. Who may write the topic is the trust boundary (docs/kafka.md);
+  ``SENDWATCH_KAFKA_TRUST_RECORDS=false`` validates every message whatever its headers.
+- Invalid messages (a bad message from another producer, or a marked one that is not a
+  record) go to ``T.dead-letters`` with the reason and origin in headers, keyed
+  ``T/partition/offset`` so a repeat is recognisable.
 
 The whole picture: every worker publishes, every ``publish_interval`` seconds, each owned
 partition's partial tallies (``Projector.tally``: additive Counters) for the published
@@ -53,16 +62,20 @@ from aiokafka import (  # type: ignore[import-untyped]
 from faust.types import TP
 
 from events import InvalidEvent, decode, from_record
+from events.codec import from_stored
 from projections import Period, Projector
 from projections.measures import Tally
-from streams.kafka import KafkaSettings, dead_letter_topic, partials_topic
+from streams.kafka import RECORD_MARK, KafkaSettings, dead_letter_topic, partials_topic
 
 PARTIAL_VERSION = 1
+PAUSED_FOR_GOOD = 10 * 365 * 86400.0  # seconds
 BULK_SLICE = 1000  # messages decoded and applied between two turns of the event loop
 log = logging.getLogger("sendwatch.worker")
 
 Query = tuple[date, Period]  # (now, period): the live queries whose tallies are published
-Message = tuple[int, bytes | None, bytes | None, int]  # offset, key, value, timestamp (ms)
+Headers = Sequence[tuple[str, bytes]]
+# offset, key, value, timestamp (ms), headers: as aiokafka's ConsumerRecord has them
+Message = tuple[int, bytes | None, bytes | None, int, Headers]
 
 
 @dataclass(slots=True)
@@ -74,7 +87,7 @@ class PartitionState:
     position: int = 0  # the next offset to apply: everything below is applied or rejected
     highwater: int | None = None  # from the latest fetch answer
     rejected: int = 0  # invalid messages below ``position``
-    bulk: bool = True  # read in bulk (rebuilding or catching up), not from the Faust agent
+    bulk: bool = True  # rebuilding or catching up (far behind): not published, no alerts
     ready: bool = False  # rebuilt at least once: its live tallies may be read
     dead_letter_mark: int = 0  # an earlier owner published past this: its dead letters exist
     published: tuple[int, tuple[Query, ...]] | None = None
@@ -90,6 +103,7 @@ class Applied:
     duplicates: int
     touched: set[str]
     rejected: list[tuple[int, bytes | None, bytes, str]]  # offset, key, raw value, reason
+    stored: int = 0  # messages marked as stored records, read without validation
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,34 +144,43 @@ def _arrival(timestamp_ms: int, cache: dict[int, datetime]) -> datetime:
 
 
 def apply_messages(
-    state: PartitionState, messages: Iterable[Message], council: str | None
+    state: PartitionState,
+    messages: Iterable[Message],
+    council: str | None,
+    trust_records: bool = True,
 ) -> Applied:
     """Decode and apply one partition's messages in offset order (those below the position
-    are skipped). A message without ``recorded_at`` counts as recorded at its Kafka
+    are skipped). A message marked as a stored record (``RECORD_MARK`` in its headers) is
+    read without validation if ``trust_records``; any other is validated by
+    ``events.decode``, and one without ``recorded_at`` counts as recorded at its Kafka
     timestamp, so a replay of the partition always gives the same state."""
     apply = state.projector.apply
     touched: set[str] = set()
     rejected: list[tuple[int, bytes | None, bytes, str]] = []
-    new = duplicates = 0
+    new = duplicates = stored = 0
     stamps: dict[int, datetime] = {}
-    for offset, key, value, timestamp in messages:
+    for offset, key, value, timestamp, headers in messages:
         if offset < state.position:
             continue
         state.position = offset + 1
         raw = value or b""
         try:
-            record = decode(raw, arrival=_arrival(timestamp, stamps), council=council)
+            if trust_records and headers and RECORD_MARK in headers:
+                stored += 1
+                event = from_stored(raw)
+            else:
+                record = decode(raw, arrival=_arrival(timestamp, stamps), council=council)
+                event = from_record(record)
         except InvalidEvent as error:
             state.rejected += 1
             rejected.append((offset, key, raw, error.reason))
             continue
-        event = from_record(record)
         if apply(event):
             new += 1
             touched.add(event.case_id)
         else:
             duplicates += 1
-    return Applied(new, duplicates, touched, rejected)
+    return Applied(new, duplicates, touched, rejected, stored)
 
 
 # --- partial tallies on the wire ----------------------------------------------------------
@@ -232,6 +255,7 @@ class Counts:
     accepted: int = 0  # events applied for the first time in this process's state
     duplicates: int = 0  # events whose id was already applied
     rejected: int = 0  # invalid messages seen
+    stored: int = 0  # messages marked as stored records, read without validation
 
 
 class Worker:
@@ -275,6 +299,7 @@ class Worker:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sendwatch-bulk")
         self._producer: AIOKafkaProducer | None = None
         self._dead_letters_unflushed = False
+        self._fetch_tasks: set[asyncio.Future[None]] = set()
         self.app = faust.App(
             settings.group_for(topic),
             broker=[f"kafka://{server}" for server in servers],
@@ -292,6 +317,9 @@ class Worker:
             broker_rebalance_timeout=settings.rebalance_timeout,
             broker_max_poll_records=settings.take,
             stream_buffer_maxsize=max(4096, settings.take),
+            # Faust's consumer fetches nothing of the event topic (paused: the reader reads
+            # it), so its check that every partition is being fetched would log errors
+            stream_processing_timeout=PAUSED_FOR_GOOD,
         )
         self.events = self.app.topic(
             topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -337,9 +365,8 @@ class Worker:
             self.partitions[partition] = PartitionState(partition)
             log.info("partition %s assigned: rebuilding it from the event topic", partition)
         with contextlib.suppress(Exception):
-            self.app.consumer.pause_partitions(
-                [TP(self.topic, p) for p, s in self.partitions.items() if s.bulk]
-            )
+            self.app.consumer.pause_partitions([TP(self.topic, p) for p in mine])
+        self._pause_fetching(mine)
         self._bulk_wanted.set()
 
     async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any = None, **_: Any) -> None:
@@ -354,65 +381,50 @@ class Worker:
             if not any(s.bulk for s in self.partitions.values()):
                 bulk_collection(False)
 
-    # --- the live path: the Faust agent ---------------------------------------------------
+    # --- Faust's agent: the group membership -----------------------------------------------
 
     async def _agent(self, stream: Any) -> None:
+        """Subscribes the app to the event topic, so that Faust shares its partitions out.
+        The reader reads them; a message Faust delivers all the same (fetched before its
+        partition was paused) is dropped, and its partition paused again."""
         async for batch in stream.take_events(self.settings.take, self.settings.take_within):
-            by_partition: dict[int, list[Message]] = {}
-            for event in batch:
-                message = event.message
-                timestamp = message.timestamp
-                by_partition.setdefault(message.partition, []).append(
-                    (
-                        message.offset,
-                        message.key,
-                        event.value,
-                        int(timestamp * 1000) if timestamp is not None else -1,
-                    )
-                )
-            for partition, messages in by_partition.items():
-                await self._live(partition, messages)
-
-    async def _live(self, partition: int, messages: list[Message]) -> None:
-        state = self.partitions.get(partition)
-        tp = TP(self.topic, partition)
-        if state is None or state.bulk:
-            # not ours yet, or read in bulk: Faust is told to seek to the position when the
-            # bulk reading is over, so nothing dropped here is lost
+            seen = {event.message.partition for event in batch}
             with contextlib.suppress(Exception):
-                self.app.consumer.pause_partitions([tp])
-            return
-        fresh = [m for m in messages if m[0] >= state.position]
-        if not fresh:
-            return
-        if fresh[0][0] > state.position:
-            log.warning(
-                "partition %s: offset %s follows %s: reading the gap in bulk",
-                partition,
-                fresh[0][0],
-                state.position,
-            )
-            self._to_bulk(state)
-            return
-        await self._applied(state, apply_messages(state, fresh, self.council))
-        with contextlib.suppress(Exception):
-            highwater = self.app.consumer.highwater(tp)
-            if highwater is not None:
-                state.highwater = highwater
-        if state.lag > self.settings.catch_up_lag:
-            log.info("partition %s is %s behind: catching up in bulk", partition, state.lag)
-            self._to_bulk(state)
+                self.app.consumer.pause_partitions([TP(self.topic, p) for p in seen])
+            self._pause_fetching(seen)
 
-    def _to_bulk(self, state: PartitionState) -> None:
-        state.bulk = True
-        with contextlib.suppress(Exception):
-            self.app.consumer.pause_partitions([TP(self.topic, state.partition)])
-        self._bulk_wanted.set()
+    def _pause_fetching(self, partitions: Iterable[int]) -> None:
+        """Stop Faust's consumer fetching partitions (the reader reads them).
+
+        Faust's ``pause_partitions`` only stops handing a partition's messages to the agent:
+        its aiokafka consumer goes on fetching and parsing them, and while every partition is
+        paused it drains them all (aiokafka reads an empty set of partitions as "all"), so
+        the topic would be read twice. This pauses the fetching itself, on the consumer's
+        thread, in a task of its own: it may be called from inside a rebalance."""
+        thread = getattr(self.app.consumer, "_thread", None)
+        wanted = [TopicPartition(self.topic, p) for p in partitions]
+        if thread is None or not wanted:
+            return
+
+        def act() -> None:
+            consumer = thread._ensure_consumer()
+            mine = [tp for tp in wanted if tp in consumer.assignment()]
+            if mine:
+                consumer.pause(*mine)
+
+        async def run() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(thread.call_thread(act), 10)
+
+        task = asyncio.ensure_future(run())
+        self._fetch_tasks.add(task)
+        task.add_done_callback(self._fetch_tasks.discard)
 
     async def _applied(self, state: PartitionState, applied: Applied) -> None:
         self.counts.accepted += applied.new
         self.counts.duplicates += applied.duplicates
         self.counts.rejected += len(applied.rejected)
+        self.counts.stored += applied.stored
         if applied.rejected and self._producer is not None:
             for offset, key, raw, reason in applied.rejected:
                 if offset < state.dead_letter_mark:
@@ -443,12 +455,16 @@ class Worker:
             client_id=f"{self.name}-bulk",
             fetch_max_bytes=32 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            # how long an idle fetch waits: Tansu seems to answer a waiting fetch only at its
+            # deadline, not when a message arrives (Kafka answers at once), so it bounds
+            # the live tail's latency there: 500 ms (aiokafka's default) gave 260 ms
+            fetch_max_wait_ms=100,
         )
         await consumer.start()
         reading: dict[int, PartitionState] = {}  # partition -> the state the consumer reads for
         try:
             while True:
-                wanted = {p: s for p, s in self.partitions.items() if s.bulk}
+                wanted = dict(self.partitions)
                 if wanted.keys() != reading.keys() or any(
                     reading[p] is not s for p, s in wanted.items()
                 ):
@@ -464,7 +480,7 @@ class Worker:
                     self._bulk_wanted.clear()
                     await self._bulk_wanted.wait()
                     continue
-                bulk_collection(True)
+                bulk_collection(any(s.bulk for s in reading.values()))
                 fetched = await consumer.getmany(timeout_ms=200, max_records=self.settings.take)
                 for tp, records in fetched.items():
                     state = reading.get(tp.partition)
@@ -474,18 +490,26 @@ class Worker:
                     # HTTP answers go between slices, and no thread contends for the GIL
                     for start in range(0, len(records), BULK_SLICE):
                         messages = [
-                            (r.offset, r.key, r.value, r.timestamp)
+                            (r.offset, r.key, r.value, r.timestamp, r.headers)
                             for r in records[start : start + BULK_SLICE]
                         ]
-                        await self._applied(state, apply_messages(state, messages, self.council))
+                        applied = apply_messages(
+                            state, messages, self.council, self.settings.trust_records
+                        )
+                        await self._applied(state, applied)
                         await asyncio.sleep(0)
                 for p, state in list(reading.items()):
                     tp = TopicPartition(self.topic, p)
                     highwater = consumer.highwater(tp)
                     if highwater is None or self.partitions.get(p) is not state:
                         continue
-                    position = await consumer.position(tp)
                     state.highwater = highwater
+                    if not state.bulk:
+                        if state.lag > self.settings.catch_up_lag:
+                            log.info("partition %s is %s behind: catching up", p, state.lag)
+                            state.bulk = True
+                        continue
+                    position = await consumer.position(tp)
                     if position >= highwater:  # everything fetched has been applied
                         state.position = max(state.position, position)
                         await self._finish_bulk(state)
@@ -493,7 +517,7 @@ class Worker:
             await consumer.stop()
 
     async def _finish_bulk(self, state: PartitionState) -> None:
-        """Fold every changed case off the loop, then hand the partition to the agent."""
+        """Fold every changed case off the loop: the partition is current (live)."""
         queries = tuple(self.queries())
         loop = asyncio.get_running_loop()
 
@@ -509,11 +533,6 @@ class Worker:
         state.ready = True
         if not any(s.bulk for s in self.partitions.values()):
             bulk_collection(False)  # back to normal collection for the live tail
-        tp = TP(self.topic, state.partition)
-        with contextlib.suppress(Exception):
-            if tp in self.app.consumer.assignment():
-                await self.app.consumer.seek(tp, state.position)
-                self.app.consumer.resume_partitions([tp])
         log.info(
             "partition %s %s at offset %s (%s events, %s cases)",
             state.partition,

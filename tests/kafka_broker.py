@@ -146,8 +146,15 @@ def keyed_lines(lines: Iterable[bytes]) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
-def kcat_produce(broker: Broker, topic: str, keyed: bytes, workdir: Path) -> None:
-    """Produce ``case_id<TAB>value`` lines with kcat (acks from the leader, then exit)."""
+def kcat_produce(
+    broker: Broker,
+    topic: str,
+    keyed: bytes,
+    workdir: Path,
+    headers: Iterable[tuple[str, bytes]] = (),
+) -> None:
+    """Produce ``case_id<TAB>value`` lines with kcat (acks from the leader, then exit), each
+    with ``headers``."""
     source = workdir / f"kcat-{time.monotonic_ns()}.txt"
     source.write_bytes(keyed)
     subprocess.run(
@@ -162,6 +169,7 @@ def kcat_produce(broker: Broker, topic: str, keyed: bytes, workdir: Path) -> Non
             "\t",
             "-X",
             "partitioner=murmur2_random",
+            *[arg for name, value in headers for arg in ("-H", f"{name}={value.decode()}")],
             "-l",
             str(source),
         ],

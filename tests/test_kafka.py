@@ -13,19 +13,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from events import decode
 from projections import Period
 from sendwatch.simulation import DEFAULT_CALIBRATION, simulate
 from streams.kafka import (
+    RECORD_MARK,
     BrokerError,
     KafkaSettings,
     dead_letter_topic,
@@ -34,6 +36,7 @@ from streams.kafka import (
     produce_file,
 )
 from streams.worker import PartitionState, apply_messages, decode_partial, encode_partial
+from tests.history import sendwatch
 from tests.kafka_broker import (
     Broker,
     WorkerProcess,
@@ -135,6 +138,10 @@ def test_settings_come_from_the_environment_and_are_checked() -> None:
     assert settings.group_for("events") == "sendwatch-events"
     with pytest.raises(ValueError, match="SENDWATCH_KAFKA_TAKE"):
         KafkaSettings.from_env({"SENDWATCH_KAFKA_TAKE": "many"})
+    assert settings.trust_records
+    assert not KafkaSettings.from_env({"SENDWATCH_KAFKA_TRUST_RECORDS": "false"}).trust_records
+    with pytest.raises(ValueError, match="SENDWATCH_KAFKA_TRUST_RECORDS: expected true or false"):
+        KafkaSettings.from_env({"SENDWATCH_KAFKA_TRUST_RECORDS": "maybe"})
 
 
 def test_a_replayed_or_repeated_message_changes_nothing() -> None:
@@ -150,12 +157,63 @@ def test_a_replayed_or_repeated_message_changes_nothing() -> None:
         }
     )
     state = PartitionState(0)
-    first = apply_messages(state, [(0, b"KC-1", line, 0), (1, b"KC-1", line, 0)], None)
+    first = apply_messages(state, [(0, b"KC-1", line, 0, ()), (1, b"KC-1", line, 0, ())], None)
     assert (first.new, first.duplicates, state.position) == (1, 1, 2)
-    again = apply_messages(state, [(0, b"KC-1", line, 0), (1, b"KC-1", line, 0)], None)
+    again = apply_messages(state, [(0, b"KC-1", line, 0, ()), (1, b"KC-1", line, 0, ())], None)
     assert (again.new, again.duplicates, state.position) == (0, 0, 2)
-    bad = apply_messages(state, [(2, None, b"{not json", 0)], None)
+    bad = apply_messages(state, [(2, None, b"{not json", 0, ())], None)
     assert state.rejected == 1 and bad.rejected[0][3].startswith("not valid JSON")
+
+
+def test_a_marked_stored_record_skips_validation_and_a_marked_non_record_is_rejected() -> None:
+    """A message marked ``sendwatch-record: 1`` holds a record ``events.decode`` produced:
+    it is read as it is (so it must be one). Marked garbage is rejected with a reason, never
+    raised; without the mark, or with ``trust_records`` off, the full validation runs."""
+    record = decode(
+        orjson.dumps(
+            {
+                "event_id": "e1",
+                "type": "request.received",
+                "case_id": "KC-1",
+                "occurred_at": "2025-06-02",
+                "data": {"requested_by": "parent"},
+            }
+        ),
+        arrival=datetime(2025, 6, 3, tzinfo=UTC),
+    )
+    stored = orjson.dumps(record)
+    mark = [RECORD_MARK]
+    state = PartitionState(0)
+    applied = apply_messages(state, [(0, b"KC-1", stored, 0, mark)], None)
+    assert (applied.new, applied.stored, applied.rejected) == (1, 1, [])
+    want = PartitionState(0)
+    apply_messages(want, [(0, b"KC-1", stored, 0, ())], None)  # validated: the same state
+    now = date(2025, 6, 30)
+    assert state.projector.tally(now, Period.default(now)) == want.projector.tally(
+        now, Period.default(now)
+    )
+    no_recorded_at = {k: v for k, v in record.items() if k != "recorded_at"}
+    garbage = [
+        (b"not json at all", "stored record: not valid JSON"),
+        (b"[1, 2]", "stored record: expected a JSON object"),
+        (orjson.dumps(no_recorded_at), "stored record: recorded_at: Field required"),
+        (orjson.dumps({**record, "type": "plan.teleported"}), "unknown event type"),
+        (orjson.dumps({**record, "case_id": 7}), "case_id: expected a non-empty string"),
+        (orjson.dumps({**record, "occurred_at": "soon"}), "stored record: "),
+        (orjson.dumps({**record, "data": [1]}), "data: expected a JSON object"),
+        (orjson.dumps({**record, "schema": 9}), "schema 9 is newer"),
+    ]
+    messages = [(1 + n, None, value, 0, mark) for n, (value, _) in enumerate(garbage)]
+    bad = apply_messages(state, messages, None)
+    assert (bad.new, bad.stored, state.position) == (0, len(garbage), 1 + len(garbage))
+    for (_, _, raw, reason), (value, expected) in zip(bad.rejected, garbage, strict=True):
+        assert raw == value and expected in reason, (reason, expected)
+    # not trusted: a marked message is validated like any other
+    strict = PartitionState(0)
+    checked = apply_messages(
+        strict, [(0, None, orjson.dumps(no_recorded_at), 5, mark)], None, False
+    )
+    assert (checked.new, checked.stored) == (1, 0)
 
 
 def test_partial_tallies_round_trip_exactly() -> None:
@@ -169,7 +227,7 @@ def test_partial_tallies_round_trip_exactly() -> None:
             "data": {"requested_by": "parent"},
         }
     )
-    apply_messages(state, [(0, b"KC-1", line, 0)], None)
+    apply_messages(state, [(0, b"KC-1", line, 0, ())], None)
     now = date(2025, 6, 30)
     query = (now, Period.default(now))
     partial = decode_partial(encode_partial(state, [query], "w1"))
@@ -218,6 +276,63 @@ def test_worker_measures_equal_sendwatch_metrics_over_the_same_file(
     assert other.status_code == 200
     want = file_measures(history[0], "--from", "2025-01-01", "--as-at", "2025-05-31")
     assert other.json() == want, differences(other.json(), want)
+
+
+@pytest.mark.integration
+def test_records_from_sendwatch_ingest_skip_validation_and_marked_garbage_is_a_dead_letter(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    history: tuple[Path, list[bytes]],
+    expected: dict[str, Any],
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """``sendwatch ingest --broker`` validates every line and produces stored records marked
+    ``sendwatch-record: 1``; the worker reads them without validating again (``/healthz``
+    counts them) and its measures equal ``sendwatch metrics`` over the file. Messages from
+    another producer carrying the mark but holding no record go to the dead-letter topic
+    with a reason, and the worker goes on applying the partition's later messages."""
+    topic = topic_for(request, broker)
+    path, lines = history
+    head, tail = tmp_path / "head.jsonl", tmp_path / "tail.jsonl"
+    head.write_bytes(b"\n".join(lines[:-20]) + b"\n")
+    tail.write_bytes(b"\n".join(lines[-20:]) + b"\n")
+    done = sendwatch("ingest", str(head), "--broker", broker.url, "--topic", topic)
+    assert done.returncode == 0, done.stderr
+    worker = start_worker(broker, topic, tmp_path)
+    workers.append(worker)
+    health = worker.wait_for(len(lines) - 20)
+    assert health["messages"] == {"marked_records": len(lines) - 20, "validated": 0}
+
+    # marked, but not records: keyed by the cases of the lines that follow, so that those
+    # come after them on the same partitions
+    record = orjson.loads(lines[-1])
+    no_recorded_at = {k: v for k, v in record.items() if k != "recorded_at"}
+    garbage = [b"not json", b"[1, 2]", orjson.dumps(no_recorded_at)]
+    producer = KafkaProducer(bootstrap_servers=[broker.address], acks="all")
+    try:
+        for n, value in enumerate(garbage):
+            key = orjson.loads(lines[-1 - n])["case_id"].encode()
+            producer.send(topic, key=key, value=value, headers=[RECORD_MARK])
+        producer.flush()
+    finally:
+        producer.close()
+    done = sendwatch("ingest", str(tail), "--broker", broker.url, "--topic", topic)
+    assert done.returncode == 0, done.stderr
+
+    health = worker.wait_for(len(lines))
+    assert health["messages"] == {"marked_records": len(lines) + 3, "validated": 0}
+    letters = _dead_letters(broker, topic, 3)
+    assert sorted(value for value, _ in letters) == sorted(garbage)
+    reasons = {value: headers["reason"].decode() for value, headers in letters}
+    assert reasons[garbage[0]].startswith("stored record: not valid JSON")
+    assert reasons[garbage[1]] == "stored record: expected a JSON object"
+    assert reasons[garbage[2]] == "stored record: recorded_at: Field required"
+    _wait_metric(worker, "sendwatch_dead_letters_total", 3)
+    got = measures(worker)
+    assert got["dead_letters"] == 3
+    assert {**got, "dead_letters": 0} == expected, differences(got, expected)
+    assert file_measures(path)["dead_letters"] == 0
 
 
 def _wait_for_alerts(worker: WorkerProcess, timeout: float = 30.0) -> list[dict[str, Any]]:
