@@ -61,7 +61,7 @@ from aiokafka import (  # type: ignore[import-untyped]
 )
 from faust.types import TP
 
-from events import InvalidEvent, decode, from_record
+from events import InvalidEvent, decode_event
 from events.codec import from_stored
 from projections import Period, Projector
 from projections.measures import Tally
@@ -169,8 +169,7 @@ def apply_messages(
                 stored += 1
                 event = from_stored(raw)
             else:
-                record = decode(raw, arrival=_arrival(timestamp, stamps), council=council)
-                event = from_record(record)
+                _, event = decode_event(raw, arrival=_arrival(timestamp, stamps), council=council)
         except InvalidEvent as error:
             state.rejected += 1
             rejected.append((offset, key, raw, error.reason))
