@@ -454,10 +454,6 @@ class Worker:
             client_id=f"{self.name}-bulk",
             fetch_max_bytes=32 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
-            # how long an idle fetch waits: Tansu seems to answer a waiting fetch only at its
-            # deadline, not when a message arrives (Kafka answers at once), so it bounds
-            # the live tail's latency there: 500 ms (aiokafka's default) gave 260 ms
-            fetch_max_wait_ms=100,
         )
         await consumer.start()
         reading: dict[int, PartitionState] = {}  # partition -> the state the consumer reads for
