@@ -1,4 +1,4 @@
-"""The Kafka worker: a Faust app that feeds the same projections as the embedded mode.
+"""The Kafka worker: a Faust app whose agent feeds the same projections as the embedded mode.
 
 Each worker owns some partitions of the event topic (Faust's consumer group shares them
 out) and keeps, per owned partition, one ``projections.Projector``: the per-case state of
@@ -12,14 +12,12 @@ How a partition's state is kept right (docs/kafka.md has the reasons and numbers
   rebuilds the partition by reading it from offset 0 up to the high watermark of the fetch
   answers, with a plain aiokafka consumer (no consumer group, about 200,000 messages a
   second here), and never trusts ListOffsets(LATEST), which Tansu answers wrongly.
-- Then the same reader follows the live tail: Faust's agent only makes the app a member of
-  the consumer group (Faust shares the partitions out and tells of rebalances); its own
-  fetching of the event topic is paused, because its per-message cost is several times the
-  reader's. Messages are applied in offset order from the partition's position (a message
-  below it was applied already and is skipped). A partition that falls more than
-  ``catch_up_lag`` messages behind counts as catching up (``bulk``: not published, no
-  alerts judged) until it reaches the high watermark again. Committed offsets play no part:
-  correctness never depends on them (at-least-once delivery, idempotent fold).
+- Then the Faust agent follows the live tail through ``stream.take_events()`` batches.
+  Offsets are checked: a message below the partition's position was applied already and
+  is skipped; a message above it means a gap, so the partition goes back to bulk reading
+  from its position. A partition that falls more than ``catch_up_lag`` messages behind is
+  caught up in bulk the same way. Faust's committed offsets only say where its fetching
+  starts; correctness never depends on them (at-least-once delivery, idempotent fold).
 - A message marked ``sendwatch-record: 1`` (produced by ``sendwatch ingest --broker`` or
   ``POST /api/events``, which validated it) is a stored record: it is read with
   ``events.codec.from_stored``, without pydantic (the validation is most of a message's cost).
@@ -68,7 +66,6 @@ from projections.measures import Tally
 from streams.kafka import RECORD_MARK, KafkaSettings, dead_letter_topic, partials_topic
 
 PARTIAL_VERSION = 1
-PAUSED_FOR_GOOD = 10 * 365 * 86400.0  # seconds
 BULK_SLICE = 1000  # messages decoded and applied between two turns of the event loop
 log = logging.getLogger("sendwatch.worker")
 
@@ -87,7 +84,7 @@ class PartitionState:
     position: int = 0  # the next offset to apply: everything below is applied or rejected
     highwater: int | None = None  # from the latest fetch answer
     rejected: int = 0  # invalid messages below ``position``
-    bulk: bool = True  # rebuilding or catching up (far behind): not published, no alerts
+    bulk: bool = True  # read in bulk (rebuilding or catching up), not from the Faust agent
     ready: bool = False  # rebuilt at least once: its live tallies may be read
     dead_letter_mark: int = 0  # an earlier owner published past this: its dead letters exist
     published: tuple[int, tuple[Query, ...]] | None = None
@@ -316,9 +313,6 @@ class Worker:
             broker_rebalance_timeout=settings.rebalance_timeout,
             broker_max_poll_records=settings.take,
             stream_buffer_maxsize=max(4096, settings.take),
-            # Faust's consumer fetches nothing of the event topic (paused: the reader reads
-            # it), so its check that every partition is being fetched would log errors
-            stream_processing_timeout=PAUSED_FOR_GOOD,
         )
         self.events = self.app.topic(
             topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -363,9 +357,10 @@ class Worker:
         for partition in sorted(mine - set(self.partitions)):
             self.partitions[partition] = PartitionState(partition)
             log.info("partition %s assigned: rebuilding it from the event topic", partition)
+        bulk = [p for p, s in self.partitions.items() if s.bulk]
         with contextlib.suppress(Exception):
-            self.app.consumer.pause_partitions([TP(self.topic, p) for p in mine])
-        self._pause_fetching(mine)
+            self.app.consumer.pause_partitions([TP(self.topic, p) for p in bulk])
+        self._fetching(bulk, False)
         self._bulk_wanted.set()
 
     async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any = None, **_: Any) -> None:
@@ -380,25 +375,73 @@ class Worker:
             if not any(s.bulk for s in self.partitions.values()):
                 bulk_collection(False)
 
-    # --- Faust's agent: the group membership -----------------------------------------------
+    # --- the live path: the Faust agent ---------------------------------------------------
 
     async def _agent(self, stream: Any) -> None:
-        """Subscribes the app to the event topic, so that Faust shares its partitions out.
-        The reader reads them; a message Faust delivers all the same (fetched before its
-        partition was paused) is dropped, and its partition paused again."""
         async for batch in stream.take_events(self.settings.take, self.settings.take_within):
-            seen = {event.message.partition for event in batch}
-            with contextlib.suppress(Exception):
-                self.app.consumer.pause_partitions([TP(self.topic, p) for p in seen])
-            self._pause_fetching(seen)
+            by_partition: dict[int, list[Message]] = {}
+            for event in batch:
+                message = event.message
+                timestamp = message.timestamp
+                by_partition.setdefault(message.partition, []).append(
+                    (
+                        message.offset,
+                        message.key,
+                        event.value,
+                        int(timestamp * 1000) if timestamp is not None else -1,
+                        message.headers or (),
+                    )
+                )
+            for partition, messages in by_partition.items():
+                await self._live(partition, messages)
 
-    def _pause_fetching(self, partitions: Iterable[int]) -> None:
-        """Stop Faust's consumer fetching partitions (the reader reads them).
+    async def _live(self, partition: int, messages: list[Message]) -> None:
+        state = self.partitions.get(partition)
+        tp = TP(self.topic, partition)
+        if state is None or state.bulk:
+            # not ours yet, or read in bulk: Faust is told to seek to the position when the
+            # bulk reading is over, so nothing dropped here is lost
+            with contextlib.suppress(Exception):
+                self.app.consumer.pause_partitions([tp])
+            self._fetching([partition], False)
+            return
+        fresh = [m for m in messages if m[0] >= state.position]
+        if not fresh:
+            return
+        if fresh[0][0] > state.position:
+            log.warning(
+                "partition %s: offset %s follows %s: reading the gap in bulk",
+                partition,
+                fresh[0][0],
+                state.position,
+            )
+            self._to_bulk(state)
+            return
+        await self._applied(
+            state, apply_messages(state, fresh, self.council, self.settings.trust_records)
+        )
+        with contextlib.suppress(Exception):
+            highwater = self.app.consumer.highwater(tp)
+            if highwater is not None:
+                state.highwater = highwater
+        if state.lag > self.settings.catch_up_lag:
+            log.info("partition %s is %s behind: catching up in bulk", partition, state.lag)
+            self._to_bulk(state)
+
+    def _to_bulk(self, state: PartitionState) -> None:
+        state.bulk = True
+        with contextlib.suppress(Exception):
+            self.app.consumer.pause_partitions([TP(self.topic, state.partition)])
+        self._fetching([state.partition], False)
+        self._bulk_wanted.set()
+
+    def _fetching(self, partitions: Iterable[int], fetch: bool) -> None:
+        """Stop (or restart) Faust's consumer fetching partitions read in bulk.
 
         Faust's ``pause_partitions`` only stops handing a partition's messages to the agent:
         its aiokafka consumer goes on fetching and parsing them, and while every partition is
         paused it drains them all (aiokafka reads an empty set of partitions as "all"), so
-        the topic would be read twice. This pauses the fetching itself, on the consumer's
+        a rebuild read the topic twice. This pauses the fetching itself, on the consumer's
         thread, in a task of its own: it may be called from inside a rebalance."""
         thread = getattr(self.app.consumer, "_thread", None)
         wanted = [TopicPartition(self.topic, p) for p in partitions]
@@ -409,7 +452,7 @@ class Worker:
             consumer = thread._ensure_consumer()
             mine = [tp for tp in wanted if tp in consumer.assignment()]
             if mine:
-                consumer.pause(*mine)
+                (consumer.resume if fetch else consumer.pause)(*mine)
 
         async def run() -> None:
             with contextlib.suppress(Exception):
@@ -459,7 +502,7 @@ class Worker:
         reading: dict[int, PartitionState] = {}  # partition -> the state the consumer reads for
         try:
             while True:
-                wanted = dict(self.partitions)
+                wanted = {p: s for p, s in self.partitions.items() if s.bulk}
                 if wanted.keys() != reading.keys() or any(
                     reading[p] is not s for p, s in wanted.items()
                 ):
@@ -475,7 +518,7 @@ class Worker:
                     self._bulk_wanted.clear()
                     await self._bulk_wanted.wait()
                     continue
-                bulk_collection(any(s.bulk for s in reading.values()))
+                bulk_collection(True)
                 fetched = await consumer.getmany(timeout_ms=200, max_records=self.settings.take)
                 for tp, records in fetched.items():
                     state = reading.get(tp.partition)
@@ -498,13 +541,8 @@ class Worker:
                     highwater = consumer.highwater(tp)
                     if highwater is None or self.partitions.get(p) is not state:
                         continue
-                    state.highwater = highwater
-                    if not state.bulk:
-                        if state.lag > self.settings.catch_up_lag:
-                            log.info("partition %s is %s behind: catching up", p, state.lag)
-                            state.bulk = True
-                        continue
                     position = await consumer.position(tp)
+                    state.highwater = highwater
                     if position >= highwater:  # everything fetched has been applied
                         state.position = max(state.position, position)
                         await self._finish_bulk(state)
@@ -512,7 +550,7 @@ class Worker:
             await consumer.stop()
 
     async def _finish_bulk(self, state: PartitionState) -> None:
-        """Fold every changed case off the loop: the partition is current (live)."""
+        """Fold every changed case off the loop, then hand the partition to the agent."""
         queries = tuple(self.queries())
         loop = asyncio.get_running_loop()
 
@@ -528,6 +566,12 @@ class Worker:
         state.ready = True
         if not any(s.bulk for s in self.partitions.values()):
             bulk_collection(False)  # back to normal collection for the live tail
+        tp = TP(self.topic, state.partition)
+        with contextlib.suppress(Exception):
+            if tp in self.app.consumer.assignment():
+                await self.app.consumer.seek(tp, state.position)
+                self.app.consumer.resume_partitions([tp])
+                self._fetching([state.partition], True)
         log.info(
             "partition %s %s at offset %s (%s events, %s cases)",
             state.partition,
