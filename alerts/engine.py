@@ -506,6 +506,11 @@ class Engine:
 
     # --- evaluation -------------------------------------------------------------------
 
+    @property
+    def day(self) -> date | None:
+        """The day every case was last judged on (None before the first ``update``)."""
+        return self._day
+
     def update(
         self,
         projector: Projector,
@@ -515,13 +520,16 @@ class Engine:
         dead_letters: int = 0,
         cases: Iterable[str] | None = None,
         save: bool = True,
+        aggregates: bool = True,
     ) -> Changes:
         """Judge the rules on day ``now`` at moment ``at``.
 
         ``cases``: the cases whose events changed (judged again); ``None`` means only that
         time has passed, and every case is judged again when ``now`` is a new day. The
-        aggregate rules are judged every time. ``save`` False leaves the changes for the
-        next ``save`` (the service saves every second, off the request's path).
+        aggregate rules are judged every time, unless ``aggregates`` is False (a caller
+        judging many cases in slices judges them with the last). ``save`` False leaves the
+        changes for the next ``save`` (the service saves every second, off the request's
+        path).
         """
         with self._lock:
             if self._day != now:
@@ -552,21 +560,8 @@ class Engine:
                     self._by_case[case_id] = after
                 else:
                     self._by_case.pop(case_id, None)
-            needed = needed_windows(self.rules)
-            periods = window_periods(now)
-            measures = {w: projector.measures(now, periods[w], None, dead_letters) for w in needed}
-            # the stall is judged at ``at``, or at the end of ``now`` when that is earlier (a
-            # frozen --now in the past: a demo of a past period is not a stalled feed)
-            midnight = datetime.combine(now + timedelta(days=1), time(), LONDON)
-            aggregates = aggregate_findings(
-                self.rules,
-                measures,
-                dead_letters=dead_letters,
-                last_recorded=projector.last_recorded,
-                at=min(at, midnight),
-                points=self.points,
-            )
-            self._aggregates = self._reconcile(self._aggregates, aggregates, at, fired, resolved)
+            if aggregates:
+                self._judge_aggregates(projector, now, at, dead_letters, fired, resolved)
             if self._pruned is None or at - self._pruned >= PRUNE_EVERY:
                 self._prune(at)
                 self._pruned = at
@@ -577,6 +572,31 @@ class Engine:
             for listener in self.listeners:
                 listener()
         return changes
+
+    def _judge_aggregates(
+        self,
+        projector: Projector,
+        now: date,
+        at: datetime,
+        dead_letters: int,
+        fired: list[Alert],
+        resolved: list[Alert],
+    ) -> None:
+        needed = needed_windows(self.rules)
+        periods = window_periods(now)
+        measures = {w: projector.measures(now, periods[w], None, dead_letters) for w in needed}
+        # the stall is judged at ``at``, or at the end of ``now`` when that is earlier (a
+        # frozen --now in the past: a demo of a past period is not a stalled feed)
+        midnight = datetime.combine(now + timedelta(days=1), time(), LONDON)
+        found = aggregate_findings(
+            self.rules,
+            measures,
+            dead_letters=dead_letters,
+            last_recorded=projector.last_recorded,
+            at=min(at, midnight),
+            points=self.points,
+        )
+        self._aggregates = self._reconcile(self._aggregates, found, at, fired, resolved)
 
     def _reconcile(
         self,

@@ -20,7 +20,9 @@ For each:
 
 - worker, live tail: the worker is running and current on an empty topic; the producer
   produces the history; the clock stops when the worker's /healthz says every partition is
-  current, all N events applied and the measures assembled (``measures current``);
+  current, all N events applied and the measures assembled (``measures current``); then
+  how much later every changed case's alert rules were judged (the worker judges them
+  every second, in slices between which it answers requests, after the measures);
 - worker, rebuild: the events are on the topic first; a new worker (new group) starts and
   rebuilds; from its start (group join included) until current;
 - naive Faust agent: one ``events.decode`` and one table update per event (a changelog-backed
@@ -94,6 +96,19 @@ def wait_current(worker: WorkerProcess, events: int, timeout: float) -> None:
     raise SystemExit(f"the worker was not current after {timeout:.0f} s: {health}")
 
 
+def wait_alerts(worker: WorkerProcess, timeout: float) -> float:
+    """Seconds until no changed case waits for its alert rules to be judged (the worker
+    judges them every second, after its measures are current)."""
+    start = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = worker.health()
+        if health and health.get("alerts_pending") == 0:
+            return time.perf_counter() - start
+        time.sleep(0.2)
+    raise SystemExit(f"alerts were still pending after {timeout:.0f} s")
+
+
 def in_process(lines: list[bytes], collector: bool = True) -> tuple[float, dict[str, Any]]:
     """``sendwatch metrics`` over the lines; ``collector=False``: with the garbage collector
     off, the most the projection can do on this machine."""
@@ -165,6 +180,7 @@ def worker_live(
         produced = time.perf_counter() - start
         wait_current(worker, count, 1800)
         seconds = time.perf_counter() - start
+        print(f"  (every changed case's alerts judged {wait_alerts(worker, 600):.1f} s later)")
         return seconds, produced, worker.get("/api/measures").json()
     finally:
         worker.stop()
@@ -187,7 +203,9 @@ def worker_rebuild(
     )
     try:
         wait_current(worker, count, 1800)
-        return time.perf_counter() - start, worker.get("/api/measures").json()
+        seconds = time.perf_counter() - start
+        print(f"  (every case's alerts judged {wait_alerts(worker, 600):.1f} s later)")
+        return seconds, worker.get("/api/measures").json()
     finally:
         worker.stop()
 

@@ -68,6 +68,7 @@ from streams.worker import Assembled, PartitionState, Worker
 
 REEVALUATE_SECONDS = 30.0  # every case judged again (and aggregates) this often
 JUDGE_SECONDS = 1.0  # the cases that changed are judged again this often
+JUDGE_SLICE = 500  # cases judged between two turns of the event loop
 
 
 class WorkerProjection(Projector):
@@ -174,6 +175,7 @@ class KafkaSource:
         self._view = WorkerProjection(self)
         worker.on_applied.append(self._on_applied)
         self._to_judge: set[str] = set()
+        self._judging = 0  # cases of the slice being judged still to come
         worker.app.task(self._alerts)
 
     # --- the Source protocol ------------------------------------------------------------
@@ -275,6 +277,8 @@ class KafkaSource:
                 "group": worker.settings.group_for(worker.topic),
                 "worker": worker.name,
                 "partitions": partitions,
+                # cases whose events changed and whose alert rules are still to be judged
+                "alerts_pending": len(self._to_judge) + self._judging,
                 # messages this process read: marked as records stored by sendwatch (read
                 # without validation), and the others (validated by events.decode)
                 "messages": {
@@ -379,8 +383,9 @@ class KafkaSource:
             cases = {f.case_id for f in state.projector.case_files()}
         self._to_judge.update(cases)
 
-    def _judge(self, cases: set[str] | None) -> bool:
-        """Judge the alert rules; False if the measures are not assembled yet."""
+    def _judge(self, cases: set[str] | None, aggregates: bool = True) -> bool:
+        """Judge the alert rules (the aggregate ones unless ``aggregates`` is False); False
+        if the measures are not assembled yet."""
         worker = self.worker
         if worker.assemble(self.now(), Period.default(self.now())).missing:
             return False  # aggregate rules need the whole picture
@@ -391,6 +396,7 @@ class KafkaSource:
                 datetime.now(UTC),
                 dead_letters=worker.dead_letters,
                 cases=cases,
+                aggregates=aggregates,
             )
         except Exception as error:  # alerts must never stop the projections
             logging.getLogger("sendwatch.worker").warning("alert evaluation failed: %r", error)
@@ -406,10 +412,30 @@ class KafkaSource:
             await asyncio.sleep(JUDGE_SECONDS)
             if any(s.bulk for s in self.worker.partitions.values()):
                 continue  # rebuilding or catching up: the measures first, alerts once current
+            if self.alert_engine.day != self.now():
+                # a new day (or the first): the engine judges every case in one pass
+                if self._judge(None):
+                    self._to_judge = set()
+                    last = time.monotonic()
+                continue
             if self._to_judge:
-                cases, self._to_judge = self._to_judge, set()
-                if not self._judge(cases):
-                    self._to_judge |= cases
+                # in slices, the event loop turning between them: judging a rebuilt
+                # partition's cases takes seconds, and the loop also answers /healthz, the
+                # API and Kafka's heartbeats
+                todo = list(self._to_judge)
+                self._to_judge = set()
+                self._judging = len(todo)
+                judged = True
+                for start in range(0, len(todo), JUDGE_SLICE):
+                    part = set(todo[start : start + JUDGE_SLICE])
+                    judged = self._judge(part, aggregates=start + JUDGE_SLICE >= len(todo))
+                    if not judged:
+                        self._to_judge.update(todo[start:])
+                        break
+                    self._judging = max(0, len(todo) - start - JUDGE_SLICE)
+                    await asyncio.sleep(0)
+                self._judging = 0
+                if not judged:
                     continue
             if time.monotonic() - last >= REEVALUATE_SECONDS and self._judge(None):
                 last = time.monotonic()

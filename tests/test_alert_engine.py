@@ -401,6 +401,28 @@ def test_aggregate_alerts_fire_and_resolve_through_the_engine() -> None:
     assert {a["alertname"] for a in firing(engine).values()} == {"DeadLetters", "IngestStalled"}
 
 
+def test_cases_judged_in_slices_with_the_aggregates_last_equal_one_update() -> None:
+    """The Kafka worker judges many changed cases in slices (the event loop turning
+    between them), the aggregate rules only with the last slice: the same alerts as one
+    update with every case."""
+    cases = [f"S{n}" for n in range(40)]
+    p = projector(*(e for c in cases for e in request(c)))
+    now = date(2025, 5, 22)
+    sliced, whole = Engine(RULES), Engine(RULES)
+    sliced.update(p, now, AT)
+    whole.update(p, now, AT)
+    assert sliced.day == now
+    issued = [ev("plan.issued", c, "2025-05-21") for c in cases[::2]]
+    p.apply_all(issued)
+    touched = [e.case_id for e in issued]
+    for start in range(0, len(touched), 7):
+        last = start + 7 >= len(touched)
+        sliced.update(p, now, AT, cases=touched[start : start + 7], aggregates=last)
+    whole.update(p, now, AT, cases=touched)
+    assert sliced.active() == whole.active()
+    assert any(a["state"] == "resolved" for a in whole.active())
+
+
 # --- the rules file -------------------------------------------------------------------------
 
 

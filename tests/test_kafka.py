@@ -23,8 +23,11 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.engine import Engine
+from alerts.rules import load_rules
 from events import decode
-from projections import Period
+from projections import Period, Projector
+from projections.scorecard import POINTS
 from sendwatch.simulation import DEFAULT_CALIBRATION, simulate
 from streams.kafka import (
     RECORD_MARK,
@@ -35,9 +38,11 @@ from streams.kafka import (
     parse_broker,
     produce_file,
 )
+from streams.replay import replay_lines
 from streams.worker import PartitionState, apply_messages, decode_partial, encode_partial
 from tests.history import sendwatch
 from tests.kafka_broker import (
+    NOW,
     Broker,
     WorkerProcess,
     file_measures,
@@ -269,6 +274,18 @@ def test_worker_measures_equal_sendwatch_metrics_over_the_same_file(
     firing = _wait_for_alerts(worker)
     assert {"ClockOverdue"} <= {a["alertname"] for a in firing}
     assert metric(worker, "sendwatch_alerts_firing", severity="critical") >= 1
+    # every changed case judged (in slices, the worker answering between them): the
+    # per-case alerts are those the embedded service's engine finds in the same history
+    deadline = time.monotonic() + 60
+    while worker.health()["alerts_pending"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert worker.health()["alerts_pending"] == 0
+    judged = {
+        a["fingerprint"]
+        for a in worker.get("/api/alerts").json()["alerts"]
+        if a["state"] == "firing" and a["case_id"]
+    }
+    assert judged == embedded_case_alerts(lines)
     case_id = orjson.loads(lines[0])["case_id"]
     assert worker.get(f"/api/cases/{case_id}").json()["case_id"] == case_id
     # a worker that owns every partition answers any period exactly, as-at included
@@ -333,6 +350,16 @@ def test_records_from_sendwatch_ingest_skip_validation_and_marked_garbage_is_a_d
     assert got["dead_letters"] == 3
     assert {**got, "dead_letters": 0} == expected, differences(got, expected)
     assert file_measures(path)["dead_letters"] == 0
+
+
+def embedded_case_alerts(lines: list[bytes]) -> set[str]:
+    """The fingerprints of the per-case alerts firing on NOW over a history, as the
+    embedded service's engine finds them."""
+    projector = Projector()
+    replay_lines(projector, lines, origin="test")
+    engine = Engine(load_rules(None, POINTS))
+    engine.update(projector, date.fromisoformat(NOW), datetime.now(UTC))
+    return {a.fingerprint for a in engine.alerts() if a.state == "firing" and a.finding.case_id}
 
 
 def _wait_for_alerts(worker: WorkerProcess, timeout: float = 30.0) -> list[dict[str, Any]]:
