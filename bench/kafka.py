@@ -80,7 +80,8 @@ def load() -> str:
 
 
 def rate(count: int, seconds: float) -> str:
-    return f"{count / seconds:>10,.0f} events/s  ({count:,} in {seconds:.1f} s)"
+    per_second = count / seconds if seconds > 0 else float("inf")  # a tiny --naive-events
+    return f"{per_second:>10,.0f} events/s  ({count:,} in {seconds:.1f} s)"
 
 
 def wait_current(worker: WorkerProcess, events: int, timeout: float) -> None:
@@ -334,18 +335,25 @@ def main() -> None:
         partitions = args.partitions
         with tansu(work) as broker:
             print("untrusted messages (kcat produces the raw lines; the worker validates each):")
-            live_s, produced_s, got = worker_live(
-                broker,
+
+            def live_tail(
+                topic: str, produce: Callable[[], None], produced: str, path: str
+            ) -> None:
+                """A live tail on ``topic`` fed by ``produce``, printed and checked."""
+                live_s, produced_s, got = worker_live(
+                    broker, topic, produce, count, partitions, work
+                )
+                print(f"  ({produced} in {produced_s:.1f} s)")
+                print(f"sendwatch worker, live tail       {rate(count, live_s)}")
+                rates[f"worker, {path}"] = count / live_s
+                checks[path] = got == expected
+
+            live_tail(
                 "bench-live",
                 lambda: kcat_produce(broker, "bench-live", keyed, work),
-                count,
-                partitions,
-                work,
+                "kcat produced them",
+                "untrusted, live tail",
             )
-            print(f"  (kcat produced them in {produced_s:.1f} s)")
-            print(f"sendwatch worker, live tail       {rate(count, live_s)}")
-            rates["worker, untrusted, live tail"] = count / live_s
-            checks["untrusted, live tail"] = got == expected
             if not args.skip_rebuild:
                 rebuild_s, got = worker_rebuild(broker, "bench-live", count, partitions, work)
                 print(f"sendwatch worker, rebuild         {rate(count, rebuild_s)}")
@@ -372,36 +380,22 @@ def main() -> None:
                     print("  (from the worker's start, its group join included)")
                     rates["worker, records, rebuild"] = count / rebuild_s
                     checks["records, rebuild"] = got == expected
-                live_s, produced_s, got = worker_live(
-                    broker,
+                live_tail(
                     "bench-records-kcat",
                     lambda: kcat_produce(
                         broker, "bench-records-kcat", keyed_records, work, [RECORD_MARK]
                     ),
-                    count,
-                    partitions,
-                    work,
+                    "kcat produced the same records, with the header,",
+                    "records by kcat, live tail",
                 )
-                print(f"  (kcat produced the same records, with the header, in {produced_s:.1f} s)")
-                print(f"sendwatch worker, live tail       {rate(count, live_s)}")
                 print("  (the records validated beforehand, outside the clock: the worker's rate)")
-                rates["worker, records by kcat, live tail"] = count / live_s
-                checks["records by kcat, live tail"] = got == expected
-                live_s, produced_s, got = worker_live(
-                    broker,
+                live_tail(
                     "bench-records-live",
                     lambda: ingest_produce(broker, "bench-records-live", history, partitions),
-                    count,
-                    partitions,
-                    work,
+                    "sendwatch ingest produced them, the worker running,",
+                    "records, live tail (with ingest)",
                 )
-                print(
-                    f"  (sendwatch ingest produced them in {produced_s:.1f} s, the worker running)"
-                )
-                print(f"sendwatch worker, live tail       {rate(count, live_s)}")
                 print("  (the producer's validation included: the clock starts with it)")
-                rates["worker, records, live tail (with ingest)"] = count / live_s
-                checks["records, live tail"] = got == expected
             naive = min(args.naive_events, count)
             naive_s = faust_agent(broker, "bench-live", naive, "naive", partitions, work)
             print(f"naive Faust agent, table per event{rate(naive, naive_s)}")
