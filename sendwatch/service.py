@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import secrets
+import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -249,6 +250,10 @@ def _tick(source: EmbeddedSource, stop: threading.Event) -> None:
             settle_collector()
 
 
+def _exit_gracefully(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def embedded_app(source: EmbeddedSource, *, token: str, max_body: int = MAX_BODY) -> FastAPI:
     """The HTTP app over an embedded source, with its /metrics collector registered."""
     registry = CollectorRegistry(auto_describe=False)
@@ -330,6 +335,10 @@ def serve(
     stop = threading.Event()
     timer = threading.Thread(target=_tick, args=(source, stop), daemon=True)
     timer.start()
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again once it has restored
+    # the handler it found: that handler must end the process through the ``finally`` below
+    # (which saves the alerts), not kill it where it stands
+    signal.signal(signal.SIGTERM, _exit_gracefully)
     try:
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
     finally:

@@ -490,3 +490,42 @@ def test_a_post_leaves_saving_alerts_and_checkpointing_to_the_timer(tmp_path: Pa
             a["fingerprint"] for a in firing
         )
         assert events_in_the_file_alone() == len(history())
+
+
+def test_sigterm_stops_the_service_gracefully_with_every_alert_saved(tmp_path: Path) -> None:
+    """A batch that fires alerts, then SIGTERM at once (before the timer's next save): the
+    process ends cleanly and the alerts are in the log's file, so a restart keeps their
+    ``startsAt``."""
+    import os
+    import signal
+    import time
+
+    db = tmp_path / "events.db"
+    port = free_port()
+    process = subprocess.Popen(
+        sendwatch_run_command(db, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "SENDWATCH_API_TOKEN": TOKEN},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the service did not answer in 60 s"
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        posted = httpx.post(f"{url}/api/events", content=jsonl(history()), headers=NDJSON)
+        assert posted.json()["accepted"] == len(history())
+        firing = httpx.get(f"{url}/api/alerts", headers=AUTH).json()["alerts"]
+        assert firing
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        stop(process)
+    with SqliteAlertStore(connect(db)) as store:
+        saved = {a.fingerprint: a.to_json()["startsAt"] for a in store.load()}
+    assert saved == {a["fingerprint"]: a["startsAt"] for a in firing}
