@@ -191,6 +191,28 @@ def test_every_live_window_equals_a_fresh_replay(events: list[Event], data: Any)
         assert live.measures(now, period) == fresh.measures(now, period)
 
 
+@settings(max_examples=50, deadline=None)
+@given(histories(), st.data())
+def test_live_windows_past_the_limits_are_dropped_and_made_again_exactly(
+    events: list[Event], data: Any
+) -> None:
+    """More "now"s and periods are asked than the projector keeps current (the least
+    recently asked are dropped, and made again from the sums by day when asked again)."""
+    from projections.projector import LIVE_NOWS, LIVE_PERIODS
+
+    nows = [NOW - timedelta(days=d) for d in range(0, 30 * (LIVE_NOWS + 1), 30)]
+    periods = [Period(NOW - timedelta(days=d), NOW) for d in range(10, 10 * (LIVE_PERIODS + 3), 10)]
+    live = Projector()
+    for e in events:
+        live.apply(e)
+        live.measures(data.draw(st.sampled_from(nows)), data.draw(st.sampled_from(periods)))
+    fresh = Projector()
+    fresh.apply_all(events)
+    for now in nows:
+        for period in periods:
+            assert live.measures(now, period) == fresh.measures(now, period)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
