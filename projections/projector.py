@@ -2,8 +2,10 @@
 
 Its state is every accepted event grouped by case (what a case's clocks are depends on all of
 its events, in date order, so an event arriving late or a retraction refolds that case).
-Derived from it, and cached: each case's fold, and the summed tallies for the last
-(period, now) asked for, kept current by re-tallying only the cases that changed.
+Derived from it, and cached: each case's fold, and for the last few "now"s asked about each
+case's tallies (``projections.measures``: standing on that day, and what happened, by day)
+with their sums and each asked-for period's share, kept current by re-tallying only the
+cases that changed, and only the days that changed.
 
 ``apply`` is idempotent on ``event_id``. Replay is ``apply`` over a history; a snapshot is
 the state itself, so restoring one and applying the rest equals an uninterrupted run.
