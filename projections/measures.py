@@ -34,6 +34,7 @@ OPEN_FIELDS = ("open", "overdue", "due_within_7_days")
 SOON = timedelta(days=7)
 CW_CASES = ("cw", "cases")
 CW_MANY = ("cw", "cases_with_3_or_more")
+NOTHING: Mapping[tuple[Any, ...], int] = {}  # never changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,17 +138,25 @@ def dated(case: CaseFile) -> Dated:
     return cast(Dated, by_day)  # dicts whose missing keys are made on reading: read with .get
 
 
+def day_share(
+    day: date, tally: Mapping[tuple[Any, ...], int], period: Period
+) -> Mapping[tuple[Any, ...], int]:
+    """What the dated tally of one day adds to a period's measures: all of it on a day in
+    the period; on a day before it, only a first caseworker (the case has had one since);
+    on a day after it, nothing."""
+    if day > period.end:
+        return NOTHING
+    if day >= period.start:
+        return tally
+    first = tally.get(CW_CASES)
+    return {CW_CASES: first} if first else NOTHING
+
+
 def in_period(by_day: Mapping[date, Mapping[tuple[Any, ...], int]], period: Period) -> Tally:
     """A period's share of a ``dated`` tally (of one case, or summed over many)."""
     out: Tally = {}
-    start, end = period.start, period.end
     for day, tally in by_day.items():
-        if day > end:
-            continue
-        if day >= start:
-            add(out, tally)
-        elif tally.get(CW_CASES):  # a case with a caseworker since before the period
-            out[CW_CASES] = out.get(CW_CASES, 0) + tally[CW_CASES]
+        add(out, day_share(day, tally, period))
     return out
 
 

@@ -32,14 +32,15 @@ from projections.case import (
     fold_keyed,
 )
 from projections.measures import (
-    CW_CASES,
     CW_MANY,
+    NOTHING,
     Dated,
     Period,
     Tally,
     add,
     contribution,
     dated,
+    day_share,
     in_period,
     many_caseworkers,
     render,
@@ -75,8 +76,7 @@ def paused_collector() -> Iterator[None]:
             gc.enable()
 
 
-EMPTY: Tally = {}  # a case that adds nothing (never changed in place)
-EMPTY_DATED: Dated = {}
+EMPTY_DATED: Dated = {}  # a case that adds nothing (never changed in place)
 
 
 @dataclass(slots=True)
@@ -105,7 +105,7 @@ class _Live:
 
 def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) -> None:
     """Put a case's new tally in place of its old one, and the difference into the sum."""
-    old = tallies.get(case_id, EMPTY)
+    old = tallies.get(case_id, NOTHING)
     if new == old:
         return
     if old:
@@ -126,7 +126,7 @@ def _replace_dated(live: _Live, case_id: str, new: Dated) -> None:
     by_day = live.by_day
     windows = live.windows.values()
     for day in old.keys() | new.keys() if old else new:
-        before, after = old.get(day, EMPTY), new.get(day, EMPTY)
+        before, after = old.get(day, NOTHING), new.get(day, NOTHING)
         if before == after:
             continue
         summed = by_day.get(day)
@@ -136,17 +136,8 @@ def _replace_dated(live: _Live, case_id: str, new: Dated) -> None:
             add(summed, before, -1)
         add(summed, after)
         for window in windows:
-            period = window.period
-            if day > period.end:
-                continue
-            if day >= period.start:
-                if before:
-                    add(window.total, before, -1)
-                add(window.total, after)
-            else:  # before the period: only a first caseworker counts (``in_period``)
-                change = after.get(CW_CASES, 0) - before.get(CW_CASES, 0)
-                if change:
-                    window.total[CW_CASES] = window.total.get(CW_CASES, 0) + change
+            add(window.total, day_share(day, before, window.period), -1)
+            add(window.total, day_share(day, after, window.period))
     if new:
         live.dated[case_id] = new
     else:
