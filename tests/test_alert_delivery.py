@@ -18,6 +18,7 @@ from alerts.rules import load_rules
 from events import Event
 from projections import Projector
 from tests.history import event
+from tests.rulesets import only_case_rules
 
 T0 = datetime(2025, 6, 30, 8, 0, tzinfo=UTC)
 NOW = date(2025, 6, 30)
@@ -59,17 +60,7 @@ def setup() -> tuple[Projector, Engine, Dispatcher, FakeAlertmanager, Clock]:
             ev("assessment.decided", "KC-42", "2025-02-03", "a1", decision="assess"),
         ]
     )
-    rules = load_rules()
-    rules = rules.model_copy(
-        update={
-            "rates": (),
-            "burn_rates": (),
-            "overdue": (),
-            "dead_letters": None,
-            "ingest_stalled": None,
-        }
-    )
-    engine = Engine(rules, base_url="https://sendwatch.kent.example")
+    engine = Engine(only_case_rules(), base_url="https://sendwatch.kent.example")
     fake, clock = FakeAlertmanager(), Clock()
     client = AlertmanagerClient("http://am.test:9093/", transport=httpx.MockTransport(fake))
     dispatcher = Dispatcher(

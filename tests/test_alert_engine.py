@@ -19,6 +19,7 @@ from events import Event
 from projections import Projector
 from streams.log import connect
 from tests.history import event
+from tests.rulesets import only_case_rules
 
 AT = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 RULES = load_rules()
@@ -46,18 +47,6 @@ def firing(engine: Engine) -> dict[str, dict[str, Any]]:
 
 def names(engine: Engine) -> set[tuple[str, str | None, str | None]]:
     return {(a["alertname"], a["case_id"], a["clock"]) for a in firing(engine).values()}
-
-
-def only_case_rules() -> RuleSet:
-    return RULES.model_copy(
-        update={
-            "rates": (),
-            "burn_rates": (),
-            "overdue": (),
-            "dead_letters": None,
-            "ingest_stalled": None,
-        }
-    )
 
 
 # A request on Mon 6 Jan 2025, assessed on 3 Feb (the 6-week clock is met), leaves the
