@@ -21,7 +21,14 @@ from alerts.store import SqliteAlertStore
 from sendwatch.cli import app as cli
 from sendwatch.service import EmbeddedSource, embedded_app
 from streams.log import EventLog, connect
-from tests.running_service import NOW, TOKEN, history, jsonl, sendwatch_run_command
+from tests.running_service import (
+    NOW,
+    TOKEN,
+    history,
+    jsonl,
+    running_service,
+    sendwatch_run_command,
+)
 from tests.services import free_port, promtool_problems, stop
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -496,36 +503,16 @@ def test_sigterm_stops_the_service_gracefully_with_every_alert_saved(tmp_path: P
     """A batch that fires alerts, then SIGTERM at once (before the timer's next save): the
     process ends cleanly and the alerts are in the log's file, so a restart keeps their
     ``startsAt``."""
-    import os
     import signal
-    import time
 
     db = tmp_path / "events.db"
-    port = free_port()
-    process = subprocess.Popen(
-        sendwatch_run_command(db, port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "SENDWATCH_API_TOKEN": TOKEN},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the service did not answer in 60 s"
-                time.sleep(0.1)
-        url = f"http://127.0.0.1:{port}"
-        posted = httpx.post(f"{url}/api/events", content=jsonl(history()), headers=NDJSON)
+    with running_service(db) as service, service.client() as http:
+        posted = http.post("/api/events", content=jsonl(history()), headers=NDJSON)
         assert posted.json()["accepted"] == len(history())
-        firing = httpx.get(f"{url}/api/alerts", headers=AUTH).json()["alerts"]
+        firing = http.get("/api/alerts").json()["alerts"]
         assert firing
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-    finally:
-        stop(process)
+        service.process.send_signal(signal.SIGTERM)
+        assert service.process.wait(timeout=30) == 0
     with SqliteAlertStore(connect(db)) as store:
         saved = {a.fingerprint: a.to_json()["startsAt"] for a in store.load()}
     assert saved == {a["fingerprint"]: a["startsAt"] for a in firing}
