@@ -486,17 +486,23 @@ class Worker:
 
     # --- the bulk path: rebuilding and catching up ------------------------------------------
 
-    async def _bulk_reader(self) -> None:
-        await self.started.wait()
-        await self._partials_loaded.wait()  # the dead-letter marks come from the partials
-        consumer = AIOKafkaConsumer(
+    def _reader(self, purpose: str, **options: Any) -> AIOKafkaConsumer:
+        """A plain consumer outside any group, from the start of what it is assigned: the
+        worker keeps its own positions (committed offsets play no part in correctness)."""
+        return AIOKafkaConsumer(
             bootstrap_servers=self.servers,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            client_id=f"{self.name}-bulk",
-            fetch_max_bytes=32 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            client_id=f"{self.name}-{purpose}",
+            **options,
+        )
+
+    async def _bulk_reader(self) -> None:
+        await self.started.wait()
+        await self._partials_loaded.wait()  # the dead-letter marks come from the partials
+        consumer = self._reader(
+            "bulk", fetch_max_bytes=32 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024
         )
         await consumer.start()
         reading: dict[int, PartitionState] = {}  # partition -> the state the consumer reads for
@@ -620,13 +626,7 @@ class Worker:
 
     async def _partials_reader(self) -> None:
         await self.started.wait()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id=f"{self.name}-partials",
-        )
+        consumer = self._reader("partials")
         await consumer.start()
         partials = TopicPartition(partials_topic(self.topic), 0)
         dead = TopicPartition(dead_letter_topic(self.topic), 0)
