@@ -14,7 +14,7 @@ the state itself, so restoring one and applying the rest equals an uninterrupted
 from __future__ import annotations
 
 import gc
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -50,6 +50,7 @@ from projections.measures import (
 
 SNAPSHOT_VERSION = 1
 BULK = 1000  # refolding more cases than this at once pauses the cyclic garbage collector
+REWINDOW = 1000  # re-tallying more cases than this makes the windows' shares afresh, once
 LIVE_NOWS = 2  # "now"s whose tallies are kept current: today, and one a query asked about
 LIVE_PERIODS = 8  # periods kept current on each: the windows of /metrics and the alert rules
 
@@ -102,6 +103,12 @@ class _Live:
     by_day: Dated = field(default_factory=dict)
     windows: dict[Period, _Window] = field(default_factory=dict)
 
+    def rewindow(self) -> None:
+        """Each window's share made afresh from the sums by day: cheaper than following
+        every day of many cases into every window."""
+        for window in self.windows.values():
+            window.total = in_period(self.by_day, window.period)
+
 
 def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) -> None:
     """Put a case's new tally in place of its old one, and the difference into the sum."""
@@ -117,27 +124,31 @@ def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) 
         del tallies[case_id]
 
 
-def _replace_dated(live: _Live, case_id: str, new: Dated) -> None:
-    """``_replace`` for a dated tally, into the sums by day and each window's share. Only
-    the days whose counts changed are touched (a new event usually changes one day)."""
+def _replace_dated(live: _Live, case_id: str, new: Dated, windows: bool = True) -> None:
+    """``_replace`` for a dated tally, into the sums by day and (``windows``) each window's
+    share. Only the days whose counts changed are touched (a new event usually changes one
+    day), and each by the difference. A caller that leaves the windows out makes them
+    afresh from the sums by day afterwards (``_Live.rewindow``)."""
     old = live.dated.get(case_id, EMPTY_DATED)
     if new == old:
         return
     by_day = live.by_day
-    windows = live.windows.values()
+    shares = live.windows.values() if windows else ()
     for day in old.keys() | new.keys() if old else new:
         before, after = old.get(day, NOTHING), new.get(day, NOTHING)
         if before == after:
             continue
+        change: Mapping[tuple[Any, ...], int] = after
+        if before:
+            change = dict(after)
+            add(change, before, -1)
         summed = by_day.get(day)
         if summed is None:
-            summed = by_day[day] = {}
-        if before:
-            add(summed, before, -1)
-        add(summed, after)
-        for window in windows:
-            add(window.total, day_share(day, before, window.period), -1)
-            add(window.total, day_share(day, after, window.period))
+            by_day[day] = dict(change)
+        else:
+            add(summed, change)
+        for window in shares:
+            add(window.total, day_share(day, change, window.period))
     if new:
         live.dated[case_id] = new
     else:
@@ -255,23 +266,27 @@ class Projector:
             self._retally(live, changed, redate)
 
     def _retally(
-        self, live: _Live, cases: Iterable[str], redate: Container[str] | None = None
+        self, live: _Live, cases: Collection[str], redate: Container[str] | None = None
     ) -> None:
         """Bring ``live`` up to date for ``cases``; their dated tallies only for those in
-        ``redate`` (None: all), or whose events after ``now`` are hidden from it."""
+        ``redate`` (None: all), or whose events after ``now`` are hidden from it. For more
+        than ``REWINDOW`` cases the windows' shares are made afresh once, at the end."""
         now = live.now
         windows = live.windows.values()
         last_day = self._last_day
+        each = len(cases) <= REWINDOW
         for case_id in cases:
             case = self._file(case_id, now)
             _replace(live.standing, live.total, case_id, standing(case, now))
             if redate is None or case_id in redate or last_day[case_id] > now:
-                _replace_dated(live, case_id, dated(case))
+                _replace_dated(live, case_id, dated(case), each)
                 for window in windows:
                     if many_caseworkers(case, window.period):
                         window.many.add(case_id)
                     else:
                         window.many.discard(case_id)
+        if not each:
+            live.rewindow()
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
         if (as_at is None or self._last_seen[case_id] <= as_at) and (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,16 @@ START = date(2024, 1, 1)
 NOW = date(2025, 9, 30)
 PERIOD = Period(date(2024, 10, 1), NOW)
 CASES = ["C1", "C2", "C3"]
+
+
+@pytest.fixture(scope="module", params=["each case", "afresh"], autouse=True)
+def windows_kept(request: pytest.FixtureRequest) -> Any:
+    """Every property twice: the live windows kept current case by case, and made afresh
+    from the sums by day (as they are when many cases change at once)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "afresh":
+            patch.setattr("projections.projector.REWINDOW", 0)
+        yield request.param
 
 
 def _data(kind: str, draw: Any) -> dict[str, Any]:
