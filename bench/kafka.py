@@ -97,6 +97,19 @@ def wait_current(worker: WorkerProcess, events: int, timeout: float) -> None:
     raise SystemExit(f"the worker was not current after {timeout:.0f} s: {health}")
 
 
+def wait_judged(worker: WorkerProcess, timeout: float) -> None:
+    """Until the worker has made its first judgement of every case's alert rules (it makes
+    it once every partition is live; a producer starting before would push it into the
+    middle of the run, however the worker is doing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = worker.health()
+        if health and health.get("alerts_judged_on") == NOW:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the worker had not judged its alerts after {timeout:.0f} s")
+
+
 def wait_alerts(worker: WorkerProcess, timeout: float) -> float:
     """Seconds until no changed case waits for its alert rules to be judged (the worker
     judges them every second, after its measures are current)."""
@@ -176,6 +189,7 @@ def worker_live(
     )
     try:
         wait_current(worker, 0, 120)
+        wait_judged(worker, 120)  # started: its first judgement of every case is made
         start = time.perf_counter()
         produce()
         produced = time.perf_counter() - start

@@ -264,6 +264,7 @@ class KafkaSource:
             for p, s in sorted(worker.partitions.items())
         }
         ready = all(s.ready and not s.bulk for s in worker.partitions.values())
+        day = self.alert_engine.day
         return Health(
             ok=worker.started.is_set() and ready and not assembled.missing,
             events=events,
@@ -279,6 +280,9 @@ class KafkaSource:
                 "partitions": partitions,
                 # cases whose events changed and whose alert rules are still to be judged
                 "alerts_pending": len(self._to_judge) + self._judging,
+                # the day every case's alert rules were last judged on (null: not yet; they
+                # are judged once every partition is live and the whole picture assembled)
+                "alerts_judged_on": None if day is None else day.isoformat(),
                 # messages this process read: marked as records stored by sendwatch (read
                 # without validation), and the others (validated by events.decode)
                 "messages": {
