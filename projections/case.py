@@ -495,6 +495,29 @@ STANDING_ONLY: frozenset[str] = frozenset(
 )
 
 
+# Event types whose handlers never open, stop, cancel or except a clock (they keep records:
+# appeals, EOTAS, caseworkers, audits, review checks, education, SEN support). A case's
+# clocks, and so its per-case alerts, are the same with or without one, wherever it falls
+# in the case's history: the alert engine does not judge a case again for one. A property
+# test holds every type here to that.
+CLOCKLESS: frozenset[str] = frozenset(
+    {
+        "review.compliance_checked",
+        "appeal.registered",
+        "appeal.concluded",
+        "education.lost",
+        "education.resumed",
+        "eotas.requested",
+        "eotas.started",
+        "caseworker.assigned",
+        "plan.audited",
+        "sen_support.started",
+        "sen_support.ended",
+    }
+    | {kind for kind in EVENT_TYPES if kind not in HANDLERS and kind != "event.retracted"}
+)
+
+
 def retracted_ids(events: Iterable[Event]) -> set[str]:
     """Ids undone by a retraction that is itself in force (a retraction can be retracted)."""
     by_target: dict[str, list[str]] = {}

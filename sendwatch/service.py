@@ -30,6 +30,7 @@ from alerts.rules import RulesError, load_rules
 from alerts.store import SqliteAlertStore
 from events import Event, Record
 from projections import Period, Projector
+from projections.case import CLOCKLESS
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
@@ -162,7 +163,11 @@ class EmbeddedSource:
                 rejected=c.rejected + done.rejected,
             )
             if done.accepted:
-                self.on_change(self.now(), frozenset(e.case_id for e in events))
+                # only the cases whose clocks the batch may have changed: the per-case
+                # alert rules read nothing else
+                self.on_change(
+                    self.now(), frozenset(e.case_id for e in events if e.type not in CLOCKLESS)
+                )
         return Accepted(
             done.accepted,
             done.duplicates,

@@ -66,6 +66,7 @@ from faust.types import TP
 from events import InvalidEvent, decode_event
 from events.codec import from_stored
 from projections import Period, Projector
+from projections.case import CLOCKLESS
 from projections.measures import Tally
 from streams.kafka import RECORD_MARK, KafkaSettings, dead_letter_topic, partials_topic
 
@@ -102,7 +103,7 @@ class PartitionState:
 class Applied:
     new: int
     duplicates: int
-    touched: set[str]
+    touched: set[str]  # cases whose clocks (and so per-case alerts) the messages may change
     rejected: list[tuple[int, bytes | None, bytes, str]]  # offset, key, raw value, reason
     stored: int = 0  # messages marked as stored records, read without validation
 
@@ -177,7 +178,8 @@ def apply_messages(
             continue
         if apply(event):
             new += 1
-            touched.add(event.case_id)
+            if event.type not in CLOCKLESS:
+                touched.add(event.case_id)
         else:
             duplicates += 1
     return Applied(new, duplicates, touched, rejected, stored)

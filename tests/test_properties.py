@@ -282,6 +282,26 @@ def test_standing_only_events_never_change_what_has_happened(events: list[Event]
                 assert dated(folded) == before, e.type
 
 
+@settings(max_examples=300, deadline=None)
+@given(histories(), st.data())
+def test_clockless_events_never_change_a_cases_clocks(events: list[Event], data: Any) -> None:
+    """The alert engine does not judge a case again for an event of a type in
+    ``CLOCKLESS``: wherever such events fall in a case's history, its clocks are the same
+    with them as without them."""
+    from projections.case import CLOCKLESS, HANDLERS, fold_case
+
+    assert all(kind in KINDS or kind not in HANDLERS for kind in CLOCKLESS)
+    assert "event.retracted" not in CLOCKLESS
+    clockless = [e.event_id for e in events if e.type in CLOCKLESS]
+    drawn = data.draw(st.lists(st.sampled_from(clockless), unique=True)) if clockless else []
+    dropped = set(drawn)
+    for case in CASES:
+        mine = [e for e in events if e.case_id == case]
+        kept = [e for e in mine if e.event_id not in dropped]
+        for now in (None, NOW):
+            assert fold_case(case, mine, now).clocks == fold_case(case, kept, now).clocks
+
+
 @settings(max_examples=100, deadline=None)
 @given(histories(), st.data())
 def test_live_extension_of_a_case_equals_refolding_it(events: list[Event], data: Any) -> None:
