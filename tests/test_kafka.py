@@ -170,6 +170,32 @@ def test_a_replayed_or_repeated_message_changes_nothing() -> None:
     assert state.rejected == 1 and bad.rejected[0][3].startswith("not valid JSON")
 
 
+def test_the_bulk_readers_fetch_is_split_by_partition_with_each_partitions_end() -> None:
+    """What librdkafka hands the bulk reader: messages (their Kafka timestamp, or -1 when
+    there is none; headers as they came), a partition's end with its offset (the high
+    watermark of the fetch that reached it), and other errors, which are only logged."""
+    from confluent_kafka import TIMESTAMP_CREATE_TIME, KafkaError, Message
+
+    from streams.worker import read_fetched
+
+    mark = [RECORD_MARK]
+    fetched = [
+        Message(topic="t", partition=1, offset=4, key=b"KC-1", value=b"a",
+                timestamp=(TIMESTAMP_CREATE_TIME, 1_700_000_000_000), headers=mark),
+        Message(topic="t", partition=0, offset=9, key=None, value=b"b"),
+        Message(topic="t", partition=1, offset=5, key=b"KC-2", value=None),
+        Message(topic="t", partition=1, offset=6, error=KafkaError(KafkaError._PARTITION_EOF)),
+        Message(topic="t", partition=3, offset=0, error=KafkaError(KafkaError._PARTITION_EOF)),
+        Message(topic="t", partition=0, error=KafkaError(KafkaError._TRANSPORT)),
+    ]  # fmt: skip
+    by_partition, ends = read_fetched(fetched)
+    assert by_partition == {
+        1: [(4, b"KC-1", b"a", 1_700_000_000_000, mark), (5, b"KC-2", None, -1, ())],
+        0: [(9, None, b"b", -1, ())],
+    }
+    assert ends == {1: 6, 3: 0}  # an empty partition ends at 0
+
+
 def test_a_marked_stored_record_skips_validation_and_a_marked_non_record_is_rejected() -> None:
     """A message marked ``sendwatch-record: 1`` holds a record ``events.decode`` produced:
     it is read as it is (so it must be one). Marked garbage is rejected with a reason, never
