@@ -511,6 +511,17 @@ class Engine:
         """The day every case was last judged on (None before the first ``update``)."""
         return self._day
 
+    def begin_day(self, now: date) -> set[str]:
+        """Judge day ``now`` case by case instead of in one ``update`` pass (a caller that
+        judges every case in slices, with ``update(cases=...)``, between which it serves
+        requests): the day is set, and the cases with firing per-case alerts are returned,
+        to be judged with every other case (one gone from the projections is resolved).
+        Findings are reused as in any ``update`` of some cases, so only an engine without
+        stored alerts of an earlier process should judge a day this way."""
+        with self._lock:
+            self._day = now
+            return set(self._by_case)
+
     def update(
         self,
         projector: Projector,

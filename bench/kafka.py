@@ -104,7 +104,7 @@ def wait_judged(worker: WorkerProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         health = worker.health()
-        if health and health.get("alerts_judged_on") == NOW:
+        if health and health.get("alerts_judged_on") == NOW and not health["alerts_pending"]:
             return
         time.sleep(0.2)
     raise SystemExit(f"the worker had not judged its alerts after {timeout:.0f} s")

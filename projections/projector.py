@@ -235,6 +235,10 @@ class Projector:
     def case_count(self) -> int:
         return len(self._cases)
 
+    def case_ids(self) -> set[str]:
+        """Every case's id (a copy)."""
+        return set(self._cases)
+
     def events_of(self, case_id: str) -> list[Event]:
         """A case's events (in no promised order)."""
         return [event for _, event in self._cases.get(case_id, ())]

@@ -280,8 +280,9 @@ class KafkaSource:
                 "partitions": partitions,
                 # cases whose events changed and whose alert rules are still to be judged
                 "alerts_pending": len(self._to_judge) + self._judging,
-                # the day every case's alert rules were last judged on (null: not yet; they
-                # are judged once every partition is live and the whole picture assembled)
+                # the day every case's alert rules are judged on (null: not yet; they are
+                # judged once every partition is live and the whole picture assembled, in
+                # slices: the day's pass is over when nothing is pending)
                 "alerts_judged_on": None if day is None else day.isoformat(),
                 # messages this process read: marked as records stored by sendwatch (read
                 # without validation), and the others (validated by events.decode)
@@ -383,9 +384,7 @@ class KafkaSource:
     def _on_applied(self, state: PartitionState, cases: set[str] | None) -> None:
         """Note the cases to judge again (all of the partition's after a rebuild); they are
         judged together every second, not after every batch."""
-        if cases is None:
-            cases = {f.case_id for f in state.projector.case_files()}
-        self._to_judge.update(cases)
+        self._to_judge.update(state.projector.case_ids() if cases is None else cases)
 
     def _judge(self, cases: set[str] | None, aggregates: bool = True) -> bool:
         """Judge the alert rules (the aggregate ones unless ``aggregates`` is False); False
@@ -416,12 +415,16 @@ class KafkaSource:
             await asyncio.sleep(JUDGE_SECONDS)
             if any(s.bulk for s in self.worker.partitions.values()):
                 continue  # rebuilding or catching up: the measures first, alerts once current
-            if self.alert_engine.day != self.now():
-                # a new day (or the first): the engine judges every case in one pass
-                if self._judge(None):
-                    self._to_judge = set()
-                    last = time.monotonic()
-                continue
+            now = self.now()
+            if self.alert_engine.day != now:
+                # a new day (or the first): every case is judged again, in slices like the
+                # cases that changed (one pass over every case held the loop for seconds)
+                if self.worker.assemble(now, Period.default(now)).missing:
+                    continue  # aggregate rules need the whole picture
+                for state in self.worker.owned():
+                    self._to_judge |= state.projector.case_ids()
+                self._to_judge |= self.alert_engine.begin_day(now)
+                last = time.monotonic()
             if self._to_judge:
                 # in slices, the event loop turning between them: judging a rebuilt
                 # partition's cases takes seconds, and the loop also answers /healthz, the

@@ -412,6 +412,31 @@ def test_cases_judged_in_slices_with_the_aggregates_last_equal_one_update() -> N
     assert any(a["state"] == "resolved" for a in whole.active())
 
 
+def test_a_day_judged_in_slices_equals_the_days_one_pass() -> None:
+    """The Kafka worker judges a new day's every case in slices too (``begin_day``, then
+    ``update`` of some cases at a time): the same alerts as the one pass of ``update`` on
+    a new day, including the resolution of a case that is no longer there."""
+    cases = [f"D{n}" for n in range(30)]
+    p = projector(*(e for c in cases for e in request(c)))
+    sliced, whole = Engine(RULES), Engine(RULES)
+    first = date(2025, 5, 22)
+    sliced.update(p, first, AT)
+    whole.update(p, first, AT)
+    firing = {a["case_id"] for a in whole.active() if a["state"] == "firing" and a["case_id"]}
+    assert firing  # every request's clock is due soon or overdue on some day below
+    gone = sorted(firing)[0]
+    smaller = projector(*(e for c in cases if c != gone for e in request(c)))
+    later = date(2025, 7, 1)  # a new day: the due-soon alerts of the first are overdue now
+    todo = sorted(smaller.case_ids() | sliced.begin_day(later))
+    assert sliced.day == later and gone in todo
+    for start in range(0, len(todo), 7):
+        sliced.update(smaller, later, AT, cases=todo[start : start + 7],
+                      aggregates=start + 7 >= len(todo))  # fmt: skip
+    whole.update(smaller, later, AT)
+    assert sliced.active() == whole.active()
+    assert any(a["case_id"] == gone and a["state"] == "resolved" for a in whole.active())
+
+
 # --- the rules file -------------------------------------------------------------------------
 
 
