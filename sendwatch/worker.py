@@ -168,7 +168,6 @@ class KafkaSource:
             base_url=base_url,
             points=points,
         )
-        self.alert_list: list[dict[str, Any]] = []
         self.posted = IngestCounters()
         self._producer: EventProducer | None = None
         self._producer_lock = threading.Lock()
@@ -237,7 +236,7 @@ class KafkaSource:
         return result
 
     def alerts(self) -> list[dict[str, Any]]:
-        return list(self.alert_list)
+        return self.alert_engine.active()  # listed afresh only after a change
 
     def health(self) -> Health:
         if self.worker.loop is None:
@@ -366,7 +365,7 @@ class KafkaSource:
             dead_letters=worker.dead_letters if whole else 0,
             last_recorded_at=newest,
         )
-        alerts = [a for a in self.alert_list if whole or a.get("case_id") is not None]
+        alerts = [a for a in self.alerts() if whole or a.get("case_id") is not None]
         exposition = build_exposition(
             measures.__getitem__,
             now=now,
@@ -393,7 +392,7 @@ class KafkaSource:
         if worker.assemble(self.now(), Period.default(self.now())).missing:
             return False  # aggregate rules need the whole picture
         try:
-            changes = self.alert_engine.update(
+            self.alert_engine.update(
                 self._view,
                 self.now(),
                 datetime.now(UTC),
@@ -403,9 +402,6 @@ class KafkaSource:
             )
         except Exception as error:  # alerts must never stop the projections
             logging.getLogger("sendwatch.worker").warning("alert evaluation failed: %r", error)
-            return True
-        if changes.fired or changes.resolved or cases is None:
-            self.alert_list = self.alert_engine.active()
         return True
 
     async def _alerts(self) -> None:
