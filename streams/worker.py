@@ -76,7 +76,8 @@ log = logging.getLogger("sendwatch.worker")
 
 Query = tuple[date, Period]  # (now, period): the live queries whose tallies are published
 Headers = Sequence[tuple[str, str | bytes | None]]
-# offset, key, value, timestamp (ms), headers: as aiokafka's ConsumerRecord has them
+# offset, key, value, timestamp (ms; -1: none), headers: from a Faust event (the agent) or a
+# librdkafka message (the bulk reader, ``read_fetched``)
 Message = tuple[int, bytes | None, bytes | None, int, Headers]
 
 
