@@ -634,11 +634,23 @@ class Worker:
         if not any(s.bulk for s in self.partitions.values()):
             bulk_collection(False)  # back to normal collection for the live tail
         tp = TP(self.topic, state.partition)
-        with contextlib.suppress(Exception):
-            if tp in self.app.consumer.assignment():
-                await self.app.consumer.seek(tp, state.position)
-                self.app.consumer.resume_partitions([tp])
+        consumer = self.app.consumer
+        thread = getattr(consumer, "_thread", None)
+        try:
+            if tp in consumer.assignment():
+                # Faust's seek moves aiokafka's fetcher from the calling thread, while the
+                # consumer's own thread may be draining it (a KeyError in aiokafka's
+                # fetched_records killed a worker): it runs on that thread, like _fetching
+                if thread is None:
+                    await consumer.seek(tp, state.position)
+                else:
+                    await asyncio.wait_for(
+                        thread.call_thread(consumer.seek, tp, state.position), 10
+                    )
+                consumer.resume_partitions([tp])
                 self._fetching([state.partition], True)
+        except Exception as error:  # the partition is being revoked, or the consumer stops
+            log.warning("partition %s: could not hand it to the agent: %r", state.partition, error)
         log.info(
             "partition %s %s at offset %s (%s events, %s cases)",
             state.partition,
