@@ -1,6 +1,15 @@
 """The event contract (CONTRACT.md section 1): models, versions and upcasters, the decoder."""
 
-from events.codec import Event, InvalidEvent, Record, decode, decode_event, encode, from_record
+from events.codec import (
+    Event,
+    InvalidEvent,
+    Record,
+    decode,
+    decode_event,
+    encode,
+    from_record,
+    read_event,
+)
 from events.envelope import json_schema
 from events.types import DATA_MODELS, EVENT_TYPES
 
@@ -15,4 +24,5 @@ __all__ = [
     "encode",
     "from_record",
     "json_schema",
+    "read_event",
 ]

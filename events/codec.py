@@ -98,8 +98,16 @@ def decode_event(
     return record, _event(record, record["type"], day, second, recorded)
 
 
+def read_event(text: bytes | str, *, arrival: datetime | None) -> Event:
+    """``decode_event`` for a caller that applies the event and stores no record (a replay
+    from a file, the Kafka worker): the same validation and the same event, without
+    writing the record's stored form (its ``recorded_at`` text, the default council)."""
+    record, day, second, recorded = _decode(text, arrival, None, store=False)
+    return _event(record, record["type"], day, second, recorded)
+
+
 def _decode(
-    text: bytes | str, arrival: datetime | None, council: str | None
+    text: bytes | str, arrival: datetime | None, council: str | None, store: bool = True
 ) -> tuple[Record, date, int, datetime]:
     try:
         envelope = EVENT_ADAPTER.validate_json(text)
@@ -124,9 +132,10 @@ def _decode(
     if kind in VERSIONED or envelope.schema_version != 1:
         _check_version(kind, envelope.schema_version, record.get("data", {}))
     record["schema"] = envelope.schema_version
-    record["recorded_at"] = recorded.isoformat()
-    if council is not None and record.get("council") is None:
-        record["council"] = council
+    if store:
+        record["recorded_at"] = recorded.isoformat()
+        if council is not None and record.get("council") is None:
+            record["council"] = council
     return record, day, second, recorded
 
 

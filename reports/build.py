@@ -102,7 +102,6 @@ def _load(
                 projector,
                 _lines(stream, progress, task),
                 origin=events if events != "-" else "stdin",
-                council=settings.council(),
             )
         progress.update(task, total=progress.tasks[task].completed)
         for item in rejected:

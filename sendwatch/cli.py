@@ -163,7 +163,6 @@ def _load(events: str | None, db: Path) -> tuple[Any, int, bool]:
                     projector,
                     lines,
                     origin=events if events != "-" else "stdin",
-                    council=settings.council(),
                 )
         except OSError as error:
             raise fail(f"cannot read {events}: {error.strerror}") from None

@@ -512,7 +512,6 @@ def worker_command(
         topic=topic,
         settings=kafka,
         queries=queries,
-        council=settings.council(),
         name=f"{socket.gethostname()}:{port}",
     )
     source = KafkaSource(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from events import Event, InvalidEvent, Record, decode, decode_event
+from events import Event, InvalidEvent, Record, decode, decode_event, read_event
 from streams.log import EventLog, Rejected
 
 FIRST_REASONS = 10
@@ -41,13 +41,15 @@ def decode_lines(
     arrival: Arrival = arrival_now,
     council: str | None = None,
     events: bool = False,
+    records: bool = True,
 ) -> Iterator[Decoded]:
     """Decode JSONL input line by line; blank lines are skipped, never rejected.
 
     ``origin`` names the input in reasons ("events.jsonl" gives "events.jsonl line 12").
     ``arrival`` stamps ``recorded_at`` where absent; it is asked again every 1,000 lines.
     When it answers None the event counts as recorded when it occurred (a history file).
-    ``events``: each record's ``Event`` too, for a caller that applies them.
+    ``events``: each record's ``Event`` too, for a caller that applies them; ``records``
+    False: only the events (``events.read_event``), for a caller that stores nothing.
     """
     stamp = arrival()
     for number, line in enumerate(lines, start=1):
@@ -57,7 +59,9 @@ def decode_lines(
             continue
         event = None
         try:
-            if events:
+            if not records:
+                record, event = None, read_event(line, arrival=stamp)
+            elif events:
                 record, event = decode_event(line, arrival=stamp, council=council)
             else:
                 record = decode(line, arrival=stamp, council=council)

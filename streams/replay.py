@@ -57,19 +57,17 @@ def open_lines(path: str | Path) -> Iterator[BinaryIO]:
             yield stream
 
 
-def replay_lines(
-    projector: Projector, lines: Iterable[bytes], *, origin: str, council: str | None = None
-) -> list[Rejected]:
+def replay_lines(projector: Projector, lines: Iterable[bytes], *, origin: str) -> list[Rejected]:
     """Validate and apply a history; returns the lines rejected (nothing is applied of them).
+    No record is kept, so nothing of a record's stored form (such as its default council)
+    is made.
 
     A history file is read as a record of the past: an event without ``recorded_at`` counts
     as recorded when it occurred (the embedded log stamps arrival time instead).
     """
     rejected: list[Rejected] = []
     with paused_collector():
-        for item in decode_lines(
-            lines, origin=origin, arrival=lambda: None, council=council, events=True
-        ):
+        for item in decode_lines(lines, origin=origin, arrival=lambda: None, records=False):
             if item.event is not None:
                 projector.apply(item.event)
             elif item.rejected is not None:

@@ -63,7 +63,7 @@ from confluent_kafka import Message as KafkaMessage
 from confluent_kafka import TopicPartition as KafkaPartition
 from faust.types import TP
 
-from events import InvalidEvent, decode_event
+from events import InvalidEvent, read_event
 from events.codec import from_stored
 from projections import Period, Projector
 from projections.case import CLOCKLESS
@@ -149,14 +149,14 @@ def _arrival(timestamp_ms: int, cache: dict[int, datetime]) -> datetime:
 def apply_messages(
     state: PartitionState,
     messages: Iterable[Message],
-    council: str | None,
     trust_records: bool = True,
 ) -> Applied:
     """Decode and apply one partition's messages in offset order (those below the position
     are skipped). A message marked as a stored record (``RECORD_MARK`` in its headers) is
     read without validation if ``trust_records``; any other is validated by
-    ``events.decode``, and one without ``recorded_at`` counts as recorded at its Kafka
-    timestamp, so a replay of the partition always gives the same state."""
+    ``events.read_event`` (the validation of ``events.decode``), and one without
+    ``recorded_at`` counts as recorded at its Kafka timestamp, so a replay of the partition
+    always gives the same state."""
     apply = state.projector.apply
     touched: set[str] = set()
     rejected: list[tuple[int, bytes | None, bytes, str]] = []
@@ -172,7 +172,7 @@ def apply_messages(
                 stored += 1
                 event = from_stored(raw)
             else:
-                _, event = decode_event(raw, arrival=_arrival(timestamp, stamps), council=council)
+                event = read_event(raw, arrival=_arrival(timestamp, stamps))
         except InvalidEvent as error:
             state.rejected += 1
             rejected.append((offset, key, raw, error.reason))
@@ -306,14 +306,12 @@ class Worker:
         topic: str,
         settings: KafkaSettings,
         queries: Callable[[], Sequence[Query]],
-        council: str | None = None,
         name: str = "",
     ) -> None:
         self.servers = servers
         self.topic = topic
         self.settings = settings
         self.queries = queries
-        self.council = council
         self.name = name or f"worker-{id(self):x}"
         self.partitions: dict[int, PartitionState] = {}
         self.latest: dict[int, Partial] = {}  # partition -> newest partial read back
@@ -453,9 +451,7 @@ class Worker:
             )
             self._to_bulk(state)
             return
-        await self._applied(
-            state, apply_messages(state, fresh, self.council, self.settings.trust_records)
-        )
+        await self._applied(state, apply_messages(state, fresh, self.settings.trust_records))
         with contextlib.suppress(Exception):
             highwater = self.app.consumer.highwater(tp)
             if highwater is not None:
@@ -599,7 +595,6 @@ class Worker:
                         applied = apply_messages(
                             state,
                             messages[start : start + BULK_SLICE],
-                            self.council,
                             self.settings.trust_records,
                         )
                         await self._applied(state, applied)

@@ -11,7 +11,15 @@ from typing import Any
 import orjson
 import pytest
 
-from events import EVENT_TYPES, InvalidEvent, decode, decode_event, from_record, json_schema
+from events import (
+    EVENT_TYPES,
+    InvalidEvent,
+    decode,
+    decode_event,
+    from_record,
+    json_schema,
+    read_event,
+)
 
 ARRIVAL = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
 
@@ -251,6 +259,22 @@ def test_the_event_decoded_with_its_record_is_the_event_read_back_from_it(text: 
         record, event = decode_event(text, arrival=arrival)
         assert event == from_record(orjson.loads(orjson.dumps(record)))
         assert event.recorded_at.utcoffset() == from_record(record).recorded_at.utcoffset()
+        assert read_event(text, arrival=arrival) == event  # no record kept: the same event
+
+
+@pytest.mark.parametrize("kind", sorted(EVENT_TYPES))
+def test_reading_only_the_event_accepts_and_rejects_exactly_as_decoding(kind: str) -> None:
+    """A replay from a file and the Kafka worker keep no record (``read_event``): the same
+    validation, the same reasons, the same events as ``decode_event``."""
+    _, good, bad, _ = next(e for e in EXAMPLES if e[0] == kind)
+    for text in (envelope(kind, good), envelope(kind, good, recorded_at="2025-03-15T09:00:00")):
+        assert read_event(text, arrival=ARRIVAL) == decode_event(text, arrival=ARRIVAL)[1]
+    for text in (envelope(kind, bad), envelope(kind, good, occurred_at="14/03/2025"), b"[1]"):
+        with pytest.raises(InvalidEvent) as kept:
+            decode_event(text, arrival=ARRIVAL)
+        with pytest.raises(InvalidEvent) as read:
+            read_event(text, arrival=ARRIVAL)
+        assert read.value.reason == kept.value.reason
 
 
 def test_schema_command_prints_one_document_covering_every_type() -> None:

@@ -162,11 +162,11 @@ def test_a_replayed_or_repeated_message_changes_nothing() -> None:
         }
     )
     state = PartitionState(0)
-    first = apply_messages(state, [(0, b"KC-1", line, 0, ()), (1, b"KC-1", line, 0, ())], None)
+    first = apply_messages(state, [(0, b"KC-1", line, 0, ()), (1, b"KC-1", line, 0, ())])
     assert (first.new, first.duplicates, state.position) == (1, 1, 2)
-    again = apply_messages(state, [(0, b"KC-1", line, 0, ()), (1, b"KC-1", line, 0, ())], None)
+    again = apply_messages(state, [(0, b"KC-1", line, 0, ()), (1, b"KC-1", line, 0, ())])
     assert (again.new, again.duplicates, state.position) == (0, 0, 2)
-    bad = apply_messages(state, [(2, None, b"{not json", 0, ())], None)
+    bad = apply_messages(state, [(2, None, b"{not json", 0, ())])
     assert state.rejected == 1 and bad.rejected[0][3].startswith("not valid JSON")
 
 
@@ -215,10 +215,10 @@ def test_a_marked_stored_record_skips_validation_and_a_marked_non_record_is_reje
     stored = orjson.dumps(record)
     mark = [RECORD_MARK]
     state = PartitionState(0)
-    applied = apply_messages(state, [(0, b"KC-1", stored, 0, mark)], None)
+    applied = apply_messages(state, [(0, b"KC-1", stored, 0, mark)])
     assert (applied.new, applied.stored, applied.rejected) == (1, 1, [])
     want = PartitionState(0)
-    apply_messages(want, [(0, b"KC-1", stored, 0, ())], None)  # validated: the same state
+    apply_messages(want, [(0, b"KC-1", stored, 0, ())])  # validated: the same state
     now = date(2025, 6, 30)
     assert state.projector.tally(now, Period.default(now)) == want.projector.tally(
         now, Period.default(now)
@@ -235,15 +235,13 @@ def test_a_marked_stored_record_skips_validation_and_a_marked_non_record_is_reje
         (orjson.dumps({**record, "schema": 9}), "schema 9 is newer"),
     ]
     messages = [(1 + n, None, value, 0, mark) for n, (value, _) in enumerate(garbage)]
-    bad = apply_messages(state, messages, None)
+    bad = apply_messages(state, messages)
     assert (bad.new, bad.stored, state.position) == (0, len(garbage), 1 + len(garbage))
     for (_, _, raw, reason), (value, expected) in zip(bad.rejected, garbage, strict=True):
         assert raw == value and expected in reason, (reason, expected)
     # not trusted: a marked message is validated like any other
     strict = PartitionState(0)
-    checked = apply_messages(
-        strict, [(0, None, orjson.dumps(no_recorded_at), 5, mark)], None, False
-    )
+    checked = apply_messages(strict, [(0, None, orjson.dumps(no_recorded_at), 5, mark)], False)
     assert (checked.new, checked.stored) == (1, 0)
 
 
@@ -258,7 +256,7 @@ def test_partial_tallies_round_trip_exactly() -> None:
             "data": {"requested_by": "parent"},
         }
     )
-    apply_messages(state, [(0, b"KC-1", line, 0, ())], None)
+    apply_messages(state, [(0, b"KC-1", line, 0, ())])
     now = date(2025, 6, 30)
     query = (now, Period.default(now))
     partial = decode_partial(encode_partial(state, [query], "w1"))
