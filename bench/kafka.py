@@ -434,9 +434,14 @@ def main() -> None:
         ratio = rates["worker, records, rebuild"] / (count / records_s)
         print(f"{'worker, records, rebuild / projection from records:':<58}{ratio:6.2f}x")
     goal = 50_000
+    producer = rates.get("sendwatch ingest --broker alone")
     for name, value in rates.items():
         if name.startswith("worker"):
             verdict = "met" if value >= goal else "not met"
+            if "rebuild" in name:
+                verdict += " (timed from the worker's start: its imports and group join too)"
+            elif "with ingest" in name and producer is not None:
+                verdict += f" (the producer's pace: {producer:,.0f}/s alone, sharing the cores)"
             print(f"goal {goal:,} events/s per worker, {name}: {verdict}")
 
 
