@@ -174,6 +174,7 @@ class KafkaSource:
         self._view = WorkerProjection(self)
         worker.on_applied.append(self._on_applied)
         self._to_judge: set[str] = set()
+        self._aggregates_due = False  # events arrived since the aggregate rules were judged
         self._judging = 0  # cases of the slice being judged still to come
         worker.app.task(self._alerts)
 
@@ -384,6 +385,7 @@ class KafkaSource:
         """Note the cases to judge again (all of the partition's after a rebuild); they are
         judged together every second, not after every batch."""
         self._to_judge.update(state.projector.case_ids() if cases is None else cases)
+        self._aggregates_due = True  # whatever the events, the measures may have moved
 
     def _judge(self, cases: set[str] | None, aggregates: bool = True) -> bool:
         """Judge the alert rules (the aggregate ones unless ``aggregates`` is False); False
@@ -420,6 +422,7 @@ class KafkaSource:
                 for state in self.worker.owned():
                     self._to_judge |= state.projector.case_ids()
                 self._to_judge |= self.alert_engine.begin_day(now)
+                self._aggregates_due = True  # with the last slice, or alone if no case
                 last = time.monotonic()
             if self._to_judge:
                 # in slices, the event loop turning between them: judging a rebuilt
@@ -440,6 +443,9 @@ class KafkaSource:
                 self._judging = 0
                 if not judged:
                     continue
+                self._aggregates_due = False  # judged with the last slice
+            elif self._aggregates_due and self._judge(set()):
+                self._aggregates_due = False  # events that moved no clock: the aggregates
             if time.monotonic() - last >= REEVALUATE_SECONDS and self._judge(None):
                 last = time.monotonic()
 

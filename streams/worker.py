@@ -319,7 +319,8 @@ class Worker:
         self.dead_letter_keys: set[bytes] = set()
         self.dead_letters_unkeyed = 0
         self.counts = Counts()
-        # told (on the loop) which cases of a live partition changed; None: all of them
+        # told (on the loop) of new events in a live partition, with the cases whose clocks
+        # they may have changed (perhaps none); None: all of the partition's cases
         self.on_applied: list[Callable[[PartitionState, set[str] | None], None]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = asyncio.Event()
@@ -512,7 +513,7 @@ class Worker:
                     + ([("key", key)] if key else []),
                 )
             self._dead_letters_unflushed = True
-        if applied.touched and state.ready and not state.bulk:
+        if applied.new and state.ready and not state.bulk:
             for listener in self.on_applied:
                 listener(state, applied.touched)
 
