@@ -84,43 +84,51 @@ def rate(count: int, seconds: float) -> str:
     return f"{per_second:>10,.0f} events/s  ({count:,} in {seconds:.1f} s)"
 
 
-def wait_current(worker: WorkerProcess, events: int, timeout: float) -> None:
+def wait_health(
+    worker: WorkerProcess, done: Callable[[dict[str, Any]], bool], timeout: float, what: str
+) -> float:
+    """Seconds until the worker's /healthz answers ``done`` (polled every 0.2 s); the
+    benchmark stops with ``what`` after ``timeout``, or at once if the worker exits."""
+    start = time.perf_counter()
     deadline = time.monotonic() + timeout
     health: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
             raise SystemExit(f"the worker exited:\n{worker.tail()}")
         health = worker.health()
-        if health and health.get("ok") and health.get("events") == events:
-            return
+        if health and done(health):
+            return time.perf_counter() - start
         time.sleep(0.2)
-    raise SystemExit(f"the worker was not current after {timeout:.0f} s: {health}")
+    raise SystemExit(f"{what} after {timeout:.0f} s: {health}")
+
+
+def wait_current(worker: WorkerProcess, events: int, timeout: float) -> None:
+    wait_health(
+        worker,
+        lambda h: bool(h.get("ok")) and h.get("events") == events,
+        timeout,
+        "the worker was not current",
+    )
 
 
 def wait_judged(worker: WorkerProcess, timeout: float) -> None:
     """Until the worker has made its first judgement of every case's alert rules (it makes
     it once every partition is live; a producer starting before would push it into the
     middle of the run, however the worker is doing)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        health = worker.health()
-        if health and health.get("alerts_judged_on") == NOW and not health["alerts_pending"]:
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"the worker had not judged its alerts after {timeout:.0f} s")
+    wait_health(
+        worker,
+        lambda h: h.get("alerts_judged_on") == NOW and not h["alerts_pending"],
+        timeout,
+        "the worker had not judged its alerts",
+    )
 
 
 def wait_alerts(worker: WorkerProcess, timeout: float) -> float:
     """Seconds until no changed case waits for its alert rules to be judged (the worker
     judges them every second, after its measures are current)."""
-    start = time.perf_counter()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        health = worker.health()
-        if health and health.get("alerts_pending") == 0:
-            return time.perf_counter() - start
-        time.sleep(0.2)
-    raise SystemExit(f"alerts were still pending after {timeout:.0f} s")
+    return wait_health(
+        worker, lambda h: h.get("alerts_pending") == 0, timeout, "alerts were still pending"
+    )
 
 
 def in_process(lines: list[bytes], collector: bool = True) -> tuple[float, dict[str, Any]]:
