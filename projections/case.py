@@ -472,6 +472,12 @@ HANDLERS: dict[str, Callable[[CaseFile, Event], None]] = {
 }
 
 
+# Event types no handler reads (``event.retracted`` aside: it undoes other events): they
+# change nothing in a case, so they belong to both sets below.
+_UNHANDLED: frozenset[str] = frozenset(
+    kind for kind in EVENT_TYPES if kind not in HANDLERS and kind != "event.retracted"
+)
+
 # Event types whose handlers never change what has happened in a case (runs stopped or
 # excepted, decisions, appeals, EOTAS, caseworkers, audits, review checks): they open
 # clocks, cancel open ones, or change how things stand (or change nothing). Extending a
@@ -491,7 +497,7 @@ STANDING_ONLY: frozenset[str] = frozenset(
         "sen_support.started",
         "sen_support.ended",
     }
-    | {kind for kind in EVENT_TYPES if kind not in HANDLERS and kind != "event.retracted"}
+    | _UNHANDLED
 )
 
 
@@ -514,7 +520,7 @@ CLOCKLESS: frozenset[str] = frozenset(
         "sen_support.started",
         "sen_support.ended",
     }
-    | {kind for kind in EVENT_TYPES if kind not in HANDLERS and kind != "event.retracted"}
+    | _UNHANDLED
 )
 
 
