@@ -54,10 +54,10 @@ class EmbeddedSource:
     The alert engine (``alerts.engine.Engine``) runs in ``on_change``, with the lock held:
     after every applied batch (with the ids of the cases the batch touched) and every 30 s
     from the service's timer (``cases=None``: time has passed). ``alerts()`` lists them for
-    ``GET /api/alerts`` and ``sendwatch_alerts_firing``, rebuilt only when asked after a
-    change (listing thousands of alerts after every batch would double a small POST's cost);
-    ``notifications`` counts Alertmanager deliveries by "sent" and "failed"
-    (``sendwatch_alert_notifications_total``).
+    ``GET /api/alerts`` and ``sendwatch_alerts_firing``: the engine's listing, which it makes
+    only when asked after a change (listing thousands of alerts after every batch would
+    double a small POST's cost); ``notifications`` counts Alertmanager deliveries by "sent"
+    and "failed" (``sendwatch_alert_notifications_total``).
 
     ``deferred_saves``: the alerts a batch changed are saved by ``housekeeping`` (the
     service's timer, every second, and delivery before it sends anything) rather than
@@ -86,8 +86,6 @@ class EmbeddedSource:
         self.points = points
         self.alertmanager = alertmanager
         self.rules = rules
-        self.alert_list: list[dict[str, Any]] = []  # as last listed by ``alerts()``
-        self._alerts_changed = False
         self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
         self.counters = IngestCounters()
         # the alert rules (``RulesError`` before the log is read), their alerts in the log's file
@@ -118,11 +116,7 @@ class EmbeddedSource:
             return None if found is None else case_view(found, now)
 
     def alerts(self) -> list[dict[str, Any]]:
-        with self.lock:
-            if self._alerts_changed:
-                self.alert_list = self.alert_engine.active()
-                self._alerts_changed = False
-            return list(self.alert_list)
+        return self.alert_engine.active()  # listed afresh only after a change
 
     def health(self) -> Health:
         p = self.projector
@@ -208,10 +202,8 @@ class EmbeddedSource:
 
     def on_change(self, now: date, cases: frozenset[str] | None = None) -> None:
         """The alert engine's hook (see the class docstring): the cases a batch touched are
-        judged again; with ``cases=None`` every case is, when the day has changed. The list
-        is listed again, when next asked, after an alert fired or resolved, and after every
-        tick of the timer."""
-        changes = self.alert_engine.update(
+        judged again; with ``cases=None`` every case is, when the day has changed."""
+        self.alert_engine.update(
             self.projector,
             now,
             datetime.now(UTC),
@@ -219,8 +211,6 @@ class EmbeddedSource:
             cases=cases,
             save=not (self.deferred_saves and cases is not None),
         )
-        if changes.fired or changes.resolved or cases is None:
-            self._alerts_changed = True
 
     def housekeeping(self) -> None:
         """Save the alerts changed since the last save, and checkpoint the log (when its
