@@ -45,7 +45,7 @@ import gc
 import logging
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -392,10 +392,7 @@ class Worker:
         for partition in sorted(mine - set(self.partitions)):
             self.partitions[partition] = PartitionState(partition)
             log.info("partition %s assigned: rebuilding it from the event topic", partition)
-        bulk = [p for p, s in self.partitions.items() if s.bulk]
-        with contextlib.suppress(Exception):
-            self.app.consumer.pause_partitions([TP(self.topic, p) for p in bulk])
-        self._fetching(bulk, False)
+        self._fetching([p for p, s in self.partitions.items() if s.bulk], False)
         self._bulk_wanted.set()
 
     async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any = None, **_: Any) -> None:
@@ -436,8 +433,6 @@ class Worker:
         if state is None or state.bulk:
             # not ours yet, or read in bulk: Faust is told to seek to the position when the
             # bulk reading is over, so nothing dropped here is lost
-            with contextlib.suppress(Exception):
-                self.app.consumer.pause_partitions([tp])
             self._fetching([partition], False)
             return
         fresh = [m for m in messages if m[0] >= state.position]
@@ -463,19 +458,22 @@ class Worker:
 
     def _to_bulk(self, state: PartitionState) -> None:
         state.bulk = True
-        with contextlib.suppress(Exception):
-            self.app.consumer.pause_partitions([TP(self.topic, state.partition)])
         self._fetching([state.partition], False)
         self._bulk_wanted.set()
 
-    def _fetching(self, partitions: Iterable[int], fetch: bool) -> None:
-        """Stop (or restart) Faust's consumer fetching partitions read in bulk.
+    def _fetching(self, partitions: Collection[int], fetch: bool) -> None:
+        """Stop (or restart) Faust handing partitions read in bulk to the agent, and its
+        consumer fetching them.
 
         Faust's ``pause_partitions`` only stops handing a partition's messages to the agent:
         its aiokafka consumer goes on fetching and parsing them, and while every partition is
         paused it drains them all (aiokafka reads an empty set of partitions as "all"), so
-        a rebuild read the topic twice. This pauses the fetching itself, on the consumer's
-        thread, in a task of its own: it may be called from inside a rebalance."""
+        a rebuild read the topic twice. So the fetching itself is paused too, on the
+        consumer's thread, in a task of its own: this may be called from inside a rebalance."""
+        with contextlib.suppress(Exception):
+            tps = [TP(self.topic, p) for p in partitions]
+            consumer = self.app.consumer
+            (consumer.resume_partitions if fetch else consumer.pause_partitions)(tps)
         thread = getattr(self.app.consumer, "_thread", None)
         wanted = [TopicPartition(self.topic, p) for p in partitions]
         if thread is None or not wanted:
@@ -518,18 +516,6 @@ class Worker:
                 listener(state, applied.touched)
 
     # --- the bulk path: rebuilding and catching up ------------------------------------------
-
-    def _reader(self, purpose: str, **options: Any) -> AIOKafkaConsumer:
-        """A plain consumer outside any group, from the start of what it is assigned: the
-        worker keeps its own positions (committed offsets play no part in correctness)."""
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id=f"{self.name}-{purpose}",
-            **options,
-        )
 
     def _bulk_consumer(self) -> Consumer:
         """librdkafka's consumer (confluent-kafka), assigned partitions, never in a group: it
@@ -643,7 +629,6 @@ class Worker:
                     await asyncio.wait_for(
                         thread.call_thread(consumer.seek, tp, state.position), 10
                     )
-                consumer.resume_partitions([tp])
                 self._fetching([state.partition], True)
         except Exception as error:  # the partition is being revoked, or the consumer stops
             log.warning("partition %s: could not hand it to the agent: %r", state.partition, error)
@@ -695,7 +680,14 @@ class Worker:
 
     async def _partials_reader(self) -> None:
         await self.started.wait()
-        consumer = self._reader("partials")
+        # a plain consumer outside any group: the worker keeps its own positions
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=f"{self.name}-partials",
+        )
         await consumer.start()
         partials = TopicPartition(partials_topic(self.topic), 0)
         dead = TopicPartition(dead_letter_topic(self.topic), 0)
