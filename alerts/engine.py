@@ -445,6 +445,12 @@ def _listing_order(alert: Alert) -> tuple[bool, int, date, str, str]:
     )
 
 
+def listed(alerts: Iterable[Alert]) -> list[dict[str, Any]]:
+    """The JSON of ``GET /api/alerts`` for these alerts, in the order of ``Engine.alerts``
+    (for a process that reads the alerts another one judged: ``alerts.store.SavedAlerts``)."""
+    return [alert.to_json() for alert in sorted(alerts, key=_listing_order)]
+
+
 class AlertStore(Protocol):
     """Where alerts outlive the process (``alerts.store.SqliteAlertStore``)."""
 

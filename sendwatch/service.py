@@ -5,7 +5,9 @@ At start the projector catches up with the log; each POST appends its batch to t
 transaction, then applies it (``streams.replay.apply_appended``: the projector is never rebuilt
 per request). One lock guards the log and the projector: decoding happens outside it.
 
-The alert engine runs in ``EmbeddedSource.on_change`` (see there).
+The alert engine runs in ``EmbeddedSource.on_change`` (see there). ``sendwatch run`` runs it
+in a process of its own (``sendwatch.alerting``), which follows the same log: judging alerts
+never delays a POST or a read, and takes the machine's second core.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -27,10 +29,11 @@ from prometheus_client import CollectorRegistry
 from alerts.engine import Engine
 from alerts.exposition import Exposition, ExpositionCollector, IngestCounters, build_exposition
 from alerts.rules import RulesError, load_rules
-from alerts.store import SqliteAlertStore
+from alerts.store import SavedAlerts, SqliteAlertStore, alerts_path
 from events import Event, Record
 from projections import Period, Projector
 from projections.case import CLOCKLESS
+from projections.projector import paused_collector
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
@@ -40,6 +43,9 @@ from sendwatch.source import Accepted, Health
 from streams.ingest import decode_lines
 from streams.log import EventLog, Rejected, connect
 from streams.replay import apply_appended, catch_up
+
+if TYPE_CHECKING:
+    from sendwatch.alerting import AlertProcess
 
 HOUSEKEEPING_SECONDS = 1.0  # the timer: alerts saved and the log checkpointed this often
 REEVALUATE_EVERY = 30  # timer ticks between ``on_change`` runs, so time-driven alerts fire
@@ -62,6 +68,10 @@ class EmbeddedSource:
     ``deferred_saves``: the alerts a batch changed are saved by ``housekeeping`` (the
     service's timer, every second, and delivery before it sends anything) rather than
     inside the POST; the same timer checkpoints a log opened with ``autocheckpoint=False``.
+
+    ``judge_alerts`` False: another process judges the alerts (``sendwatch.alerting``, over
+    an ``EmbeddedSource`` of its own that ``follow``s the log); this one lists them as that
+    process last saved them, with its status (``health``: how far it has judged).
     """
 
     def __init__(
@@ -76,6 +86,7 @@ class EmbeddedSource:
         rules: Path | None = None,
         base_url: str = "http://127.0.0.1:8000",
         deferred_saves: bool = False,
+        judge_alerts: bool = True,
     ) -> None:
         self.log = log
         self.deferred_saves = deferred_saves
@@ -88,13 +99,18 @@ class EmbeddedSource:
         self.rules = rules
         self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
         self.counters = IngestCounters()
+        self._aggregates_due = False  # events followed since the aggregate rules were judged
         # the alert rules (``RulesError`` before the log is read), their alerts in the log's file
-        self.alert_engine = Engine(
-            load_rules(rules, points),
-            base_url=base_url,
-            points=points,
-            store=SqliteAlertStore(connect(log.path, autocheckpoint=log.autocheckpoint)),
-        )
+        ruleset = load_rules(rules, points)
+        self.alert_store = store = SqliteAlertStore(connect(alerts_path(log.path)))
+        if judge_alerts:  # what an earlier version kept in the log's own file, moved out
+            store.adopt(log.path)
+        self.alert_engine: Engine | None = None
+        self.saved_alerts: SavedAlerts | None = None
+        if judge_alerts:
+            self.alert_engine = Engine(ruleset, base_url=base_url, points=points, store=store)
+        else:
+            self.saved_alerts = SavedAlerts(store)
         with self.lock:
             catch_up(self.projector, log)
             self.dead_letters = log.dead_letter_count()  # one writer: kept current from here
@@ -116,7 +132,23 @@ class EmbeddedSource:
             return None if found is None else case_view(found, now)
 
     def alerts(self) -> list[dict[str, Any]]:
+        if self.saved_alerts is not None:
+            return self.saved_alerts.active()  # read again only after the other's next save
+        assert self.alert_engine is not None
         return self.alert_engine.active()  # listed afresh only after a change
+
+    def alerting_status(self) -> dict[str, Any]:
+        """What the alert process last said (its position, day and deliveries), or, when
+        this process judges the alerts, the same of its own."""
+        if self.saved_alerts is not None:
+            return self.saved_alerts.status()
+        assert self.alert_engine is not None
+        day = self.alert_engine.day
+        return {
+            "position": self.projector.position,
+            "judged_on": day.isoformat() if day else None,
+            "notifications": dict(self.notifications),
+        }
 
     def health(self) -> Health:
         p = self.projector
@@ -127,8 +159,23 @@ class EmbeddedSource:
                 cases=p.case_count,
                 dead_letters=self.dead_letters,
                 last_recorded_at=p.last_recorded,
-                detail={"mode": "embedded", "position": p.position, "now": self.now().isoformat()},
+                detail={
+                    "mode": "embedded",
+                    "position": p.position,
+                    "now": self.now().isoformat(),
+                    **self._alerting_health(),
+                },
             )
+
+    def _alerting_health(self) -> dict[str, Any]:
+        """How far the alerts are judged: to which position of the log, on which day."""
+        status = self.alerting_status()
+        judged_to = status.get("position")
+        return {
+            "alerts_judged_to": judged_to,
+            "alerts_judged_on": status.get("judged_on"),
+            "alerts_pending": judged_to is None or judged_to < self.projector.position,
+        }
 
     def post_events(self, body: bytes, origin: str) -> Accepted:
         """Validate JSONL (item n on line n), then store and apply the batch atomically."""
@@ -136,18 +183,20 @@ class EmbeddedSource:
         events: list[Event] = []
         rejected: list[Rejected] = []
         lines: list[int] = []
-        for item in decode_lines(
-            body.splitlines(), origin=origin, council=self.council, events=True
-        ):
-            if item.record is not None and item.event is not None:
-                records.append(item.record)
-                events.append(item.event)
-            elif item.rejected is not None:
-                rejected.append(item.rejected)
-                lines.append(item.line)
+        with paused_collector():  # thousands of small objects, none in a cycle
+            for item in decode_lines(
+                body.splitlines(), origin=origin, council=self.council, events=True
+            ):
+                if item.record is not None and item.event is not None:
+                    records.append(item.record)
+                    events.append(item.event)
+                elif item.rejected is not None:
+                    rejected.append(item.rejected)
+                    lines.append(item.line)
         with self.lock:
             done = self.log.append(records, rejected)
-            apply_appended(self.projector, self.log, events, done)
+            with paused_collector():
+                apply_appended(self.projector, self.log, events, done)
             self.dead_letters += done.rejected
             c = self.counters
             self.counters = replace(
@@ -196,13 +245,20 @@ class EmbeddedSource:
                 health=self.health(),
                 counters=self.counters,
                 alerts=self.alerts(),
-                notifications=self.notifications,
+                notifications=self.alerting_status().get("notifications", self.notifications),
                 points=self.points,
             )
 
-    def on_change(self, now: date, cases: frozenset[str] | None = None) -> None:
+    def on_change(
+        self, now: date, cases: frozenset[str] | None = None, aggregates: bool = True
+    ) -> None:
         """The alert engine's hook (see the class docstring): the cases a batch touched are
-        judged again; with ``cases=None`` every case is, when the day has changed."""
+        judged again; with ``cases=None`` every case is, when the day has changed. The
+        aggregate rules are judged too, unless ``aggregates`` is False."""
+        if self.alert_engine is None:
+            return  # judged by another process
+        if aggregates:
+            self._aggregates_due = False
         self.alert_engine.update(
             self.projector,
             now,
@@ -210,12 +266,34 @@ class EmbeddedSource:
             dead_letters=self.dead_letters,
             cases=cases,
             save=not (self.deferred_saves and cases is not None),
+            aggregates=aggregates,
         )
+
+    def follow(self, aggregates: bool = True) -> int:
+        """Apply what another process appended to the log, read the count of dead letters
+        again, and judge the cases the new events touched; the aggregate rules too, when
+        ``aggregates`` and anything has changed since they were last judged (they read the
+        measures: judging them less often re-tallies a case changed meanwhile once).
+        Returns how many events were new."""
+        touched: set[str] = set()
+        with self.lock:
+            new = catch_up(self.projector, self.log, touched, CLOCKLESS)
+            dead_letters, self.dead_letters = self.dead_letters, self.log.dead_letter_count()
+            self._aggregates_due |= bool(new) or dead_letters != self.dead_letters
+            judge_aggregates = aggregates and self._aggregates_due
+            if touched or judge_aggregates:
+                self.on_change(self.now(), frozenset(touched), aggregates=judge_aggregates)
+        return new
+
+    def publish_status(self) -> None:
+        """Write ``alerting_status`` beside the alerts, for the process serving them."""
+        self.alert_store.write_status(self.alerting_status())
 
     def housekeeping(self) -> None:
         """Save the alerts changed since the last save, and checkpoint the log (when its
         commits do not). Neither holds ``lock``: requests are served meanwhile."""
-        self.alert_engine.save()
+        if self.alert_engine is not None:
+            self.alert_engine.save()
         if not self.log.autocheckpoint:
             self.log.checkpoint()
 
@@ -233,16 +311,23 @@ def settle_collector() -> None:
     gc.freeze()
 
 
-def _tick(source: EmbeddedSource, stop: threading.Event) -> None:
+def tick(source: EmbeddedSource, ticks: int) -> None:
+    """The timer's work, every ``HOUSEKEEPING_SECONDS`` (``ticks`` counts them): alerts
+    judged again as time passes, saved, the log checkpointed, the heap collected."""
+    if ticks % REEVALUATE_EVERY == 0:
+        with source.lock:
+            source.on_change(source.now())
+    source.housekeeping()
+    if ticks % COLLECT_EVERY == 0:
+        settle_collector()
+
+
+def _tick(source: EmbeddedSource, alerting: AlertProcess, stop: threading.Event) -> None:
     ticks = 0
     while not stop.wait(HOUSEKEEPING_SECONDS):
         ticks += 1
-        if ticks % REEVALUATE_EVERY == 0:
-            with source.lock:
-                source.on_change(source.now())
-        source.housekeeping()
-        if ticks % COLLECT_EVERY == 0:
-            settle_collector()
+        tick(source, ticks)
+        alerting.check()
 
 
 def _exit_gracefully(signum: int, frame: object) -> None:
@@ -278,23 +363,36 @@ def serve(
     token = settings.api_token()
     generated = token is None
     token = token or secrets.token_urlsafe(24)
+    points = settings.scorecard_points()
+    try:
+        load_rules(rules, points)
+    except RulesError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(f"sendwatch: loading the event log {db} …", file=sys.stderr, flush=True)
     log = EventLog(db, autocheckpoint=False)  # checkpointed by the timer instead
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+    # the alerts are judged by a process of their own, which follows the log
+    from sendwatch.alerting import AlertProcess
+
+    alerting = AlertProcess(
+        db, base_url=address.rstrip("/"), now=now, rules=rules, alertmanager=alertmanager
+    )
+    alerting.start()
     try:
         source = EmbeddedSource(
             log,
             frozen_now=frozen,
             council=settings.council(),
-            points=settings.scorecard_points(),
-            alertmanager=alertmanager,
+            points=points,
             rules=rules,
             base_url=address.rstrip("/"),
             deferred_saves=True,
+            judge_alerts=False,
         )
-    except RulesError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except BaseException:
+        alerting.stop()
+        raise
     source.exposition()  # folds every case and fills the live tallies before the first scrape
     settle_collector()
     young, middle, _ = gc.get_threshold()
@@ -315,20 +413,10 @@ def serve(
         ),
     ]
     print("\n".join(lines), flush=True)
-    dispatcher = None
     if alertmanager:
-        from alerts.alertmanager import AlertmanagerClient, Dispatcher
-
-        dispatcher = Dispatcher(
-            source.alert_engine,
-            AlertmanagerClient(alertmanager),
-            base_url=address.rstrip("/"),
-            counts=source.notifications,
-        )
-        dispatcher.start()
         print(f"sendwatch: alerts go to Alertmanager at {alertmanager}", flush=True)
     stop = threading.Event()
-    timer = threading.Thread(target=_tick, args=(source, stop), daemon=True)
+    timer = threading.Thread(target=_tick, args=(source, alerting, stop), daemon=True)
     timer.start()
     # uvicorn stops gracefully on SIGTERM, then raises the signal again once it has restored
     # the handler it found: that handler must end the process through the ``finally`` below
@@ -339,7 +427,6 @@ def serve(
     finally:
         stop.set()
         timer.join()
-        if dispatcher is not None:
-            dispatcher.stop()
-        source.housekeeping()  # every alert change saved before the process ends
+        alerting.stop()  # it judges what the log holds, and saves, before ending
+        source.housekeeping()
         log.close()

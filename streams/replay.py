@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -17,8 +17,11 @@ from streams.ingest import decode_lines
 from streams.log import Appended, EventLog, Rejected
 
 
-def catch_up(projector: Projector, log: EventLog) -> int:
+def catch_up(
+    projector: Projector, log: EventLog, touched: set[str] | None = None, skip: Container[str] = ()
+) -> int:
     """Apply every event stored after the projector's position; returns how many were new.
+    ``touched``, if given, gains the case id of each new event whose type is not in ``skip``.
 
     The log's positions have no gaps (one writer, INTEGER PRIMARY KEY), so reading from the
     high-water mark on never skips an event.
@@ -27,7 +30,12 @@ def catch_up(projector: Projector, log: EventLog) -> int:
     apply = projector.apply
     with paused_collector():
         for rows in log.read_raw(after=projector.position):
-            new += sum(1 for _, body in rows if apply(from_record(orjson.loads(body))))
+            for _, body in rows:
+                event = from_record(orjson.loads(body))
+                if apply(event):
+                    new += 1
+                    if touched is not None and event.type not in skip:
+                        touched.add(event.case_id)
             projector.position = rows[-1][0]  # every row of the batch applied
     return new
 

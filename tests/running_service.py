@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,6 +135,17 @@ class RunningService:
     def client(self, token: str | None = TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def alerts_judged(self, seconds: float = 30) -> dict[str, Any]:
+        """Wait until the alert process has judged everything the log holds (``/healthz``);
+        returns that answer. Fails if it has not within ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            health: dict[str, Any] = httpx.get(f"{self.url}/healthz", timeout=10).json()
+            if not health["alerts_pending"]:
+                return health
+            assert time.monotonic() < deadline, f"alerts not judged in {seconds} s: {health}"
+            time.sleep(0.05)
 
 
 def sendwatch_run_command(db: Path, port: int, now: str = NOW, *more: str) -> list[str]:

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from alerts.store import SqliteAlertStore
+from alerts.store import SqliteAlertStore, alerts_path
 from sendwatch.cli import app as cli
 from sendwatch.service import EmbeddedSource, embedded_app
 from streams.log import EventLog, connect
@@ -485,7 +485,7 @@ def test_a_post_leaves_saving_alerts_and_checkpointing_to_the_timer(tmp_path: Pa
 
     with (
         EventLog(db, autocheckpoint=False) as log,
-        SqliteAlertStore(connect(db)) as reader,
+        SqliteAlertStore(connect(alerts_path(db))) as reader,
     ):
         source = EmbeddedSource(log, frozen_now=date.fromisoformat(NOW), deferred_saves=True)
         assert source.post_events(jsonl(history()), "test").accepted == len(history())
@@ -500,8 +500,9 @@ def test_a_post_leaves_saving_alerts_and_checkpointing_to_the_timer(tmp_path: Pa
 
 
 def test_sigterm_stops_the_service_gracefully_with_every_alert_saved(tmp_path: Path) -> None:
-    """A batch that fires alerts, then SIGTERM at once (before the timer's next save): the
-    process ends cleanly and the alerts are in the log's file, so a restart keeps their
+    """A batch that fires alerts, then SIGTERM at once (before the alert process has judged
+    it, or the timer saved anything): both processes end cleanly, the alert process having
+    judged the whole log and saved its alerts, so a restart lists them with the same
     ``startsAt``."""
     import signal
 
@@ -509,10 +510,13 @@ def test_sigterm_stops_the_service_gracefully_with_every_alert_saved(tmp_path: P
     with running_service(db) as service, service.client() as http:
         posted = http.post("/api/events", content=jsonl(history()), headers=NDJSON)
         assert posted.json()["accepted"] == len(history())
-        firing = http.get("/api/alerts").json()["alerts"]
-        assert firing
         service.process.send_signal(signal.SIGTERM)
-        assert service.process.wait(timeout=30) == 0
-    with SqliteAlertStore(connect(db)) as store:
+        assert service.process.wait(timeout=60) == 0
+    with SqliteAlertStore(connect(alerts_path(db))) as store:
         saved = {a.fingerprint: a.to_json()["startsAt"] for a in store.load()}
-    assert saved == {a["fingerprint"]: a["startsAt"] for a in firing}
+        assert store.status()["position"] == len(history())
+    assert saved
+    with running_service(db) as service, service.client() as http:
+        service.alerts_judged()
+        firing = [a for a in http.get("/api/alerts").json()["alerts"] if a["state"] == "firing"]
+    assert {a["fingerprint"]: a["startsAt"] for a in firing} == saved

@@ -1,0 +1,190 @@
+"""The alert process of ``sendwatch run``: the alert engine, in a process of its own, over
+an ``EmbeddedSource`` that follows the event log the service appends to.
+
+    python -m sendwatch.alerting --db FILE --base-url URL [--now DATE] [--rules FILE]
+                                 [--alertmanager URL]
+
+Judging alerts costs about as much as projecting the events (a backfill fires and resolves
+an alert for most cases it touches), so in the service's own process it held every POST
+and read for as long again, on one core of a machine that has two. Here it follows the log:
+- every second it applies what the log gained, judges the cases touched (each once, however
+  many events it had), saves the alerts it changed, and writes its status beside them (the
+  position it has judged to, the day, the deliveries): the service lists the alerts and
+  reports the status from there (``alerts.store.SavedAlerts``, ``/healthz``);
+- every 10 s it judges the aggregate rules, if anything has changed (they read measures
+  over every case: a case changed meanwhile is re-tallied once);
+- every 30 s it judges again as time passes (every case, on a new day);
+- it delivers to Alertmanager when asked (``alerts.alertmanager.Dispatcher``).
+
+The service starts it before loading the log (both catch up at once), restarts it if it
+ends, and stops it by closing its standard input (so it also stops when the service is gone,
+however the service ended; SIGTERM stops it too): it then judges what the log holds and
+saves before ending. It runs in a process group of its own, so a Ctrl-C meant for the
+service reaches only the service, which then stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from types import FrameType
+
+from sendwatch import settings
+from sendwatch.query import parse_date
+from sendwatch.service import HOUSEKEEPING_SECONDS, EmbeddedSource, settle_collector, tick
+from streams.log import EventLog
+
+RESTART_SECONDS = 10.0  # at least this long between restarts of a process that ended
+STOP_SECONDS = 60.0  # for its last judgement and save, once asked to stop
+AGGREGATES_EVERY = 10  # seconds (ticks) between judgements of the aggregate rules
+
+
+def follow(
+    db: Path,
+    *,
+    base_url: str,
+    frozen_now: date | None = None,
+    rules: Path | None = None,
+    alertmanager: str | None = None,
+    stop: threading.Event,
+) -> None:
+    """Judge the alerts of the log ``db`` until ``stop`` is set."""
+    log = EventLog(db)  # it appends nothing: only its saves of alerts could checkpoint
+    try:
+        source = EmbeddedSource(
+            log,
+            frozen_now=frozen_now,
+            points=settings.scorecard_points(),
+            rules=rules,
+            base_url=base_url,
+            alertmanager=alertmanager,
+            deferred_saves=True,
+        )
+        source.publish_status()
+        settle_collector()
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, 10**9)  # as the service: no full collections but ours
+        dispatcher = None
+        if alertmanager and source.alert_engine is not None:
+            from alerts.alertmanager import AlertmanagerClient, Dispatcher
+
+            dispatcher = Dispatcher(
+                source.alert_engine,
+                AlertmanagerClient(alertmanager),
+                base_url=base_url,
+                counts=source.notifications,
+            )
+            dispatcher.start()
+        try:
+            ticks = 0
+            while not stop.wait(HOUSEKEEPING_SECONDS):
+                ticks += 1
+                source.follow(aggregates=ticks % AGGREGATES_EVERY == 0)
+                tick(source, ticks)
+                source.publish_status()
+        finally:
+            source.follow()  # what the log holds now, judged and saved before ending
+            source.housekeeping()
+            source.publish_status()
+            if dispatcher is not None:
+                dispatcher.stop()
+    finally:
+        log.close()
+
+
+class AlertProcess:
+    """The service's handle on its alert process: started, restarted if it ends, stopped."""
+
+    def __init__(
+        self,
+        db: Path,
+        *,
+        base_url: str,
+        now: str | None,
+        rules: Path | None,
+        alertmanager: str | None,
+    ) -> None:
+        command = [sys.executable, "-m", "sendwatch.alerting", "--db", str(db)]
+        command += ["--base-url", base_url]
+        for flag, value in (("--now", now), ("--rules", rules), ("--alertmanager", alertmanager)):
+            if value:
+                command += [flag, str(value)]
+        self.command = command
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._process = subprocess.Popen(self.command, stdin=subprocess.PIPE, process_group=0)
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def check(self) -> None:
+        """Restart the process if it has ended (at most every ``RESTART_SECONDS``)."""
+        process = self._process
+        if process is None or process.poll() is None:
+            return
+        if time.monotonic() - self._started < RESTART_SECONDS:
+            return
+        print(
+            f"sendwatch: the alert process ended (exit status {process.returncode}); "
+            "starting it again",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.start()
+
+    def stop(self) -> None:
+        """Close its input, then wait for its last judgement and save (killed after 60 s)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            print("sendwatch: the alert process did not stop: killed", file=sys.stderr)
+            process.kill()
+            process.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--now")
+    parser.add_argument("--rules", type=Path)
+    parser.add_argument("--alertmanager")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def watching() -> None:
+        sys.stdin.buffer.read()  # until the service closes it, or is gone
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    threading.Thread(target=watching, daemon=True).start()
+    follow(
+        args.db,
+        base_url=args.base_url,
+        frozen_now=parse_date(args.now, "now") if args.now else None,
+        rules=args.rules,
+        alertmanager=args.alertmanager,
+        stop=stop,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The alerts of the embedded service, judged by a process of their own (``sendwatch.alerting``)
+that follows the event log: the same alerts as judging them in the service's own process,
+kept in a file of their own, listed by the service as last saved, and a process that
+restarts, stops with the service and never outlives it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import orjson
+
+from alerts.engine import Alert
+from alerts.store import SavedAlerts, SqliteAlertStore, alerts_path
+from sendwatch.service import EmbeddedSource
+from streams.ingest import ingest
+from streams.log import EventLog, connect
+from tests.running_service import NOW, history, jsonl, running_service
+
+NDJSON = {"Content-Type": "application/x-ndjson"}
+TODAY = date.fromisoformat(NOW)
+
+
+def firing(alerts: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return sorted((a["fingerprint"], a["summary"]) for a in alerts if a["state"] == "firing")
+
+
+def inline_alerts(tmp_path: Path) -> list[tuple[object, object]]:
+    """The history's alerts judged in one process, as ``EmbeddedSource`` does by default."""
+    with EventLog(tmp_path / "inline.db") as log:
+        source = EmbeddedSource(log, frozen_now=TODAY)
+        assert source.post_events(jsonl(history()), "test").accepted == len(history())
+        return firing(source.alerts())
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(child) for child in found.split()]
+
+
+def wait_for(condition: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not callable(condition) or not condition():
+        assert time.monotonic() < deadline, f"{what} within {seconds} s"
+        time.sleep(0.1)
+
+
+# --- in one process: the follower and the reader -------------------------------------------
+
+
+def test_a_follower_judges_what_a_writer_appended_as_the_writer_would_have(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "events.db"
+    with EventLog(db, autocheckpoint=False) as log, EventLog(db) as followed:
+        writer = EmbeddedSource(log, frozen_now=TODAY, judge_alerts=False)
+        follower = EmbeddedSource(followed, frozen_now=TODAY, deferred_saves=True)
+        follower.publish_status()
+        assert writer.post_events(jsonl(history()), "test").accepted == len(history())
+        health = writer.health().detail
+        assert health["alerts_pending"] and health["alerts_judged_to"] == 0
+        assert writer.alerts() == []
+        assert follower.follow() == len(history())
+        assert writer.alerts() == []  # nothing saved yet: the reader lists what was saved
+        follower.housekeeping()
+        follower.publish_status()
+        assert firing(writer.alerts()) == inline_alerts(tmp_path) != []
+        health = writer.health().detail
+        assert not health["alerts_pending"]
+        assert (health["alerts_judged_to"], health["alerts_judged_on"]) == (len(history()), NOW)
+        assert follower.follow() == 0  # nothing new
+
+
+def judged(tmp_path: Path) -> list[Alert]:
+    """The history's firing alerts, judged in one process."""
+    with EventLog(tmp_path / "judged.db") as log:
+        source = EmbeddedSource(log, frozen_now=TODAY)
+        source.post_events(jsonl(history()), "test")
+        return [Alert.from_json(a) for a in source.alerts() if a["state"] == "firing"]
+
+
+def test_the_reader_reads_the_alerts_again_only_after_a_save(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.db"
+    (alert,) = judged(tmp_path)
+    resolved = replace(alert, state="resolved", ends_at=alert.starts_at + timedelta(hours=1))
+    with (
+        SqliteAlertStore(connect(path)) as store,
+        SqliteAlertStore(connect(path)) as other,
+    ):
+        reader = SavedAlerts(other)
+        assert reader.active() == [] and other.saves() == 0
+        store.save([alert])
+        assert [(a["fingerprint"], a["state"]) for a in reader.active()] == [
+            (alert.fingerprint, "firing")
+        ]
+        # a change that is not a save (the count of saves is the same) is not read again
+        with sqlite3.connect(path) as raw:
+            raw.execute("DELETE FROM alerts")
+        assert len(reader.active()) == 1
+        store.save([resolved])
+        assert [(a["fingerprint"], a["state"]) for a in reader.active()] == [
+            (alert.fingerprint, "resolved")
+        ]
+        assert other.saves() == 2
+
+
+def test_alerts_an_earlier_version_kept_in_the_log_are_moved_to_their_own_file_once(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "events.db"
+    alerts = judged(tmp_path)
+    with EventLog(db) as log:  # the history, and its alerts as an earlier version kept them
+        ingest(jsonl(history()).splitlines(), log, origin="test")
+    with sqlite3.connect(db) as log_file:
+        log_file.execute(
+            "CREATE TABLE alerts (fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL, "
+            "body BLOB NOT NULL)"
+        )
+        log_file.executemany(
+            "INSERT INTO alerts VALUES (?, ?, ?)",
+            [(a.fingerprint, a.state, orjson.dumps(a.to_json())) for a in alerts],
+        )
+    with SqliteAlertStore(connect(alerts_path(db))) as store:
+        assert store.adopt(db) == len(alerts)
+        assert store.adopt(db) == 0  # once: the log's table is gone
+        assert [a.to_json() for a in store.load()] == sorted(
+            (a.to_json() for a in alerts), key=lambda a: str(a["fingerprint"])
+        )
+    with sqlite3.connect(db) as log_file:
+        tables = {name for (name,) in log_file.execute("SELECT name FROM sqlite_master")}
+    assert "alerts" not in tables and "events" in tables
+    # and a service started over that log lists them with their startsAt
+    with running_service(db) as service, service.client() as http:
+        service.alerts_judged()
+        listed = http.get("/api/alerts").json()["alerts"]
+    assert {a["fingerprint"]: a["startsAt"] for a in listed if a["state"] == "firing"} == {
+        a.fingerprint: a.to_json()["startsAt"] for a in alerts
+    }
+
+
+# --- the real service and its alert process -------------------------------------------------
+
+
+def test_sendwatch_run_judges_alerts_in_its_alert_process_as_one_process_would(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "events.db"
+    with running_service(db) as service, service.client() as http:
+        (alerting,) = children(service.process.pid)
+        assert http.post("/api/events", content=jsonl(history()), headers=NDJSON).is_success
+        health = service.alerts_judged()
+        assert (health["alerts_judged_to"], health["alerts_judged_on"]) == (len(history()), NOW)
+        listed = http.get("/api/alerts").json()["alerts"]
+        assert firing(listed) == inline_alerts(tmp_path) != []
+        metrics = http.get("/metrics").text
+        critical = sum(1 for a in listed if a["state"] == "firing" and a["severity"] == "critical")
+        assert f'sendwatch_alerts_firing{{severity="critical"}} {critical:.1f}' in metrics
+        assert alerting in children(service.process.pid)
+    assert alerts_path(db).exists()
+    with sqlite3.connect(db) as log_file:
+        tables = {name for (name,) in log_file.execute("SELECT name FROM sqlite_master")}
+    assert "alerts" not in tables  # the log's file holds events and dead letters only
+
+
+def test_an_alert_process_that_ends_is_started_again(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    with running_service(db) as service, service.client() as http:
+        (first,) = children(service.process.pid)
+        os.kill(first, signal.SIGKILL)
+        wait_for(
+            lambda: children(service.process.pid) not in ([], [first]),
+            30,
+            "a new alert process",
+        )
+        assert http.post("/api/events", content=jsonl(history()), headers=NDJSON).is_success
+        service.alerts_judged()
+        assert firing(http.get("/api/alerts").json()["alerts"]) == inline_alerts(tmp_path)
+    log = db.with_suffix(f".{service.url.rsplit(':', 1)[1]}.log").read_text()
+    assert "the alert process ended (exit status -9); starting it again" in log
+
+
+def test_the_alert_process_never_outlives_the_service(tmp_path: Path) -> None:
+    """Killed outright, the service cannot stop it: its input closes, and it ends by itself."""
+    db = tmp_path / "events.db"
+    with running_service(db) as service:
+        (alerting,) = children(service.process.pid)
+        service.process.kill()
+        service.process.wait(10)
+        wait_for(lambda: not _alive(alerting), 30, "the alert process ended")
+
+
+def test_ctrl_c_stops_the_service_and_its_alert_process_cleanly(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    with running_service(db) as service, service.client() as http:
+        (alerting,) = children(service.process.pid)
+        assert os.getpgid(alerting) != os.getpgid(service.process.pid)  # Ctrl-C: not to it
+        assert http.post("/api/events", content=jsonl(history()), headers=NDJSON).is_success
+        service.process.send_signal(signal.SIGINT)
+        assert service.process.wait(60) == 0
+        assert not _alive(alerting)
+    with SqliteAlertStore(connect(alerts_path(db))) as store:
+        assert store.status()["position"] == len(history())  # judged before it ended
+        assert sorted((a.fingerprint, a.finding.summary) for a in store.load()) == (
+            inline_alerts(tmp_path)
+        )
+
+
+def _alive(pid: int) -> bool:
+    """Running (not ended, nor ended and waiting for its parent to collect it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_service_with_bad_rules_starts_no_alert_process(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text("case_rules: [{nonsense: 1}]\n")
+    db = tmp_path / "events.db"
+    command = [sys.executable, "-m", "sendwatch.cli", "run", "--db", str(db)]
+    run = subprocess.run(
+        [*command, "--rules", str(rules)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 2 and "error:" in run.stderr
+    assert not alerts_path(db).exists()
