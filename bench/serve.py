@@ -9,6 +9,9 @@ Reports, for the service:
   ``GET /api/measures`` (each batch carries one new child on SEN support, so the batch is
   visible when the count of children on SEN support at its setting has gone up by one),
   for several batch sizes;
+- how long after the last POST of the back-to-back run the alert process (which follows the
+  log in a process of its own, ``sendwatch.alerting``) has judged every event, as
+  ``/healthz`` says;
 and two baselines measured in the same run, with the ratios:
 - bare decoding: the same lines through ``streams.ingest.decode_lines`` in this process;
 - a trivial endpoint: the same POSTs to a bare FastAPI app on uvicorn that reads the body
@@ -105,6 +108,17 @@ def post_all(client: httpx.Client, bodies: list[bytes]) -> tuple[int, float]:
         answer.raise_for_status()
         accepted += answer.json().get("accepted", 0)
     return accepted, time.perf_counter() - start
+
+
+def alerts_caught_up(client: httpx.Client) -> float:
+    """Seconds until ``/healthz`` says the alert process has judged everything (600 s at
+    most)."""
+    start = time.perf_counter()
+    while client.get("/healthz").json()["alerts_pending"]:
+        if time.perf_counter() - start > 600:
+            raise SystemExit("the alert process did not catch up within 600 s")
+        time.sleep(0.05)
+    return time.perf_counter() - start
 
 
 def bench_children(client: httpx.Client) -> int:
@@ -210,6 +224,7 @@ def main() -> None:
             startup_s = time.perf_counter() - loading
             client.get("/api/measures").raise_for_status()
             accepted, service_s = post_all(client, throughput_bodies)
+            alerts_lag_s = alerts_caught_up(client)
             results = {
                 size: post_and_see(client, bodies) for size, bodies in latency_bodies.items()
             }
@@ -223,6 +238,14 @@ def main() -> None:
     print(f"  sendwatch run accepted    {service_rate:>10,.0f} events/s   (goal: >= 20,000)")
     for name, rate in (("bare decoding", bare_rate), ("trivial POST", trivial_rate)):
         print(f"  baseline: {name:<15} {rate:>10,.0f} events/s   ratio {service_rate / rate:.2f}")
+    print(
+        f"  alerts judged to the last  {alerts_lag_s:>10.1f} s after the last POST"
+        f" (the alert process, {accepted / (service_s + alerts_lag_s):,.0f} events/s overall)"
+    )
+    print(
+        "  (nobody reads the measures meanwhile: a case's tallies are made again when they"
+        " are next read, below)"
+    )
     print("POST to visible in /api/measures (each POST, then GET until the batch shows):")
     print(
         f"  {'batch':>6} {'POSTs':>6} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}"
