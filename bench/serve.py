@@ -44,6 +44,7 @@ from tests.services import free_port, serving
 TOKEN = "bench-token"
 SETTING = "URN-BENCH"  # the sentinels' setting: its count goes up by one per batch
 ROOT = Path(__file__).resolve().parent.parent
+HISTORY = 1_000_000  # events of the simulated history the runs take their events from
 
 
 @contextmanager
@@ -112,9 +113,9 @@ def post_all(client: httpx.Client, bodies: list[bytes]) -> tuple[int, float]:
 
 def alerts_caught_up(client: httpx.Client) -> float:
     """Seconds until ``/healthz`` says the alert process has judged everything (600 s at
-    most)."""
+    most; 0 for a service that judges alerts inside its POSTs and says nothing of it)."""
     start = time.perf_counter()
-    while client.get("/healthz").json()["alerts_pending"]:
+    while client.get("/healthz").json().get("alerts_pending", False):
         if time.perf_counter() - start > 600:
             raise SystemExit("the alert process did not catch up within 600 s")
         time.sleep(0.05)
@@ -160,9 +161,13 @@ def main() -> None:
         return
 
     # (batch size, POSTs) for the visibility latency, after the back-to-back throughput run
-    latency_runs = ((100, 200), (1_000, 50), (args.batch, 8))
+    latency_runs = ((100, 200), (1_000, 100), (2_000, 50), (args.batch, 10))
     live_count = args.throughput + sum(size * posts for size, posts in latency_runs)
-    lines = history_lines(args.preload + live_count)
+    # the head of one fixed history, whatever the runs' sizes (a history simulated for a
+    # given number of events spans as many years as it needs, so it differs with it)
+    lines = history_lines(HISTORY)[: args.preload + live_count]
+    if len(lines) < args.preload + live_count:
+        raise SystemExit(f"the runs need more than the {HISTORY:,} events of the history")
     preload, live = lines[: args.preload], lines[args.preload :]
     now = datetime.fromisoformat(orjson.loads(live[-1])["recorded_at"]).date().isoformat()
     throughput_bodies = batches(live[: args.throughput], args.batch, now, 0)
