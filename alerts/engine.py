@@ -434,7 +434,12 @@ def aggregate_findings(
 # --- lifecycle --------------------------------------------------------------------------------
 
 
-def _listing_order(alert: Alert) -> tuple[bool, int, date, str, str]:
+ListingKey = tuple[bool, int, date, str, str]
+
+
+def listing_order(alert: Alert) -> ListingKey:
+    """Where an alert comes in ``GET /api/alerts``: firing first, the gravest first, the
+    soonest due first."""
     f = alert.finding
     return (
         alert.state != "firing",
@@ -443,12 +448,6 @@ def _listing_order(alert: Alert) -> tuple[bool, int, date, str, str]:
         f.case_id or "",
         f.fingerprint,
     )
-
-
-def listed(alerts: Iterable[Alert]) -> list[dict[str, Any]]:
-    """The JSON of ``GET /api/alerts`` for these alerts, in the order of ``Engine.alerts``
-    (for a process that reads the alerts another one judged: ``alerts.store.SavedAlerts``)."""
-    return [alert.to_json() for alert in sorted(alerts, key=_listing_order)]
 
 
 class AlertStore(Protocol):
@@ -490,7 +489,7 @@ class Engine:
         self._aggregates: set[str] = set()  # firing aggregate fingerprints
         self._dirty: set[str] = set()
         # each alert's place in the listing and its JSON, until it changes
-        self._json: dict[str, tuple[tuple[bool, int, date, str, str], dict[str, Any]]] = {}
+        self._json: dict[str, tuple[ListingKey, dict[str, Any]]] = {}
         self._listing: list[dict[str, Any]] | None = None  # ``active()``, until a change
         self._forget: set[str] = set()
         self._day: date | None = None  # the day every case was last judged on
@@ -692,7 +691,7 @@ class Engine:
         """Firing and recently resolved alerts (copies): firing first, the gravest first."""
         with self._lock:
             listed = [replace(a) for a in self._alerts.values()]
-        listed.sort(key=_listing_order)
+        listed.sort(key=listing_order)
         return listed
 
     def active(self) -> list[dict[str, Any]]:
@@ -704,7 +703,7 @@ class Engine:
                 for fp, alert in self._alerts.items():
                     entry = self._json.get(fp)
                     if entry is None:
-                        entry = self._json[fp] = (_listing_order(alert), alert.to_json())
+                        entry = self._json[fp] = (listing_order(alert), alert.to_json())
                     keyed.append(entry)
                 keyed.sort(key=lambda entry: entry[0])
                 self._listing = [body for _, body in keyed]

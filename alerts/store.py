@@ -25,20 +25,29 @@ from typing import Any
 
 import orjson
 
-from alerts.engine import Alert, listed
+from alerts.engine import Alert, ListingKey, listing_order
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     fingerprint TEXT PRIMARY KEY,
     state TEXT NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    saved INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS alerts_by_save ON alerts(saved);
 CREATE TABLE IF NOT EXISTS alerting (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     saves INTEGER NOT NULL,
+    purged INTEGER NOT NULL DEFAULT 0,
     status BLOB NOT NULL
 );
 """
+FORGOTTEN = "forgotten"  # the state of a row whose alert was forgotten (kept a while)
+KEEP_FORGOTTEN = 3_600  # saves (an hour of the service's) a forgotten row is kept for
+BUMP = (  # one more save; the first makes the row
+    "INSERT INTO alerting(id, saves, status) VALUES (1, 1, '{}') "
+    "ON CONFLICT(id) DO UPDATE SET saves = saves + 1"
+)
 
 
 def alerts_path(log: str | Path) -> Path:
@@ -65,7 +74,9 @@ class SqliteAlertStore:
         self.close()
 
     def load(self) -> list[Alert]:
-        rows = self._db.execute("SELECT body FROM alerts ORDER BY fingerprint").fetchall()
+        rows = self._db.execute(
+            "SELECT body FROM alerts WHERE state != ? ORDER BY fingerprint", (FORGOTTEN,)
+        ).fetchall()
         return [Alert.from_json(orjson.loads(body)) for (body,) in rows]
 
     def adopt(self, log: str | Path) -> int:
@@ -88,6 +99,8 @@ class SqliteAlertStore:
                     "SELECT fingerprint, state, body FROM log.alerts"
                 ).rowcount
                 db.execute("DROP TABLE log.alerts")
+                db.execute(BUMP)  # a reader of the changes reads everything again
+                db.execute("UPDATE alerting SET purged = saves")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -101,12 +114,24 @@ class SqliteAlertStore:
         row = self._db.execute("SELECT saves FROM alerting").fetchone()
         return 0 if row is None else int(row[0])
 
-    def load_saved(self) -> tuple[int, list[Alert]]:
-        """``load`` with the count of saves it reflects, read together (one transaction)."""
+    def changes(self, since: int) -> tuple[int, bool, list[tuple[str, str, bytes]]]:
+        """What the saves after the ``since``-th changed, read together (one transaction):
+        (the count of saves, whether the rows are every alert rather than the changes,
+        (fingerprint, state, stored JSON) rows). A forgotten alert's row has the state
+        ``FORGOTTEN``; a reader further behind than such rows are kept (``since`` -1 for
+        the first read) is given every alert instead."""
         db = self._db
         db.execute("BEGIN")
         try:
-            return self.saves(), self.load()
+            row = db.execute("SELECT saves, purged FROM alerting").fetchone()
+            saves, purged = (0, 0) if row is None else (int(row[0]), int(row[1]))
+            every = since < 0 or since < purged
+            query = "SELECT fingerprint, state, body FROM alerts WHERE "
+            if every:
+                rows = db.execute(query + "state != ?", (FORGOTTEN,)).fetchall()
+            else:
+                rows = db.execute(query + "saved > ?", (since,)).fetchall()
+            return saves, every, rows
         finally:
             db.execute("COMMIT")
 
@@ -124,25 +149,35 @@ class SqliteAlertStore:
         )
 
     def save(self, alerts: Iterable[Alert], forget: Iterable[str] = ()) -> None:
-        """Write these alerts and delete the forgotten fingerprints, atomically."""
-        rows = [(a.fingerprint, a.state, orjson.dumps(a.to_json())) for a in alerts]
-        gone = [(fp,) for fp in forget]
-        if not rows and not gone:
+        """Write these alerts and forget the fingerprints ``forget``, atomically: one more
+        save, whose count each row it writes keeps (``changes``). A forgotten alert's row
+        is kept ``KEEP_FORGOTTEN`` saves as ``FORGOTTEN``, so readers of the changes learn
+        that it is gone, then deleted."""
+        encoded = [(a.fingerprint, a.state, orjson.dumps(a.to_json())) for a in alerts]
+        gone = list(forget)
+        if not encoded and not gone:
             return
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute(BUMP)
+            saves = self.saves()
             db.executemany(
-                "INSERT INTO alerts(fingerprint, state, body) VALUES (?, ?, ?) "
+                "INSERT INTO alerts(fingerprint, state, body, saved) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(fingerprint) DO UPDATE SET state = excluded.state, "
-                "body = excluded.body",
-                rows,
+                "body = excluded.body, saved = excluded.saved",
+                [(*row, saves) for row in encoded],
             )
-            db.executemany("DELETE FROM alerts WHERE fingerprint = ?", gone)
-            db.execute(
-                "INSERT INTO alerting(id, saves, status) VALUES (1, 1, '{}') "
-                "ON CONFLICT(id) DO UPDATE SET saves = saves + 1"
+            db.executemany(
+                "UPDATE alerts SET state = ?, body = x'', saved = ? WHERE fingerprint = ?",
+                [(FORGOTTEN, saves, fp) for fp in gone],
             )
+            horizon = saves - KEEP_FORGOTTEN
+            if horizon > 0:
+                db.execute(
+                    "DELETE FROM alerts WHERE saved <= ? AND state = ?", (horizon, FORGOTTEN)
+                )
+                db.execute("UPDATE alerting SET purged = max(purged, ?)", (horizon,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -151,22 +186,38 @@ class SqliteAlertStore:
 
 class SavedAlerts:
     """The alerts another process judges and saves into ``store``, as it last saved them:
-    read again only after a new save. Thread-safe."""
+    after a new save, only the alerts it changed are read again (a backfill's dashboard
+    asked for thousands of alerts every second, and reading them all took seconds).
+    Thread-safe."""
 
     def __init__(self, store: SqliteAlertStore) -> None:
         self._store = store
         self._lock = threading.Lock()
         self._saves = -1
+        self._entries: dict[str, tuple[ListingKey, dict[str, Any]]] = {}
         self._listing: list[dict[str, Any]] = []
 
     def active(self) -> list[dict[str, Any]]:
-        """The JSON of ``GET /api/alerts``, as ``alerts.engine.Engine.active``."""
+        """The JSON of ``GET /api/alerts``, as ``alerts.engine.Engine.active`` (share the
+        alerts' JSON, do not modify it)."""
         with self._lock:
             if self._store.saves() != self._saves:
-                self._saves, alerts = self._store.load_saved()
-                self._listing = listed(alerts)
+                self._saves, every, rows = self._store.changes(self._saves)
+                entries = {} if every else self._entries
+                for fingerprint, state, body in rows:
+                    if state == FORGOTTEN:
+                        entries.pop(fingerprint, None)
+                    else:
+                        alert = Alert.from_json(orjson.loads(body))
+                        entries[fingerprint] = (listing_order(alert), alert.to_json())
+                self._entries = entries
+                self._listing = [body for _, body in sorted(entries.values(), key=_first)]
             return list(self._listing)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
             return self._store.status()
+
+
+def _first(entry: tuple[ListingKey, dict[str, Any]]) -> ListingKey:
+    return entry[0]

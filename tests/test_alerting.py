@@ -16,9 +16,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
+import alerts.store as store_module
 from alerts.engine import Alert
-from alerts.store import SavedAlerts, SqliteAlertStore, alerts_path
+from alerts.store import FORGOTTEN, SavedAlerts, SqliteAlertStore, alerts_path
 from sendwatch.service import EmbeddedSource
 from streams.ingest import ingest
 from streams.log import EventLog, connect
@@ -109,6 +111,32 @@ def test_the_reader_reads_the_alerts_again_only_after_a_save(tmp_path: Path) -> 
             (alert.fingerprint, "resolved")
         ]
         assert other.saves() == 2
+
+
+def test_the_reader_follows_forgotten_alerts_and_reads_everything_when_too_far_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "alerts.db"
+    (alert,) = judged(tmp_path)
+    other = replace(alert, finding=replace(alert.finding, fingerprint="other"))
+    monkeypatch.setattr(store_module, "KEEP_FORGOTTEN", 2)
+    with (
+        SqliteAlertStore(connect(path)) as store,
+        SqliteAlertStore(connect(path)) as behind,
+        SqliteAlertStore(connect(path)) as keeping_up,
+    ):
+        late, current = SavedAlerts(behind), SavedAlerts(keeping_up)
+        store.save([alert, other])
+        assert len(late.active()) == len(current.active()) == 2
+        store.save([], forget=[other.fingerprint])  # save 2: "other" forgotten
+        assert [a["fingerprint"] for a in current.active()] == [alert.fingerprint]
+        assert store.changes(1)[2] == [(other.fingerprint, FORGOTTEN, b"")]
+        assert [a.fingerprint for a in store.load()] == [alert.fingerprint]
+        store.save([alert])  # save 3
+        store.save([alert])  # save 4: the forgotten row (save 2) is deleted
+        assert store.changes(1)[1]  # a reader at save 1 is given every alert
+        assert [a["fingerprint"] for a in late.active()] == [alert.fingerprint]
+        assert [a["fingerprint"] for a in current.active()] == [alert.fingerprint]
 
 
 def test_alerts_an_earlier_version_kept_in_the_log_are_moved_to_their_own_file_once(
