@@ -12,6 +12,9 @@ Reports, for the service:
 - how long after the last POST of the back-to-back run the alert process (which follows the
   log in a process of its own, ``sendwatch.alerting``) has judged every event, as
   ``/healthz`` says;
+- the same, back to back, with the dashboard page open: a thread asks what the page asks
+  (``/healthz`` every second, and its four reads when the log has moved), and the time each
+  of its refreshes took;
 and two baselines measured in the same run, with the ratios:
 - bare decoding: the same lines through ``streams.ingest.decode_lines`` in this process;
 - a trivial endpoint: the same POSTs to a bare FastAPI app on uvicorn that reads the body
@@ -24,6 +27,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,6 +49,12 @@ TOKEN = "bench-token"
 SETTING = "URN-BENCH"  # the sentinels' setting: its count goes up by one per batch
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = 1_000_000  # events of the simulated history the runs take their events from
+DASHBOARD_READS = (  # what sendwatch/static/app.js reads when the log has moved
+    "/api/scorecard",
+    "/api/measures",
+    "/api/alerts",
+    "/api/trend?clock=final_plan&months=12",
+)
 
 
 @contextmanager
@@ -122,6 +132,40 @@ def alerts_caught_up(client: httpx.Client) -> float:
     return time.perf_counter() - start
 
 
+@contextmanager
+def dashboard_open(url: str, headers: dict[str, str]) -> Iterator[list[float]]:
+    """What the dashboard page asks, in a thread, as the page does: ``/healthz`` every
+    second, and its four reads when the log has moved. Yields the seconds each refresh took."""
+    stop = threading.Event()
+    took: list[float] = []
+
+    def refresh(client: httpx.Client) -> None:
+        start = time.perf_counter()
+        for path in DASHBOARD_READS:
+            client.get(path).raise_for_status()
+        took.append(time.perf_counter() - start)
+
+    def page(client: httpx.Client) -> None:
+        seen = None
+        while not stop.wait(1.0):
+            health = client.get("/healthz").json()
+            if health["position"] != seen:
+                seen = health["position"]
+                refresh(client)
+
+    client = httpx.Client(base_url=url, headers=headers, timeout=120)
+    refresh(client)  # the page was open before the events came
+    took.clear()
+    thread = threading.Thread(target=page, args=(client,), daemon=True)
+    thread.start()
+    try:
+        yield took
+    finally:
+        stop.set()
+        thread.join()
+        client.close()
+
+
 def bench_children(client: httpx.Client) -> int:
     """Children on SEN support at the sentinels' setting (nothing else uses it)."""
     measures = client.get("/api/measures").json()
@@ -162,7 +206,7 @@ def main() -> None:
 
     # (batch size, POSTs) for the visibility latency, after the back-to-back throughput run
     latency_runs = ((100, 200), (1_000, 100), (2_000, 50), (args.batch, 10))
-    live_count = args.throughput + sum(size * posts for size, posts in latency_runs)
+    live_count = 3 * args.throughput + sum(size * posts for size, posts in latency_runs)
     # the head of one fixed history, whatever the runs' sizes (a history simulated for a
     # given number of events spans as many years as it needs, so it differs with it)
     lines = history_lines(HISTORY)[: args.preload + live_count]
@@ -171,7 +215,9 @@ def main() -> None:
     preload, live = lines[: args.preload], lines[args.preload :]
     now = datetime.fromisoformat(orjson.loads(live[-1])["recorded_at"]).date().isoformat()
     throughput_bodies = batches(live[: args.throughput], args.batch, now, 0)
-    latency_bodies, first = {}, args.throughput
+    end = 3 * args.throughput
+    watched_bodies = batches(live[args.throughput : end], args.batch, now, 9 * 10**6)
+    latency_bodies, first = {}, end
     for n, (size, posts) in enumerate(latency_runs, start=1):
         taken = (size - 1) * posts
         latency_bodies[size] = batches(live[first : first + taken], size, now, n * 10**6)
@@ -230,6 +276,9 @@ def main() -> None:
             client.get("/api/measures").raise_for_status()
             accepted, service_s = post_all(client, throughput_bodies)
             alerts_lag_s = alerts_caught_up(client)
+            with dashboard_open(str(client.base_url), headers) as refreshes:
+                watched, watched_s = post_all(client, watched_bodies)
+            watched_lag_s = alerts_caught_up(client)
             results = {
                 size: post_and_see(client, bodies) for size, bodies in latency_bodies.items()
             }
@@ -250,6 +299,15 @@ def main() -> None:
     print(
         "  (nobody reads the measures meanwhile: a case's tallies are made again when they"
         " are next read, below)"
+    )
+    print(
+        f"  with the dashboard open    {watched / watched_s:>10,.0f} events/s   (alerts judged"
+        f" to the last {watched_lag_s:.1f} s after)"
+    )
+    print(
+        f"    its {len(refreshes)} refreshes (a second apart, when the log has moved) took"
+        f" {percentile(refreshes, 50) * 1000:,.0f} ms at the median,"
+        f" {max(refreshes) * 1000:,.0f} ms at most"
     )
     print("POST to visible in /api/measures (each POST, then GET until the batch shows):")
     print(
