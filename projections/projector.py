@@ -282,13 +282,18 @@ class Projector:
         than ``REWINDOW`` cases the windows' shares are made afresh once, at the end."""
         now = live.now
         windows = live.windows.values()
-        last_day = self._last_day
+        last_day, files = self._last_day, self._files
         each = len(cases) <= REWINDOW
         for case_id in cases:
-            case = self._file(case_id, now)
+            hidden = last_day[case_id] > now  # it has events after ``now``
+            case = self._file(case_id, now) if hidden else files[case_id]
             _replace(live.standing, live.total, case_id, standing(case, now))
-            if redate is None or case_id in redate or last_day[case_id] > now:
+            if redate is None or hidden or case_id in redate:
                 _replace_dated(live, case_id, dated(case), each)
+                if len(case.caseworkers) < 3:  # too few for any period (many_caseworkers)
+                    for window in windows:
+                        window.many.discard(case_id)
+                    continue
                 for window in windows:
                     if many_caseworkers(case, window.period):
                         window.many.add(case_id)

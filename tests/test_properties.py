@@ -283,6 +283,27 @@ def test_standing_only_events_never_change_what_has_happened(events: list[Event]
 
 
 @settings(max_examples=300, deadline=None)
+@given(histories())
+def test_the_running_list_holds_every_open_run_at_every_step(events: list[Event]) -> None:
+    """``standing`` goes through ``CaseFile.running`` instead of every run: at every point of
+    every case's history (and folded to any "now"), it holds every run still open."""
+    from projections.case import CaseFile, apply_order, extend_case, fold_case
+
+    def open_ones(runs: list[Any]) -> list[int]:
+        return [id(r) for r in runs if r.stop is None and r.cancelled is None]
+
+    for case in CASES:
+        folded = CaseFile(case)
+        for e in sorted((e for e in events if e.case_id == case), key=apply_order):
+            extend_case(folded, e)
+            assert open_ones(folded.running) == open_ones(folded.clocks)
+        mine = [e for e in events if e.case_id == case]
+        for now in (None, NOW, NOW - timedelta(days=200)):
+            whole = fold_case(case, mine, now)
+            assert open_ones(whole.running) == open_ones(whole.clocks)
+
+
+@settings(max_examples=300, deadline=None)
 @given(histories(), st.data())
 def test_clockless_events_never_change_a_cases_clocks(events: list[Event], data: Any) -> None:
     """The alert engine does not judge a case again for an event of a type in
