@@ -150,3 +150,18 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout)
         self.client.close()
+
+
+def start_delivery(
+    alertmanager: str | None, engine: Engine, *, base_url: str, counts: dict[str, int]
+) -> Dispatcher | None:
+    """A started ``Dispatcher`` of ``engine``'s alerts to the Alertmanager at
+    ``alertmanager`` (None, and nothing started, without one); ``counts`` counts the
+    deliveries by "sent" and "failed"."""
+    if not alertmanager:
+        return None
+    dispatcher = Dispatcher(
+        engine, AlertmanagerClient(alertmanager), base_url=base_url, counts=counts
+    )
+    dispatcher.start()
+    return dispatcher

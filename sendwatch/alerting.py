@@ -26,7 +26,6 @@ service reaches only the service, which then stops it.
 from __future__ import annotations
 
 import argparse
-import gc
 import signal
 import subprocess
 import sys
@@ -36,9 +35,15 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
+from alerts.alertmanager import start_delivery
 from sendwatch import settings
 from sendwatch.query import parse_date
-from sendwatch.service import HOUSEKEEPING_SECONDS, EmbeddedSource, settle_collector, tick
+from sendwatch.service import (
+    HOUSEKEEPING_SECONDS,
+    EmbeddedSource,
+    tick,
+    timed_full_collections,
+)
 from streams.log import EventLog
 
 RESTART_SECONDS = 10.0  # at least this long between restarts of a process that ended
@@ -68,20 +73,11 @@ def follow(
             deferred_saves=True,
         )
         source.publish_status()
-        settle_collector()
-        young, middle, _ = gc.get_threshold()
-        gc.set_threshold(young, middle, 10**9)  # as the service: no full collections but ours
-        dispatcher = None
-        if alertmanager and source.alert_engine is not None:
-            from alerts.alertmanager import AlertmanagerClient, Dispatcher
-
-            dispatcher = Dispatcher(
-                source.alert_engine,
-                AlertmanagerClient(alertmanager),
-                base_url=base_url,
-                counts=source.notifications,
-            )
-            dispatcher.start()
+        timed_full_collections()  # as the service's
+        assert source.alert_engine is not None  # it judges the alerts
+        dispatcher = start_delivery(
+            alertmanager, source.alert_engine, base_url=base_url, counts=source.notifications
+        )
         try:
             ticks = 0
             while not stop.wait(HOUSEKEEPING_SECONDS):

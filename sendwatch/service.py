@@ -311,6 +311,14 @@ def settle_collector() -> None:
     gc.freeze()
 
 
+def timed_full_collections() -> None:
+    """``settle_collector`` once the projections are loaded, and no automatic full
+    collections from then on: the timer's ``tick`` runs one every 10 minutes."""
+    settle_collector()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 10**9)
+
+
 def tick(source: EmbeddedSource, ticks: int) -> None:
     """The timer's work, every ``HOUSEKEEPING_SECONDS`` (``ticks`` counts them): alerts
     judged again as time passes, saved, the log checkpointed, the heap collected."""
@@ -394,9 +402,7 @@ def serve(
         alerting.stop()
         raise
     source.exposition()  # folds every case and fills the live tallies before the first scrape
-    settle_collector()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 10**9)  # no full collections but the timer's
+    timed_full_collections()
     app = embedded_app(source, token=token)
     health = source.health()
     lines = [

@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from alerts.alertmanager import start_delivery
 from alerts.engine import Engine
 from alerts.exposition import (
     Exposition,
@@ -548,17 +549,9 @@ def worker_command(
         ),
         flush=True,
     )
-    dispatcher = None
-    if alertmanager:
-        from alerts.alertmanager import AlertmanagerClient, Dispatcher
-
-        dispatcher = Dispatcher(
-            source.alert_engine,
-            AlertmanagerClient(alertmanager),
-            base_url=address,
-            counts=source.notifications,
-        )
-        dispatcher.start()
+    dispatcher = start_delivery(
+        alertmanager, source.alert_engine, base_url=address, counts=source.notifications
+    )
     _serve_http(app, sock)
     try:
         worker.run(loglevel=kafka.loglevel)
