@@ -100,7 +100,7 @@ class EmbeddedSource:
         self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
         self.counters = IngestCounters()
         self._aggregates_due = False  # events followed since the aggregate rules were judged
-        # the alert rules (``RulesError`` before the log is read), their alerts in the log's file
+        # the alert rules (``RulesError`` before the log is read), their alerts in their own file
         ruleset = load_rules(rules, points)
         self.alert_store = store = SqliteAlertStore(connect(alerts_path(log.path)))
         if judge_alerts:  # what an earlier version kept in the log's own file, moved out
