@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Protocol
 
 from alerts.exposition import windows as window_periods
@@ -450,6 +451,11 @@ def listing_order(alert: Alert) -> ListingKey:
     )
 
 
+def in_listing_order(entries: Iterable[tuple[ListingKey, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The alerts' JSON of (``listing_order`` key, JSON) entries, in that order."""
+    return [body for _, body in sorted(entries, key=itemgetter(0))]
+
+
 class AlertStore(Protocol):
     """Where alerts outlive the process (``alerts.store.SqliteAlertStore``)."""
 
@@ -705,8 +711,7 @@ class Engine:
                     if entry is None:
                         entry = self._json[fp] = (listing_order(alert), alert.to_json())
                     keyed.append(entry)
-                keyed.sort(key=lambda entry: entry[0])
-                self._listing = [body for _, body in keyed]
+                self._listing = in_listing_order(keyed)
             return list(self._listing)
 
     def firing_counts(self) -> dict[str, int]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from alerts.engine import Alert, ListingKey, listing_order
+from alerts.engine import Alert, ListingKey, in_listing_order, listing_order
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -211,13 +211,9 @@ class SavedAlerts:
                         alert = Alert.from_json(orjson.loads(body))
                         entries[fingerprint] = (listing_order(alert), alert.to_json())
                 self._entries = entries
-                self._listing = [body for _, body in sorted(entries.values(), key=_first)]
+                self._listing = in_listing_order(entries.values())
             return list(self._listing)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
             return self._store.status()
-
-
-def _first(entry: tuple[ListingKey, dict[str, Any]]) -> ListingKey:
-    return entry[0]
