@@ -120,9 +120,6 @@ class AlertProcess:
         self._started = time.monotonic()
         self._process = subprocess.Popen(self.command, stdin=subprocess.PIPE, process_group=0)
 
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
     def check(self) -> None:
         """Restart the process if it has ended (at most every ``RESTART_SECONDS``)."""
         process = self._process
