@@ -213,6 +213,20 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(numerator / denominator, 4)
 
 
+def completed(tally: Mapping[tuple[Any, ...], int], clock: str) -> dict[str, Any]:
+    """One clock's completed figures (``COMPLETED_FIELDS``: the counts and both rates) in a
+    summed tally."""
+    keys = zip(CLOCK_FIELDS, CLOCK_KEYS[clock], strict=True)
+    c = {name: tally.get(key, 0) for name, key in keys}
+    return {
+        **c,
+        "rate_incl_exceptions": _rate(c["on_time"], c["completed"]),
+        "rate_excl_exceptions": _rate(
+            c["on_time"] - c["excepted_on_time"], c["completed"] - c["excepted"]
+        ),
+    }
+
+
 def _median(multiset: dict[int, int]) -> float | None:
     if not multiset:
         return None
@@ -226,13 +240,8 @@ def render(summed: Mapping[tuple[Any, ...], int], dead_letters: int = 0) -> dict
     tally = Counter(summed)  # missing keys count 0
     out: dict[str, Any] = {}
     for clock in CLOCK_IDS:
-        c = {f: tally[("clock", clock, f)] for f in CLOCK_FIELDS}
         out[clock] = {
-            **c,
-            "rate_incl_exceptions": _rate(c["on_time"], c["completed"]),
-            "rate_excl_exceptions": _rate(
-                c["on_time"] - c["excepted_on_time"], c["completed"] - c["excepted"]
-            ),
+            **completed(tally, clock),
             **{f: tally[("clock", clock, f)] for f in OPEN_FIELDS},
         }
     out["appeals"] = {
@@ -295,24 +304,34 @@ def measures(
 COMPLETED_FIELDS = (*CLOCK_FIELDS, "rate_incl_exceptions", "rate_excl_exceptions")
 
 
-def completed_by_period(
-    cases: Iterable[CaseFile], periods: Sequence[Period], now: date
-) -> list[dict[str, dict[str, Any]]]:
-    """Each clock's completed figures (counts and both rates, as ``measures`` gives them) for
-    each of several periods that do not overlap, such as the months of a trend. One pass:
-    each run that stopped is put with the period its stop falls in."""
-    buckets = [CaseFile(f"period-{n}") for n in range(len(periods))]
+def dated_total(cases: Iterable[CaseFile]) -> Dated:
+    """The ``dated`` tallies of many cases, summed by day."""
+    by_day: Dated = {}
     for case in cases:
-        for run in case.clocks:
-            stop = run.stop
-            if stop is None or run.cancelled is not None:
-                continue
-            for bucket, period in zip(buckets, periods, strict=True):
-                if period.start <= stop <= period.end:
-                    bucket.clocks.append(run)
-                    break
-    out = []
-    for bucket, period in zip(buckets, periods, strict=True):
-        full = measures([bucket], period, now)
-        out.append({c: {f: full[c][f] for f in COMPLETED_FIELDS} for c in CLOCK_IDS})
-    return out
+        for day, tally in dated(case).items():
+            summed = by_day.get(day)
+            if summed is None:
+                by_day[day] = dict(tally)
+            else:
+                add(summed, tally)
+    return by_day
+
+
+def completed_by_period(
+    by_day: Mapping[date, Mapping[tuple[Any, ...], int]], periods: Sequence[Period]
+) -> list[dict[str, dict[str, Any]]]:
+    """Each clock's completed figures (``completed``, as ``measures`` gives them) for each of
+    several periods that do not overlap, such as the months of a trend, from ``dated``
+    tallies summed by day (``dated_total``, or the live service's sums): a run counts on
+    the day it stopped, so one pass over the days puts each with its period."""
+    sums: list[Tally] = [{} for _ in periods]
+    for day, tally in by_day.items():
+        for period, summed in zip(periods, sums, strict=True):
+            if period.start <= day <= period.end:
+                for keys in CLOCK_KEYS.values():
+                    for key in keys:
+                        count = tally.get(key)
+                        if count:
+                            summed[key] = summed.get(key, 0) + count
+                break
+    return [{clock: completed(summed, clock) for clock in CLOCK_IDS} for summed in sums]

@@ -335,31 +335,40 @@ class Projector:
         self._refresh()
         if as_at is not None:
             return total(contribution(f, period, now) for f in self.case_files(now, as_at))
-        live = self._live.pop(now, None)
-        fresh = live is None
-        if live is None:
-            live = _Live(now)
-            while len(self._live) >= LIVE_NOWS:
-                del self._live[next(iter(self._live))]  # the least recently asked
-        self._live[now] = live
+        live = self._live_on(now)
         window = live.windows.pop(period, None)
-        if window is None:
-            window = _Window(period)
-            if not fresh:  # the sums by day are current: this period's share of them
-                window.total = in_period(live.by_day, period)
-                for case_id in self._cases:
-                    if many_caseworkers(self._file(case_id, now), period):
-                        window.many.add(case_id)
+        if window is None:  # this period's share of the sums by day, which are current
+            window = _Window(period, in_period(live.by_day, period))
+            for case_id in self._cases:
+                if many_caseworkers(self._file(case_id, now), period):
+                    window.many.add(case_id)
             while len(live.windows) >= LIVE_PERIODS:
                 del live.windows[next(iter(live.windows))]
         live.windows[period] = window
-        if fresh:  # every case's tallies, into the sums and this period's share
-            self._retally(live, self._cases)
         summed = dict(live.total)
         add(summed, window.total)
         if window.many:
             summed[CW_MANY] = len(window.many)
         return summed
+
+    def dated_sums(self, now: date) -> Mapping[date, Mapping[tuple[Any, ...], int]]:
+        """Every case's ``dated`` tally on ``now``, summed by day: what happened, day by
+        day (such as the trend's runs completed in each month). Kept current like
+        ``tally``; read it before the next ``apply``."""
+        self._refresh()
+        return self._live_on(now).by_day
+
+    def _live_on(self, now: date) -> _Live:
+        """The tallies kept for ``now`` (made from every case when it was not among the
+        last few asked about), current except for the changes ``_refresh`` applies."""
+        live = self._live.pop(now, None)
+        if live is None:
+            live = _Live(now)
+            while len(self._live) >= LIVE_NOWS:
+                del self._live[next(iter(self._live))]  # the least recently asked
+            self._retally(live, self._cases)
+        self._live[now] = live
+        return live
 
     def measures(
         self,

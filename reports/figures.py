@@ -34,7 +34,7 @@ from events import Event
 from events.envelope import LONDON, UTC
 from projections import CaseFile, Period, Projector, fold_case
 from projections.law import CLOCK_IDS, ORDER_DEADLINES
-from projections.measures import completed_by_period, measures
+from projections.measures import completed_by_period, dated_total, measures
 
 Measures = dict[str, Any]
 CUTOFF_DAYS = 10  # the reporting cutoff: the end of the 10th day after the month ends
@@ -260,7 +260,7 @@ def compute(
     on_step("measuring the 12 months before")
     prior_year = measures(files, prior_period, now)
     on_step("monthly trend, ledger, orders")
-    trend = _trend(files, month, now)
+    trend = _trend(files, month)
     ledger_month, ledger_year = _ledgers(files, month.period, year_period)
     orders_month = _orders(files, month.period, now)
     orders_year = _orders(files, year_period, now)
@@ -295,10 +295,10 @@ def compute(
     )
 
 
-def _trend(files: list[CaseFile], month: Month, now: date) -> tuple[tuple[Month, Measures], ...]:
+def _trend(files: list[CaseFile], month: Month) -> tuple[tuple[Month, Measures], ...]:
     """Each clock's completed figures for each of the 12 months to ``month``."""
     months = [month.shift(n) for n in range(1 - TREND_MONTHS, 1)]
-    figures = completed_by_period(files, [m.period for m in months], now)
+    figures = completed_by_period(dated_total(files), [m.period for m in months])
     return tuple(zip(months, figures, strict=True))
 
 

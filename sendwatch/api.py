@@ -17,7 +17,7 @@ same body (the dead letters are kept).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -29,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from projections import CLOCK_IDS, CLOCKS, CaseFile, Period
+from projections import CLOCK_IDS, CLOCKS, Period
 from projections.calendar import add_months
 from projections.law import ClockRule
 from projections.measures import completed_by_period
@@ -118,13 +118,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def clock_trend(
-    cases: Iterable[CaseFile], clock: str, now: date, months: int
+    by_day: Mapping[date, Mapping[tuple[Any, ...], int]], clock: str, now: date, months: int
 ) -> list[dict[str, Any]]:
     """One clock's completions and rates in each of the last ``months`` calendar months to
-    ``now`` (the current month so far last), counted as the contract's measures count them.
-
-    One pass over the cases, not one per month (``completed_by_period``).
-    """
+    ``now`` (the current month so far last), counted as the contract's measures count them,
+    from the ``dated`` tallies summed by day (``Projector.dated_sums``)."""
     first = add_months(now.replace(day=1), -(months - 1))
     periods = []
     for n in range(months):
@@ -137,7 +135,7 @@ def clock_trend(
             "to": period.end.isoformat(),
             **figures[clock],
         }
-        for period, figures in zip(periods, completed_by_period(cases, periods, now), strict=True)
+        for period, figures in zip(periods, completed_by_period(by_day, periods), strict=True)
     ]
 
 

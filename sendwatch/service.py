@@ -115,7 +115,6 @@ class EmbeddedSource:
             catch_up(self.projector, log)
             self.dead_letters = log.dead_letter_count()  # one writer: kept current from here
             self.on_change(self.now())  # every case judged: alerts found again after a restart
-        self._trend: dict[tuple[str, int, date], tuple[int, list[dict[str, Any]]]] = {}
 
     # --- the Source protocol ------------------------------------------------------------
 
@@ -220,16 +219,10 @@ class EmbeddedSource:
     # --- beyond the protocol: the dashboard's trend, /metrics, the alert hook -----------
 
     def trend(self, clock: str, months: int, now: date) -> list[dict[str, Any]]:
-        """Monthly completions and rates of one clock (``sendwatch.api.clock_trend``),
-        recomputed only when events have been applied since it was last asked."""
-        key = (clock, months, now)
+        """Monthly completions and rates of one clock (``sendwatch.api.clock_trend``), from
+        the projector's sums by day, kept current like the measures."""
         with self.lock:
-            cached = self._trend.get(key)
-            if cached is not None and cached[0] == self.projector.position:
-                return cached[1]
-            result = clock_trend(self.projector.case_files(now), clock, now, months)
-            self._trend = {key: (self.projector.position, result)}
-            return result
+            return clock_trend(self.projector.dated_sums(now), clock, now, months)
 
     def exposition(self) -> Exposition:
         now = self.now()

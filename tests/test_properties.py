@@ -415,15 +415,18 @@ def test_as_at_equals_a_replay_of_what_was_recorded_by_then(events: list[Event])
 @settings(max_examples=60, deadline=None)
 @given(histories())
 def test_completed_by_period_equals_the_measures_of_each_period(events: list[Event]) -> None:
-    """The trend's one pass (each stopped run put with its period) gives each period's own
-    completed figures."""
+    """The trend's one pass over the days (each stopped run counted on the day it stopped)
+    gives each period's own completed figures, from the cases' dated tallies and from the
+    projector's live sums alike."""
     from projections.law import CLOCK_IDS
-    from projections.measures import COMPLETED_FIELDS, completed_by_period
+    from projections.measures import COMPLETED_FIELDS, completed_by_period, dated_total
 
     months = [Period(date(2025, m, 1), date(2025, m + 1, 1) - timedelta(days=1)) for m in (1, 2, 3)]
     p = Projector()
     p.apply_all(events)
-    cases = list(p.case_files(NOW))
-    for period, figures in zip(months, completed_by_period(cases, months, NOW), strict=True):
+    by_day = dated_total(p.case_files(NOW))
+    trend = completed_by_period(by_day, months)
+    assert completed_by_period(p.dated_sums(NOW), months) == trend
+    for period, figures in zip(months, trend, strict=True):
         full = p.measures(NOW, period)
         assert figures == {c: {f: full[c][f] for f in COMPLETED_FIELDS} for c in CLOCK_IDS}
