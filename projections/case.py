@@ -507,6 +507,15 @@ STANDING_ONLY: frozenset[str] = frozenset(
 )
 
 
+# Event types whose handlers may change what happened on a day before their own: an
+# exception excepts a run that may have stopped earlier. Extending a case with an event of
+# any other type changes its dated measures on the event's own day only, unless the case
+# has an appeal (a decision, or an appeal's outcome, may link an appeal to a decision made
+# earlier). So the live service counts that one day of the case again. A property test
+# holds every type to that.
+EARLIER_DAYS: frozenset[str] = frozenset({"exception.applied"})
+
+
 # Event types whose handlers never open, stop, cancel or except a clock (they keep records:
 # appeals, EOTAS, caseworkers, audits, review checks, education, SEN support). A case's
 # clocks, and so its per-case alerts, are the same with or without one, wherever it falls

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
@@ -81,17 +81,19 @@ def standing(case: CaseFile, now: date) -> Tally:
     return dict(tally)
 
 
-def dated(case: CaseFile) -> Dated:
+def dated(case: CaseFile, days: Container[date] | None = None) -> Dated:
     """What one case adds to the measures of what happened (clocks completed, appeals,
     decisions, EOTAS, caseworker changes, audits, review checks), by the day it happened:
     a period's share is the sum over its days (``in_period``), so one tally serves every
     period. The day a case first had a caseworker counts for every period ending after it.
     Whether a case had three or more caseworkers in a period is not a sum over days: that
-    is ``many_caseworkers``."""
+    is ``many_caseworkers``. ``days``, if given: only what happened on those days."""
     by_day: defaultdict[date, Counts] = defaultdict(partial(defaultdict, int))  # C-level
+    every = days is None
+    only: Container[date] = () if days is None else days
     for run in case.clocks:
         stop = run.stop
-        if stop is None or run.cancelled is not None:
+        if stop is None or run.cancelled is not None or not (every or stop in only):
             continue
         completed, on_time_key, excepted, excepted_on_time = CLOCK_KEYS[run.clock]
         tally = by_day[stop]
@@ -104,41 +106,48 @@ def dated(case: CaseFile) -> Dated:
             if on_time:
                 tally[excepted_on_time] += 1
     for appeal in case.appeals.values():
-        by_day[appeal.registered][("appeal", appeal.against, "registered")] += 1
-        if appeal.concluded is not None:
+        if every or appeal.registered in only:
+            by_day[appeal.registered][("appeal", appeal.against, "registered")] += 1
+        if appeal.concluded is not None and (every or appeal.concluded in only):
             by_day[appeal.concluded][("appeal", appeal.against, appeal.outcome)] += 1
     for decision in case.decisions:
-        tally = by_day[decision.day]
-        tally[("ftr", "decisions")] += 1
-        if decision.overturned:
-            tally[("ftr", "overturned")] += 1
+        if every or decision.day in only:
+            tally = by_day[decision.day]
+            tally[("ftr", "decisions")] += 1
+            if decision.overturned:
+                tally[("ftr", "overturned")] += 1
     for day in case.eotas_requests:
-        by_day[day][("eotas", "requested")] += 1
+        if every or day in only:
+            by_day[day][("eotas", "requested")] += 1
     for day, request in case.eotas_starts:
-        tally = by_day[day]
-        tally[("eotas", "started")] += 1
-        if request is not None:
-            tally[("eotas_days", (day - request).days)] += 1
+        if every or day in only:
+            tally = by_day[day]
+            tally[("eotas", "started")] += 1
+            if request is not None:
+                tally[("eotas_days", (day - request).days)] += 1
     previous: str | None = None
     for n, (day, worker) in enumerate(case.caseworkers):
-        if n == 0:
-            by_day[day][CW_CASES] += 1
-        elif worker != previous:
-            by_day[day][("cw", "changes")] += 1
+        if every or day in only:
+            if n == 0:
+                by_day[day][CW_CASES] += 1
+            elif worker != previous:
+                by_day[day][("cw", "changes")] += 1
         previous = worker
     for day, b, e, f in case.audits:
-        tally = by_day[day]
-        tally[("audit", "audited")] += 1
-        for section, met in (("section_b_met", b), ("section_e_met", e), ("section_f_met", f)):
-            if met:
-                tally[("audit", section)] += 1
+        if every or day in only:
+            tally = by_day[day]
+            tally[("audit", "audited")] += 1
+            for section, met in (("section_b_met", b), ("section_e_met", e), ("section_f_met", f)):
+                if met:
+                    tally[("audit", section)] += 1
     for day, setting, compliant in case.compliance:
-        tally = by_day[day]
-        tally[("review", "checked")] += 1
-        tally[("review_setting", setting, "checked")] += 1
-        if compliant:
-            tally[("review", "compliant")] += 1
-            tally[("review_setting", setting, "compliant")] += 1
+        if every or day in only:
+            tally = by_day[day]
+            tally[("review", "checked")] += 1
+            tally[("review_setting", setting, "checked")] += 1
+            if compliant:
+                tally[("review", "compliant")] += 1
+                tally[("review_setting", setting, "compliant")] += 1
     return cast(Dated, by_day)  # dicts whose missing keys are made on reading: read with .get
 
 

@@ -14,7 +14,7 @@ the state itself, so restoring one and applying the rest equals an uninterrupted
 from __future__ import annotations
 
 import gc
-from collections.abc import Collection, Container, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +24,7 @@ import orjson
 
 from events import Event
 from projections.case import (
+    EARLIER_DAYS,
     STANDING_ONLY,
     CaseFile,
     Keyed,
@@ -125,17 +126,27 @@ def _replace(tallies: dict[str, Tally], total: Tally, case_id: str, new: Tally) 
         del tallies[case_id]
 
 
-def _replace_dated(live: _Live, case_id: str, new: Dated, windows: bool = True) -> None:
+def _replace_dated(
+    live: _Live,
+    case_id: str,
+    new: Dated,
+    windows: bool = True,
+    days: Collection[date] | None = None,
+) -> None:
     """``_replace`` for a dated tally, into the sums by day and (``windows``) each window's
     share. Only the days whose counts changed are touched (a new event usually changes one
     day), and each by the difference. A caller that leaves the windows out makes them
-    afresh from the sums by day afterwards (``_Live.rewindow``)."""
+    afresh from the sums by day afterwards (``_Live.rewindow``). ``days``, if given: ``new``
+    is the case's dated tally on those days only, and nothing else of it has changed."""
     old = live.dated.get(case_id, EMPTY_DATED)
-    if new == old:
-        return
+    some = days is not None
+    if days is None:
+        if new == old:
+            return
+        days = old.keys() | new.keys() if old else new.keys()
     by_day = live.by_day
     shares = live.windows.values() if windows else ()
-    for day in old.keys() | new.keys() if old else new:
+    for day in days:
         before, after = old.get(day, NOTHING), new.get(day, NOTHING)
         if before == after:
             continue
@@ -150,24 +161,43 @@ def _replace_dated(live: _Live, case_id: str, new: Dated, windows: bool = True) 
             add(summed, change)
         for window in shares:
             add(window.total, day_share(day, change, window.period))
+    if some:  # the other days kept from the old tally
+        merged = {} if old is EMPTY_DATED else old  # this live's own: changed in place
+        for day in days:
+            tally = new.get(day)
+            if tally:
+                merged[day] = tally
+            else:
+                merged.pop(day, None)
+        new = merged
     if new:
         live.dated[case_id] = new
     else:
-        del live.dated[case_id]
+        live.dated.pop(case_id, None)
+
+
+@dataclass(slots=True)
+class _Case:
+    """What the projector keeps of one case, in one place: a live event looks the case up
+    once (in a Kent-sized projector each lookup of a large dict is a cache miss)."""
+
+    events: list[Keyed]  # each event with its apply_order key
+    # of all of its events (retracted ones too): the newest key, day and recorded_at
+    last_key: tuple[date, int, int, int, str]
+    last_day: date
+    last_seen: datetime
+    file: CaseFile | None = None  # folded over all of its events (made when first read)
+    targets: set[str] | None = None  # what its retractions name
 
 
 class Projector:
     def __init__(self) -> None:
-        self._cases: dict[str, list[Keyed]] = {}  # each event with its apply_order key
+        self._cases: dict[str, _Case] = {}
         self._seen: set[str] = set()
-        self._last_day: dict[str, date] = {}
-        self._last_seen: dict[str, datetime] = {}  # a case's newest recorded_at
-        self._files: dict[str, CaseFile] = {}  # folded over all of a case's events
-        self._last_key: dict[str, tuple[date, int, int, int, str]] = {}  # of each fold
         self._stale: set[str] = set()  # cases whose fold must be rebuilt
         self._changed: set[str] = set()  # cases whose tallies must be recomputed
-        self._redate: set[str] = set()  # of those, cases whose dated tallies may have changed
-        self._retracting: set[str] = set()  # cases with a retraction among their events
+        # of those, cases whose dated tallies may have changed: on which days (None: any)
+        self._redate: dict[str, set[date] | None] = {}
         self._live: dict[date, _Live] = {}  # the most recently asked last
         self.position = 0  # how far into its source the projector has read (set by callers)
         self._last_recorded: datetime | None = None
@@ -177,41 +207,60 @@ class Projector:
     def apply(self, event: Event) -> bool:
         """Apply one event; False (and nothing changes) if its id was already applied.
 
-        An event that sorts after everything its case has (the usual live case) extends the
-        case's fold at once; any other (late, out of order, a retraction) marks the case for
-        a refold from its events when next read.
+        An event that sorts after everything its case has (the usual live case), and that
+        is neither a retraction nor the target of one, extends the case's fold at once; any
+        other (late, out of order, a retraction or retracted) marks the case for a refold
+        from its events when next read.
         """
         seen = self._seen
-        if event.event_id in seen:
-            return False
+        known = len(seen)
         seen.add(event.event_id)
+        if len(seen) == known:  # one lookup of the id, not two
+            return False
         case_id = event.case_id
         key = apply_order(event)
-        events = self._cases.get(case_id)
-        if events is None:
-            self._cases[case_id] = [(key, event)]
+        state = self._cases.get(case_id)
+        if state is None:  # a new case
+            state = self._cases[case_id] = _Case([(key, event)], key, event.day, event.recorded_at)
+            extend = False
         else:
-            events.append((key, event))
+            state.events.append((key, event))
+            last = state.last_key
+            extend = (
+                key > last
+                and event.type != "event.retracted"
+                and state.file is not None
+                and case_id not in self._stale
+                and (state.targets is None or event.event_id not in state.targets)
+            )
+            # the case's newest key, day and recorded_at, of all its events
+            if key > last:
+                state.last_key = key
+                if event.day > state.last_day:
+                    state.last_day = event.day
+            if event.recorded_at > state.last_seen:
+                state.last_seen = event.recorded_at
         if event.type == "event.retracted":
-            self._retracting.add(case_id)
-        case = self._files.get(case_id)
-        if (
-            case is not None
-            and case_id not in self._stale
-            and case_id not in self._retracting
-            and key > self._last_key[case_id]
-        ):
+            if state.targets is None:
+                state.targets = set()
+            state.targets.add(event.data["event_id"])
+        if extend:  # what a refold would give: no retraction in force changes
+            case = state.file
+            assert case is not None
             extend_case(case, event)
             if event.type not in STANDING_ONLY:
-                self._redate.add(case_id)
-            self._last_key[case_id] = key
-            if event.day > self._last_day[case_id]:
-                self._last_day[case_id] = event.day
-            if event.recorded_at > self._last_seen[case_id]:
-                self._last_seen[case_id] = event.recorded_at
+                redate = self._redate
+                if event.type in EARLIER_DAYS or case.appeals:
+                    redate[case_id] = None
+                elif case_id not in redate:
+                    redate[case_id] = {event.day}
+                else:
+                    days = redate[case_id]
+                    if days is not None:
+                        days.add(event.day)
         else:
             self._stale.add(case_id)
-            self._redate.add(case_id)
+            self._redate[case_id] = None
         if self._last_recorded is None or event.recorded_at > self._last_recorded:
             self._last_recorded = event.recorded_at
         self._changed.add(case_id)
@@ -242,7 +291,8 @@ class Projector:
 
     def events_of(self, case_id: str) -> list[Event]:
         """A case's events (in no promised order)."""
-        return [event for _, event in self._cases.get(case_id, ())]
+        state = self._cases.get(case_id)
+        return [] if state is None else [event for _, event in state.events]
 
     def _refresh(self, tallies: bool = True) -> None:
         """Refold the stale cases, and (``tallies``) re-tally the changed ones. Reading a
@@ -257,60 +307,72 @@ class Projector:
 
     def _refold(self) -> None:
         stale, self._stale = self._stale, set()
+        cases = self._cases
         for case_id in stale:
-            keyed = self._cases[case_id]
+            state = cases[case_id]
+            keyed = state.events
             keyed.sort()  # kept in apply order: the next refold's sort is then cheap
-            self._files[case_id] = fold_keyed(
-                case_id, keyed, retractions=case_id in self._retracting, ordered=True
+            state.file = fold_keyed(
+                case_id, keyed, retractions=state.targets is not None, ordered=True
             )
-            last = keyed[-1][0]
-            self._last_key[case_id] = last
-            self._last_day[case_id] = last[0]
-            self._last_seen[case_id] = max([pair[1].recorded_at for pair in keyed])
 
     def _retally_changed(self) -> None:
         changed, self._changed = self._changed, set()
-        redate, self._redate = self._redate, set()
+        redate, self._redate = self._redate, {}
         for live in self._live.values():
             self._retally(live, changed, redate)
 
     def _retally(
-        self, live: _Live, cases: Collection[str], redate: Container[str] | None = None
+        self,
+        live: _Live,
+        cases: Collection[str],
+        redate: Mapping[str, set[date] | None] | None = None,
     ) -> None:
         """Bring ``live`` up to date for ``cases``; their dated tallies only for those in
-        ``redate`` (None: all), or whose events after ``now`` are hidden from it. For more
-        than ``REWINDOW`` cases the windows' shares are made afresh once, at the end."""
+        ``redate`` (None: all), on the days it gives (None: every day), and for those whose
+        events after ``now`` are hidden from it. For more than ``REWINDOW`` cases the
+        windows' shares are made afresh once, at the end."""
         now = live.now
         windows = live.windows.values()
-        last_day, files = self._last_day, self._files
+        states = self._cases
         each = len(cases) <= REWINDOW
         for case_id in cases:
-            hidden = last_day[case_id] > now  # it has events after ``now``
-            case = self._file(case_id, now) if hidden else files[case_id]
+            state = states[case_id]
+            hidden = state.last_day > now  # it has events after ``now``
+            case = self._file(case_id, now) if hidden else state.file
+            assert case is not None  # folded by ``_refresh``
             _replace(live.standing, live.total, case_id, standing(case, now))
-            if redate is None or hidden or case_id in redate:
-                _replace_dated(live, case_id, dated(case), each)
-                if len(case.caseworkers) < 3:  # too few for any period (many_caseworkers)
-                    for window in windows:
-                        window.many.discard(case_id)
-                    continue
+            if redate is None or hidden:
+                days = None
+            elif case_id in redate:
+                days = redate[case_id]
+            else:
+                continue
+            _replace_dated(live, case_id, dated(case, days), each, days)
+            if len(case.caseworkers) < 3:  # too few for any period (many_caseworkers)
                 for window in windows:
-                    if many_caseworkers(case, window.period):
-                        window.many.add(case_id)
-                    else:
-                        window.many.discard(case_id)
+                    window.many.discard(case_id)
+                continue
+            for window in windows:
+                if many_caseworkers(case, window.period):
+                    window.many.add(case_id)
+                else:
+                    window.many.discard(case_id)
         if not each:
             live.rewindow()
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
-        if (as_at is None or self._last_seen[case_id] <= as_at) and (
-            now is None or self._last_day[case_id] <= now
+        state = self._cases[case_id]
+        if (
+            state.file is not None
+            and (as_at is None or state.last_seen <= as_at)
+            and (now is None or state.last_day <= now)
         ):
-            return self._files[case_id]  # nothing of this case is hidden by now or as_at
-        keyed = self._cases[case_id]
+            return state.file  # nothing of this case is hidden by now or as_at
+        keyed = state.events
         if as_at is not None:
             keyed = [pair for pair in keyed if pair[1].recorded_at <= as_at]
-        return fold_keyed(case_id, keyed, now, retractions=case_id in self._retracting)
+        return fold_keyed(case_id, keyed, now, retractions=state.targets is not None)
 
     def case_file(
         self, case_id: str, now: date | None = None, as_at: datetime | None = None
@@ -395,8 +457,8 @@ class Projector:
                 e.recorded_at.isoformat(),
                 e.data,
             ]
-            for events in self._cases.values()
-            for _, e in events
+            for state in self._cases.values()
+            for _, e in state.events
         ]
         return orjson.dumps(
             {"version": SNAPSHOT_VERSION, "position": self.position, "events": rows}

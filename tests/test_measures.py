@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import orjson
 
+from projections import Period, Projector
+from projections.case import apply_order
 from tests.history import event, jsonl, measures, raw, sendwatch
 
 PERIOD = {"start": "2025-01-01", "end": "2025-12-31"}
@@ -85,6 +89,31 @@ def test_first_time_right_links_an_appeal_to_the_latest_decision_of_its_kind() -
     # in 2025: C1 refuse (May), C2 plan.issued, C3 review cease + plan.ceased, C5 maintain = 5
     ftr = measures(history, NOW, **PERIOD)["first_time_right"]
     assert ftr == {"decisions": 5, "overturned": 2, "rate": 0.6}
+
+
+def test_first_time_right_followed_event_by_event_equals_a_replay() -> None:
+    """The live service re-counts a case's decisions on earlier days when an appeal links:
+    each event applied in date order and the measures read after each, as the service does.
+    C1: the appeal conceded on 1 Sep overturns the plan issued on 1 Feb (a day before it).
+    C2: a plan amended on the day its contents appeal was registered (1 Mar, later that day)
+    is the latest decision of the kind by then, so the conceded appeal overturns it, not the
+    plan issued on 1 Feb: the count of 1 Feb goes back down."""
+    history = [
+        event("plan.issued", "C1", "2025-02-01"),
+        event("appeal.registered", "C1", "2025-03-01", appeal_id="A1", against="contents"),
+        event("appeal.concluded", "C1", "2025-09-01", appeal_id="A1", outcome="conceded"),
+        event("plan.issued", "C2", "2025-02-01"),
+        event("appeal.registered", "C2", "2025-03-01T09:00:00", appeal_id="A2", against="contents"),
+        event("appeal.concluded", "C2", "2025-03-01T10:00:00", appeal_id="A2", outcome="conceded"),
+        event("plan.amended", "C2", "2025-03-01T11:00:00"),
+    ]
+    period = Period(date(2025, 2, 1), date(2025, 2, 28))  # February: the plans issued
+    live = Projector()
+    for e in sorted(history, key=apply_order):
+        live.apply(e)
+        live.measures(date(2025, 12, 31), period)
+    ftr = live.measures(date(2025, 12, 31), period)["first_time_right"]
+    assert ftr == {"decisions": 2, "overturned": 1, "rate": 0.5}  # C1's only
 
 
 def test_first_time_right_counts_only_overturns_known_by_now() -> None:

@@ -284,6 +284,30 @@ def test_standing_only_events_never_change_what_has_happened(events: list[Event]
 
 @settings(max_examples=300, deadline=None)
 @given(histories())
+def test_an_extension_changes_what_happened_on_its_own_day_only(events: list[Event]) -> None:
+    """The live service counts again only the event's own day of a case's dated measures
+    after an event extends it, unless its type is in ``EARLIER_DAYS`` or the case has an
+    appeal: at every point of every case's history, such an event leaves every other day as
+    it was. And ``dated`` of some days is the whole tally's share of those days."""
+    from projections.case import EARLIER_DAYS, CaseFile, apply_order, extend_case
+    from projections.measures import dated
+
+    def without(by_day: dict[date, Any], day: date) -> dict[date, Any]:
+        return {d: t for d, t in by_day.items() if d != day}
+
+    for case in CASES:
+        folded = CaseFile(case)
+        for e in sorted((e for e in events if e.case_id == case), key=apply_order):
+            before = dated(folded)
+            extend_case(folded, e)
+            after = dated(folded)
+            assert dated(folded, {e.day}) == {d: t for d, t in after.items() if d == e.day}
+            if e.type not in EARLIER_DAYS and not folded.appeals:
+                assert without(after, e.day) == without(before, e.day), e.type
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories())
 def test_the_running_list_holds_every_open_run_at_every_step(events: list[Event]) -> None:
     """``standing`` goes through ``CaseFile.running`` instead of every run: at every point of
     every case's history (and folded to any "now"), it holds every run still open."""
@@ -367,6 +391,57 @@ def test_events_arriving_in_order_measured_after_each_equal_a_replay(
     fresh.apply_all(events)
     window = Period(NOW - timedelta(days=90), NOW)
     assert live.measures(NOW, window) == fresh.measures(NOW, window)
+
+
+@st.composite
+def retracting_histories(draw: Any) -> list[Event]:
+    """A history with a few retractions, each in its target's case, of an event dated
+    before or after it or of another retraction (a retraction of a retraction restores)."""
+    events = draw(histories())
+    for n in range(draw(st.integers(1, 4))):
+        target = draw(st.sampled_from(events))
+        day = START + timedelta(days=draw(st.integers(0, 600)))
+        events.append(
+            event(
+                "event.retracted",
+                target.case_id,
+                day.isoformat(),
+                eid=f"r{n}",
+                event_id=target.event_id,
+                reason="recorded in error",
+            )
+        )
+    return events
+
+
+@settings(max_examples=150, deadline=None)
+@given(retracting_histories(), st.data())
+def test_retractions_among_events_measured_after_each_equal_a_replay(
+    events: list[Event], data: Any
+) -> None:
+    """Events applied one at a time in date order (a few swapped), read after each: a case
+    with a retraction is extended in place by an event no retraction names, and refolded
+    for any other; every case file and the measures equal a replay's."""
+    from projections.case import apply_order
+    from projections.views import case_view
+
+    ordered = sorted(events, key=apply_order)
+    for _ in range(data.draw(st.integers(0, 3))):
+        n = data.draw(st.integers(0, len(ordered) - 1))
+        ordered.insert(data.draw(st.integers(0, n)), ordered.pop(n))  # one arrives late
+    live = Projector()
+    for e in ordered:
+        live.apply(e)
+        live.measures(NOW, PERIOD)
+    replay = Projector()
+    replay.apply_all(events)
+    for case in CASES:
+        a, b = live.case_file(case), replay.case_file(case)
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert case_view(a, NOW) == case_view(b, NOW)
+            assert [e.event_id for e in a.retracted] == [e.event_id for e in b.retracted]
+    assert live.measures(NOW, PERIOD) == replay.measures(NOW, PERIOD)
 
 
 @settings(max_examples=100, deadline=None)
