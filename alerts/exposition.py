@@ -12,7 +12,7 @@ everything that is not about completed clocks, do not depend on the window.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -65,6 +65,17 @@ class Exposition:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def firing_by_severity(alerts: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many of ``alerts`` (a source's alert list) are firing, by severity: an entry
+    counts when its ``state`` is "firing" (or absent)."""
+    firing = dict.fromkeys(SEVERITIES, 0)
+    for alert in alerts:
+        severity = alert.get("severity")
+        if alert.get("state", "firing") == "firing" and severity in firing:
+            firing[severity] += 1
+    return firing
+
+
 def build_exposition(
     measures_for: Callable[[Period], Mapping[str, Any]],
     *,
@@ -84,11 +95,7 @@ def build_exposition(
     "firing" (or absent), under its ``severity``.
     """
     by_window = {name: measures_for(period) for name, period in windows(now).items()}
-    firing = dict.fromkeys(SEVERITIES, 0)
-    for alert in alerts:
-        severity = alert.get("severity")
-        if alert.get("state", "firing") == "firing" and severity in firing:
-            firing[severity] += 1
+    firing = firing_by_severity(alerts)
     age = None
     if health.last_recorded_at is not None:
         age = max(0.0, (wall_clock - health.last_recorded_at).total_seconds())

@@ -52,7 +52,7 @@ HISTORY = 1_000_000  # events of the simulated history the runs take their event
 DASHBOARD_READS = (  # what sendwatch/static/app.js reads when the log has moved
     "/api/scorecard",
     "/api/measures",
-    "/api/alerts",
+    "/api/alerts?limit=6",
     "/api/trend?clock=final_plan&months=12",
 )
 

@@ -374,6 +374,22 @@ def test_alerts_list_the_engines_alerts_and_metrics_count_them(loaded: Service) 
         assert f'sendwatch_alerts_firing{{severity="{severity}"}} {count:.1f}' in metrics
 
 
+def test_alerts_limited_to_the_first_few_keep_the_counts_of_all(loaded: Service) -> None:
+    """The dashboard asks for the gravest few (``limit``) and the counts of all that fire."""
+    every = loaded.http.get("/api/alerts", headers=AUTH).json()
+    firing = [a for a in every["alerts"] if a["state"] == "firing"]
+    assert firing
+    for severity in ("warning", "critical", "page"):
+        assert every["firing"][severity] == sum(a["severity"] == severity for a in firing)
+    for limit in (0, 1, 1000):
+        some = loaded.http.get("/api/alerts", params={"limit": limit}, headers=AUTH).json()
+        assert some["alerts"] == every["alerts"][:limit]
+        assert some["firing"] == every["firing"]
+    bad = loaded.http.get("/api/alerts", params={"limit": "-1"}, headers=AUTH)
+    assert bad.status_code == 400
+    assert bad.json()["detail"].startswith("limit: expected a whole number")
+
+
 def test_clocks_list_each_clock_with_its_limit(loaded: Service) -> None:
     clocks = {c["id"]: c for c in loaded.http.get("/api/clocks", headers=AUTH).json()["clocks"]}
     assert clocks["assess_decision"]["label"] == "Decision whether to assess (6 weeks)"

@@ -212,22 +212,24 @@ function renderTrend(trend) {
 const SEVERITY_ORDER = { page: 0, critical: 1, warning: 2 };
 const ALERTS_SHOWN = 6;
 
-function renderAlerts(alerts) {
+// the service lists firing alerts first, the gravest first: the page asks for the first few
+// and the counts (GET /api/alerts?limit=N), not for every alert
+function renderAlerts(alerts, counts) {
   const firing = alerts
     .filter((a) => (a.state || "firing") === "firing")
     .sort((a, b) => (SEVERITY_ORDER[a.severity] ?? 3) - (SEVERITY_ORDER[b.severity] ?? 3));
+  const total = Object.keys(SEVERITY_ORDER).reduce((n, s) => n + (counts[s] || 0), 0);
   const summary = $("alerts-summary");
-  if (!firing.length) {
+  if (!total) {
     summary.textContent = "";
     $("alerts").replaceChildren(el("li", { class: "none", text: "No alerts firing." }));
     return;
   }
-  const counts = Object.keys(SEVERITY_ORDER)
-    .map((s) => [s, firing.filter((a) => a.severity === s).length])
-    .filter(([, n]) => n)
-    .map(([s, n]) => `${n.toLocaleString("en-GB")} ${s}`);
-  const more = firing.length > ALERTS_SHOWN ? `; the ${ALERTS_SHOWN} most severe are listed` : "";
-  summary.textContent = `${firing.length.toLocaleString("en-GB")} firing: ${counts.join(", ")}${more}.`;
+  const bySeverity = Object.keys(SEVERITY_ORDER)
+    .filter((s) => counts[s])
+    .map((s) => `${counts[s].toLocaleString("en-GB")} ${s}`);
+  const more = total > ALERTS_SHOWN ? `; the ${ALERTS_SHOWN} most severe are listed` : "";
+  summary.textContent = `${total.toLocaleString("en-GB")} firing: ${bySeverity.join(", ")}${more}.`;
   $("alerts").replaceChildren(
     ...firing.slice(0, ALERTS_SHOWN).map((a) => {
       const severity = a.severity || "warning";
@@ -331,12 +333,12 @@ async function refresh() {
     const [card, measures, alerts, trend] = await Promise.all([
       api("/api/scorecard"),
       api("/api/measures"),
-      api("/api/alerts"),
+      api(`/api/alerts?limit=${ALERTS_SHOWN}`),
       api(`/api/trend?clock=${encodeURIComponent(trendClock)}&months=12`),
     ]);
     renderTiles(card.points);
     renderClocks(measures, titles);
-    renderAlerts(alerts.alerts);
+    renderAlerts(alerts.alerts, alerts.firing);
     renderTrend(trend);
     $("as-of").textContent = card.now;
     $("period").textContent = `${card.from} to ${card.to}`;
