@@ -176,18 +176,25 @@ def _replace_dated(
         live.dated.pop(case_id, None)
 
 
-@dataclass(slots=True)
-class _Case:
-    """What the projector keeps of one case, in one place: a live event looks the case up
-    once (in a Kent-sized projector each lookup of a large dict is a cache miss)."""
+class _Case(list[Keyed]):
+    """What the projector keeps of one case, in one place: its events, each with its
+    apply_order key (the list itself), and what is known of them. An event looks its case
+    up once, and reaches its events without another hop: in a Kent-sized projector each
+    lookup of a large dict, and each object reached, is a cache miss (measured: a record
+    holding the list made a replay's apply 0.6 µs an event slower)."""
 
-    events: list[Keyed]  # each event with its apply_order key
-    # of all of its events (retracted ones too): the newest key, day and recorded_at
-    last_key: tuple[date, int, int, int, str]
-    last_day: date
-    last_seen: datetime
-    file: CaseFile | None = None  # folded over all of its events (made when first read)
-    targets: set[str] | None = None  # what its retractions name
+    __slots__ = ("file", "last_day", "last_key", "last_seen", "targets")
+
+    def __init__(self, first: Keyed) -> None:
+        super().__init__((first,))
+        key, event = first
+        # of all of its events (retracted ones too): the newest key, day and recorded_at
+        # (kept by an extension, made again by a refold)
+        self.last_key: tuple[date, int, int, int, str] = key
+        self.last_day: date = key[0]
+        self.last_seen: datetime = event.recorded_at
+        self.file: CaseFile | None = None  # folded over all of its events (when first read)
+        self.targets: set[str] | None = None  # what its retractions name
 
 
 class Projector:
@@ -219,35 +226,32 @@ class Projector:
             return False
         case_id = event.case_id
         key = apply_order(event)
+        recorded = event.recorded_at
+        if self._last_recorded is None or recorded > self._last_recorded:
+            self._last_recorded = recorded
+        self._changed.add(case_id)
         state = self._cases.get(case_id)
         if state is None:  # a new case
-            state = self._cases[case_id] = _Case([(key, event)], key, event.day, event.recorded_at)
-            extend = False
+            state = self._cases[case_id] = _Case((key, event))
         else:
-            state.events.append((key, event))
-            last = state.last_key
-            extend = (
-                key > last
-                and event.type != "event.retracted"
-                and state.file is not None
-                and case_id not in self._stale
-                and (state.targets is None or event.event_id not in state.targets)
-            )
-            # the case's newest key, day and recorded_at, of all its events
-            if key > last:
-                state.last_key = key
-                if event.day > state.last_day:
-                    state.last_day = event.day
-            if event.recorded_at > state.last_seen:
-                state.last_seen = event.recorded_at
+            state.append((key, event))
         if event.type == "event.retracted":
             if state.targets is None:
                 state.targets = set()
             state.targets.add(event.data["event_id"])
-        if extend:  # what a refold would give: no retraction in force changes
+        elif (
+            state.file is not None
+            and key > state.last_key
+            and case_id not in self._stale
+            and (state.targets is None or event.event_id not in state.targets)
+        ):  # extend the fold: what a refold would give, as no retraction in force changes
             case = state.file
-            assert case is not None
             extend_case(case, event)
+            state.last_key = key
+            if event.day > state.last_day:
+                state.last_day = event.day
+            if recorded > state.last_seen:
+                state.last_seen = recorded
             if event.type not in STANDING_ONLY:
                 redate = self._redate
                 if event.type in EARLIER_DAYS or case.appeals:
@@ -258,12 +262,9 @@ class Projector:
                     days = redate[case_id]
                     if days is not None:
                         days.add(event.day)
-        else:
-            self._stale.add(case_id)
-            self._redate[case_id] = None
-        if self._last_recorded is None or event.recorded_at > self._last_recorded:
-            self._last_recorded = event.recorded_at
-        self._changed.add(case_id)
+            return True
+        self._stale.add(case_id)
+        self._redate[case_id] = None
         return True
 
     def apply_all(self, events: Iterable[Event]) -> int:
@@ -292,7 +293,7 @@ class Projector:
     def events_of(self, case_id: str) -> list[Event]:
         """A case's events (in no promised order)."""
         state = self._cases.get(case_id)
-        return [] if state is None else [event for _, event in state.events]
+        return [] if state is None else [event for _, event in state]
 
     def _refresh(self, tallies: bool = True) -> None:
         """Refold the stale cases, and (``tallies``) re-tally the changed ones. Reading a
@@ -310,11 +311,14 @@ class Projector:
         cases = self._cases
         for case_id in stale:
             state = cases[case_id]
-            keyed = state.events
+            keyed = state
             keyed.sort()  # kept in apply order: the next refold's sort is then cheap
             state.file = fold_keyed(
                 case_id, keyed, retractions=state.targets is not None, ordered=True
             )
+            state.last_key = last = keyed[-1][0]
+            state.last_day = last[0]
+            state.last_seen = max([pair[1].recorded_at for pair in keyed])
 
     def _retally_changed(self) -> None:
         changed, self._changed = self._changed, set()
@@ -369,7 +373,7 @@ class Projector:
             and (now is None or state.last_day <= now)
         ):
             return state.file  # nothing of this case is hidden by now or as_at
-        keyed = state.events
+        keyed: list[Keyed] = state
         if as_at is not None:
             keyed = [pair for pair in keyed if pair[1].recorded_at <= as_at]
         return fold_keyed(case_id, keyed, now, retractions=state.targets is not None)
@@ -397,7 +401,7 @@ class Projector:
         self._refresh()
         if as_at is not None:
             return total(contribution(f, period, now) for f in self.case_files(now, as_at))
-        live = self._live_on(now)
+        live = self._live_on(now, period)
         window = live.windows.pop(period, None)
         if window is None:  # this period's share of the sums by day, which are current
             window = _Window(period, in_period(live.by_day, period))
@@ -420,14 +424,17 @@ class Projector:
         self._refresh()
         return self._live_on(now).by_day
 
-    def _live_on(self, now: date) -> _Live:
-        """The tallies kept for ``now`` (made from every case when it was not among the
-        last few asked about), current except for the changes ``_refresh`` applies."""
+    def _live_on(self, now: date, period: Period | None = None) -> _Live:
+        """The tallies kept for ``now``, current except for the changes ``_refresh``
+        applies. When ``now`` was not among the last few asked about, they are made from
+        every case, with ``period``'s window if given."""
         live = self._live.pop(now, None)
         if live is None:
             live = _Live(now)
             while len(self._live) >= LIVE_NOWS:
                 del self._live[next(iter(self._live))]  # the least recently asked
+            if period is not None:
+                live.windows[period] = _Window(period)
             self._retally(live, self._cases)
         self._live[now] = live
         return live
@@ -458,7 +465,7 @@ class Projector:
                 e.data,
             ]
             for state in self._cases.values()
-            for _, e in state.events
+            for _, e in state
         ]
         return orjson.dumps(
             {"version": SNAPSHOT_VERSION, "position": self.position, "events": rows}
