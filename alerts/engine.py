@@ -18,9 +18,10 @@ restarted service finds its alerts again: the same fingerprints, the same ``star
 
 from __future__ import annotations
 
+import heapq
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -435,24 +436,44 @@ def aggregate_findings(
 # --- lifecycle --------------------------------------------------------------------------------
 
 
-ListingKey = tuple[bool, int, date, str, str]
+ListingKey = tuple[bool, int, str, str, str]
+NEVER_DUE = "9999-12-31"  # sorts after every ISO date
 
 
 def listing_order(alert: Alert) -> ListingKey:
     """Where an alert comes in ``GET /api/alerts``: firing first, the gravest first, the
     soonest due first."""
     f = alert.finding
-    return (
-        alert.state != "firing",
-        SEVERITY_RANK.get(f.severity, 9),
-        f.due or date.max,
-        f.case_id or "",
-        f.fingerprint,
+    due = f.due.isoformat() if f.due else None
+    return _listing_key(alert.state, f.severity, due, f.case_id, f.fingerprint)
+
+
+def listing_key(body: Mapping[str, Any]) -> ListingKey:
+    """``listing_order`` of an alert's JSON (``Alert.to_json``)."""
+    return _listing_key(
+        body["state"], body["severity"], body.get("due"), body.get("case_id"), body["fingerprint"]
     )
 
 
-def in_listing_order(entries: Iterable[tuple[ListingKey, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The alerts' JSON of (``listing_order`` key, JSON) entries, in that order."""
+def _listing_key(
+    state: str, severity: str, due: str | None, case_id: str | None, fingerprint: str
+) -> ListingKey:
+    return (
+        state != "firing",
+        SEVERITY_RANK.get(severity, 9),
+        due or NEVER_DUE,
+        case_id or "",
+        fingerprint,
+    )
+
+
+def in_listing_order(
+    entries: Collection[tuple[ListingKey, dict[str, Any]]], limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The alerts' JSON of (``listing_order`` key, JSON) entries, in that order; only the
+    first ``limit`` if given (without sorting them all)."""
+    if limit is not None and limit < len(entries):
+        return [body for _, body in heapq.nsmallest(limit, entries, key=itemgetter(0))]
     return [body for _, body in sorted(entries, key=itemgetter(0))]
 
 
@@ -700,21 +721,24 @@ class Engine:
         listed.sort(key=listing_order)
         return listed
 
-    def active(self) -> list[dict[str, Any]]:
-        """The JSON of ``GET /api/alerts``, in the order of ``alerts()``. Each alert's JSON is
-        kept until the alert changes (share it, do not modify it)."""
+    def active(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The JSON of ``GET /api/alerts``, in the order of ``alerts()`` (the first ``limit``
+        if given). Each alert's JSON is kept until the alert changes (share it, do not
+        modify it)."""
         with self._lock:
             if self._listing is None:
                 keyed = []
                 for fp, alert in self._alerts.items():
                     entry = self._json.get(fp)
                     if entry is None:
-                        entry = self._json[fp] = (listing_order(alert), alert.to_json())
+                        json = alert.to_json()
+                        entry = self._json[fp] = (listing_key(json), json)
                     keyed.append(entry)
                 self._listing = in_listing_order(keyed)
-            return list(self._listing)
+            return self._listing[:limit]
 
     def firing_counts(self) -> dict[str, int]:
+        """How many alerts are firing, by severity."""
         counts = dict.fromkeys(SEVERITIES, 0)
         with self._lock:
             for alert in self._alerts.values():

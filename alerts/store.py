@@ -25,7 +25,8 @@ from typing import Any
 
 import orjson
 
-from alerts.engine import Alert, ListingKey, in_listing_order, listing_order
+from alerts.engine import Alert, ListingKey, in_listing_order, listing_key
+from alerts.rules import SEVERITIES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -187,32 +188,52 @@ class SqliteAlertStore:
 class SavedAlerts:
     """The alerts another process judges and saves into ``store``, as it last saved them:
     after a new save, only the alerts it changed are read again (a backfill's dashboard
-    asked for thousands of alerts every second, and reading them all took seconds).
-    Thread-safe."""
+    asked for thousands of alerts every second, and reading them all took seconds), and
+    the counts of those firing are kept as they change. Thread-safe."""
 
     def __init__(self, store: SqliteAlertStore) -> None:
         self._store = store
         self._lock = threading.Lock()
         self._saves = -1
         self._entries: dict[str, tuple[ListingKey, dict[str, Any]]] = {}
-        self._listing: list[dict[str, Any]] = []
+        self._listing: list[dict[str, Any]] | None = None  # made when all are asked for
+        self._firing = dict.fromkeys(SEVERITIES, 0)
 
-    def active(self) -> list[dict[str, Any]]:
+    def active(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The JSON of ``GET /api/alerts``, as ``alerts.engine.Engine.active`` (share the
-        alerts' JSON, do not modify it)."""
+        alerts' JSON, do not modify it): the first ``limit`` if given."""
         with self._lock:
-            if self._store.saves() != self._saves:
-                self._saves, every, rows = self._store.changes(self._saves)
-                entries = {} if every else self._entries
-                for fingerprint, state, body in rows:
-                    if state == FORGOTTEN:
-                        entries.pop(fingerprint, None)
-                    else:
-                        alert = Alert.from_json(orjson.loads(body))
-                        entries[fingerprint] = (listing_order(alert), alert.to_json())
-                self._entries = entries
-                self._listing = in_listing_order(entries.values())
-            return list(self._listing)
+            self._read()
+            if self._listing is None:
+                if limit is not None:  # the gravest few, without sorting them all
+                    return in_listing_order(self._entries.values(), limit)
+                self._listing = in_listing_order(self._entries.values())
+            return self._listing[:limit]
+
+    def firing_counts(self) -> dict[str, int]:
+        """How many alerts are firing, by severity."""
+        with self._lock:
+            self._read()
+            return dict(self._firing)
+
+    def _read(self) -> None:
+        """What the saves since the last read changed (the stored JSON is ``to_json``'s)."""
+        if self._store.saves() == self._saves:
+            return
+        self._saves, every, rows = self._store.changes(self._saves)
+        if every:
+            self._entries, self._firing = {}, dict.fromkeys(SEVERITIES, 0)
+        entries, firing = self._entries, self._firing
+        for fingerprint, state, body in rows:
+            old = entries.pop(fingerprint, None)
+            if old is not None and old[1]["state"] == "firing":
+                firing[old[1]["severity"]] -= 1
+            if state != FORGOTTEN:
+                json = orjson.loads(body)
+                entries[fingerprint] = (listing_key(json), json)
+                if json["state"] == "firing":
+                    firing[json["severity"]] = firing.get(json["severity"], 0) + 1
+        self._listing = None
 
     def status(self) -> dict[str, Any]:
         with self._lock:

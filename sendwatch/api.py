@@ -29,7 +29,6 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from alerts.exposition import firing_by_severity
 from projections import CLOCK_IDS, CLOCKS, Period
 from projections.calendar import add_months
 from projections.law import ClockRule
@@ -297,12 +296,11 @@ def create_app(
         limit = request.query_params.get("limit")
         if limit is not None and not limit.isdigit():
             raise HTTPException(400, f"limit: expected a whole number of alerts, got {limit!r}")
-        listed = source.alerts()
         return _json(
             {
                 "now": source.now().isoformat(),
-                "firing": firing_by_severity(listed),
-                "alerts": listed if limit is None else listed[: int(limit)],
+                "firing": source.firing_counts(),
+                "alerts": source.alerts(None if limit is None else int(limit)),
             }
         )
 

@@ -130,11 +130,17 @@ class EmbeddedSource:
             found = self.projector.case_file(case_id, now)
             return None if found is None else case_view(found, now)
 
-    def alerts(self) -> list[dict[str, Any]]:
-        if self.saved_alerts is not None:
-            return self.saved_alerts.active()  # read again only after the other's next save
+    def alerts(self, limit: int | None = None) -> list[dict[str, Any]]:
+        if self.saved_alerts is not None:  # read again only after the other's next save
+            return self.saved_alerts.active(limit)
         assert self.alert_engine is not None
-        return self.alert_engine.active()  # listed afresh only after a change
+        return self.alert_engine.active(limit)  # listed afresh only after a change
+
+    def firing_counts(self) -> dict[str, int]:
+        if self.saved_alerts is not None:
+            return self.saved_alerts.firing_counts()
+        assert self.alert_engine is not None
+        return self.alert_engine.firing_counts()
 
     def alerting_status(self) -> dict[str, Any]:
         """What the alert process last said (its position, day and deliveries), or, when

@@ -42,8 +42,13 @@ class Source(Protocol):
         """``projections.views.case_view`` of one case, or None."""
         ...
 
-    def alerts(self) -> list[dict[str, Any]]:
-        """Alerts now firing (and recently resolved), as JSON."""
+    def alerts(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Alerts now firing (and recently resolved), as JSON: firing first, the gravest
+        first (``alerts.engine.listing_order``); only the first ``limit`` if given."""
+        ...
+
+    def firing_counts(self) -> dict[str, int]:
+        """How many alerts are firing, by severity."""
         ...
 
     def health(self) -> Health: ...

@@ -237,8 +237,11 @@ class KafkaSource:
         result: dict[str, Any] | None = self._call(find)
         return result
 
-    def alerts(self) -> list[dict[str, Any]]:
-        return self.alert_engine.active()  # listed afresh only after a change
+    def alerts(self, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.alert_engine.active(limit)  # listed afresh only after a change
+
+    def firing_counts(self) -> dict[str, int]:
+        return self.alert_engine.firing_counts()
 
     def health(self) -> Health:
         if self.worker.loop is None:

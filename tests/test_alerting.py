@@ -139,6 +139,57 @@ def test_the_reader_follows_forgotten_alerts_and_reads_everything_when_too_far_b
         assert [a["fingerprint"] for a in current.active()] == [alert.fingerprint]
 
 
+def test_the_reader_lists_the_gravest_first_and_counts_those_firing_as_saves_change_them(
+    tmp_path: Path,
+) -> None:
+    """The dashboard asks for the first few and the counts: both follow every save, in the
+    order and with the counts of the alerts as saved."""
+    from alerts.engine import listing_order
+
+    (alert,) = judged(tmp_path)
+    kinds = [("page", None), ("critical", 3), ("warning", 1), ("critical", 1), ("warning", None)]
+    made = {
+        f"fp-{n}": replace(
+            alert,
+            finding=replace(
+                alert.finding,
+                fingerprint=f"fp-{n}",
+                severity=severity,
+                due=None if days is None else TODAY - timedelta(days=days + n),
+            ),
+        )
+        for n, (severity, days) in enumerate(kinds * 3)
+    }
+    saved: dict[str, Alert] = {}
+    with (
+        SqliteAlertStore(connect(tmp_path / "alerts.db")) as store,
+        SqliteAlertStore(connect(tmp_path / "alerts.db")) as other,
+    ):
+        reader = SavedAlerts(other)
+        steps: list[tuple[list[Alert], list[str]]] = [
+            (list(made.values()), []),
+            (
+                [replace(made["fp-1"], state="resolved"), replace(made["fp-7"], state="resolved")],
+                [],
+            ),
+            ([], ["fp-0", "fp-1", "fp-12"]),
+            ([made["fp-0"]], []),
+        ]
+        for changed, forgotten in steps:
+            store.save(changed, forget=forgotten)
+            saved.update((a.fingerprint, a) for a in changed)
+            for fingerprint in forgotten:
+                del saved[fingerprint]
+            expected = [a.fingerprint for a in sorted(saved.values(), key=listing_order)]
+            for limit in (2, None):  # the few first (before the whole list is made), then all
+                listed = [a["fingerprint"] for a in reader.active(limit)]
+                assert listed == expected[:limit]
+            counts = {s: 0 for s in ("warning", "critical", "page")}
+            for a in saved.values():
+                counts[a.finding.severity] += a.state == "firing"
+            assert reader.firing_counts() == counts
+
+
 def test_alerts_an_earlier_version_kept_in_the_log_are_moved_to_their_own_file_once(
     tmp_path: Path,
 ) -> None:
