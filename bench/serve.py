@@ -271,10 +271,9 @@ def main() -> None:
     end = 3 * args.throughput
     watched_lines = live[args.throughput : end]
     watched_bodies = batches(watched_lines, args.batch, now, 9 * 10**6)
-    share = len(watched_lines) // PACED_SENDERS  # the same events, for --paced
-    paced_bodies = [
+    paced_bodies = [  # the same events for --paced, dealt out in turn: both send the same days
         batches(
-            watched_lines[n * share : (n + 1) * share],
+            watched_lines[n::PACED_SENDERS],
             PACED_BATCH,
             now,
             (80 + n) * 10**5,
