@@ -734,6 +734,8 @@ class Engine:
                         json = alert.to_json()
                         entry = self._json[fp] = (listing_key(json), json)
                     keyed.append(entry)
+                if limit is not None:  # the gravest few, without sorting them all
+                    return in_listing_order(keyed, limit)
                 self._listing = in_listing_order(keyed)
             return self._listing[:limit]
 

@@ -185,6 +185,9 @@ class SqliteAlertStore:
             raise
 
 
+FIRST_LISTED = 20  # the gravest alerts the judging process writes in its status
+
+
 class SavedAlerts:
     """The alerts another process judges and saves into ``store``, as it last saved them:
     after a new save, only the alerts it changed are read again (a backfill's dashboard
@@ -202,6 +205,10 @@ class SavedAlerts:
     def active(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The JSON of ``GET /api/alerts``, as ``alerts.engine.Engine.active`` (share the
         alerts' JSON, do not modify it): the first ``limit`` if given."""
+        if limit is not None:  # as the judging process last said, if it said enough
+            first = self._store.status().get("first")
+            if first is not None and (limit <= len(first) or len(first) < FIRST_LISTED):
+                return list(first[:limit])
         with self._lock:
             self._read()
             if self._listing is None:
@@ -211,7 +218,11 @@ class SavedAlerts:
             return self._listing[:limit]
 
     def firing_counts(self) -> dict[str, int]:
-        """How many alerts are firing, by severity."""
+        """How many alerts are firing, by severity (as the judging process last said, or
+        counted from the alerts saved)."""
+        said: dict[str, int] | None = self._store.status().get("firing")
+        if said is not None:
+            return said
         with self._lock:
             self._read()
             return dict(self._firing)

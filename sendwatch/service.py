@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 from alerts.engine import Engine
 from alerts.exposition import Exposition, ExpositionCollector, IngestCounters, build_exposition
 from alerts.rules import RulesError, load_rules
-from alerts.store import SavedAlerts, SqliteAlertStore, alerts_path
+from alerts.store import FIRST_LISTED, SavedAlerts, SqliteAlertStore, alerts_path
 from events import Event, Record
 from projections import Period, Projector
 from projections.case import CLOCKLESS
@@ -285,8 +285,17 @@ class EmbeddedSource:
         return new
 
     def publish_status(self) -> None:
-        """Write ``alerting_status`` beside the alerts, for the process serving them."""
-        self.alert_store.write_status(self.alerting_status())
+        """Write ``alerting_status`` beside the alerts, for the process serving them, with
+        what the dashboard asks for every second: how many fire, and the gravest few
+        (``alerts.store.SavedAlerts`` then reads no alert for it)."""
+        assert self.alert_engine is not None
+        self.alert_store.write_status(
+            {
+                **self.alerting_status(),
+                "firing": self.alert_engine.firing_counts(),
+                "first": self.alert_engine.active(FIRST_LISTED),
+            }
+        )
 
     def housekeeping(self) -> None:
         """Save the alerts changed since the last save, and checkpoint the log (when its

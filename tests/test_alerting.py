@@ -20,7 +20,7 @@ import pytest
 
 import alerts.store as store_module
 from alerts.engine import Alert
-from alerts.store import FORGOTTEN, SavedAlerts, SqliteAlertStore, alerts_path
+from alerts.store import FIRST_LISTED, FORGOTTEN, SavedAlerts, SqliteAlertStore, alerts_path
 from sendwatch.service import EmbeddedSource
 from streams.ingest import ingest
 from streams.log import EventLog, connect
@@ -74,6 +74,12 @@ def test_a_follower_judges_what_a_writer_appended_as_the_writer_would_have(
         follower.housekeeping()
         follower.publish_status()
         assert firing(writer.alerts()) == inline_alerts(tmp_path) != []
+        # the dashboard's few and counts, from what the follower said beside its saves
+        said = writer.alert_store.status()
+        assert said["first"] == follower.alerts(FIRST_LISTED) == writer.alerts()[:FIRST_LISTED]
+        assert writer.alerts(1) == writer.alerts()[:1]
+        assert said["firing"] == writer.firing_counts() == follower.firing_counts()
+        assert sum(writer.firing_counts().values()) == len(firing(writer.alerts()))
         health = writer.health().detail
         assert not health["alerts_pending"]
         assert (health["alerts_judged_to"], health["alerts_judged_on"]) == (len(history()), NOW)
