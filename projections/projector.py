@@ -50,7 +50,10 @@ from projections.measures import (
 )
 
 SNAPSHOT_VERSION = 1
-REWINDOW = 1000  # re-tallying more cases than this makes the windows' shares afresh, once
+# Re-tallying more cases than this makes the windows' shares afresh, once, instead of case by
+# case (with the three windows of /metrics over 400,000 events, case by case was 8% cheaper
+# for 2,000-event batches, 3% for 5,000, and 7% dearer for 20,000: measured).
+REWINDOW = 5000
 LIVE_NOWS = 2  # "now"s whose tallies are kept current: today, and one a query asked about
 LIVE_PERIODS = 8  # periods kept current on each: the windows of /metrics and the alert rules
 
