@@ -209,10 +209,11 @@ def post_and_see(
 
 def paced(
     client: httpx.Client, runs: list[list[bytes]], rate: float
-) -> tuple[int, float, list[float]]:
+) -> tuple[int, float, list[float], float]:
     """Several senders at once (threads, each with its own sentinels' setting), together
     offering ``rate`` events a second, each batch read back as in ``post_and_see``:
-    (accepted, seconds from the first POST until every batch showed, latencies)."""
+    (accepted, seconds from the first POST until every batch showed, latencies, the
+    seconds the offered rate itself takes: a service that keeps up takes about as long)."""
     size = runs[0][0].count(b"\n") + 1
     interval = size * len(runs) / rate  # each sender's
     first = time.perf_counter() + 0.5
@@ -235,7 +236,8 @@ def paced(
     if failed:
         raise SystemExit(f"a paced sender failed: {failed[0]!r}")
     seconds = time.perf_counter() - first
-    return sum(d[0] for d in done), seconds, [t for d in done for t in d[2]]
+    last_slot = max(len(bodies) for bodies in runs) * interval  # the offered rate's own time
+    return sum(d[0] for d in done), seconds, [t for d in done for t in d[2]], last_slot
 
 
 def main() -> None:
@@ -342,7 +344,9 @@ def main() -> None:
             alerts_lag_s = alerts_caught_up(client)
             with dashboard_open(str(client.base_url), headers) as refreshes:
                 if args.paced:
-                    watched_count, watched_s, paced_latencies = paced(client, paced_bodies, GOAL)
+                    watched_count, watched_s, paced_latencies, offered_s = paced(
+                        client, paced_bodies, GOAL
+                    )
                 else:
                     watched_count, watched_s = post_all(client, watched_bodies)
             watched_lag_s = alerts_caught_up(client)
@@ -378,7 +382,8 @@ def main() -> None:
         )
         print(
             f"    achieved                 {watched_count / watched_s:>10,.0f} events/s"
-            f"   (alerts judged to the last {watched_lag_s:.1f} s after)"
+            f"   ({watched_s:.1f} s for what was offered over {offered_s:.1f} s;"
+            f" alerts judged to the last {watched_lag_s:.1f} s after)"
         )
         print(
             f"    POST to visible          p50 {percentile(paced_latencies, 50) * 1000:.1f} ms,"
