@@ -253,6 +253,9 @@ def main() -> None:
         help=f"with the dashboard open, {PACED_SENDERS} senders at once offering {GOAL:,}"
         " events/s, each batch read back, instead of one sender back to back",
     )
+    parser.add_argument(
+        "--rate", type=int, default=GOAL, help="events/s the --paced senders offer together"
+    )
     parser.add_argument("--trivial-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trivial_server:
@@ -345,7 +348,7 @@ def main() -> None:
             with dashboard_open(str(client.base_url), headers) as refreshes:
                 if args.paced:
                     watched_count, watched_s, paced_latencies, offered_s = paced(
-                        client, paced_bodies, GOAL
+                        client, paced_bodies, args.rate
                     )
                 else:
                     watched_count, watched_s = post_all(client, watched_bodies)
@@ -376,8 +379,8 @@ def main() -> None:
     )
     if args.paced:
         print(
-            f"  at the goal's rate, the dashboard open: {PACED_SENDERS} senders at once,"
-            f" together offering {GOAL:,} events/s in POSTs of {PACED_BATCH:,}, each POST"
+            f"  paced, the dashboard open: {PACED_SENDERS} senders at once,"
+            f" together offering {args.rate:,} events/s in POSTs of {PACED_BATCH:,}, each POST"
             " then GET until the batch shows"
         )
         print(
