@@ -347,13 +347,28 @@ def test_clockless_events_never_change_a_cases_clocks(events: list[Event], data:
             assert fold_case(case, mine, now).clocks == fold_case(case, kept, now).clocks
 
 
+def assert_a_replay(live: Projector, events: list[Event]) -> None:
+    """Every case file (its clocks, records, history and what was retracted) and the measures
+    of ``live`` equal a replay's of ``events``."""
+    from projections.views import case_view
+
+    replay = Projector()
+    replay.apply_all(events)
+    for case in CASES:
+        a, b = live.case_file(case), replay.case_file(case)
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert case_view(a, NOW) == case_view(b, NOW)
+            assert [e.event_id for e in a.retracted] == [e.event_id for e in b.retracted]
+    assert live.measures(NOW, PERIOD) == replay.measures(NOW, PERIOD)
+
+
 @settings(max_examples=100, deadline=None)
 @given(histories(), st.data())
 def test_live_extension_of_a_case_equals_refolding_it(events: list[Event], data: Any) -> None:
     """Events arriving in date order extend each case's fold in place; the case files (every
     clock, record and the history) equal a replay's."""
     from projections.case import apply_order
-    from projections.views import case_view
 
     ordered = sorted(events, key=apply_order)
     cut = data.draw(st.integers(0, len(ordered)))
@@ -362,14 +377,7 @@ def test_live_extension_of_a_case_equals_refolding_it(events: list[Event], data:
     live.measures(NOW, PERIOD)  # folds what is there; what follows extends those folds
     for e in ordered[cut:]:
         live.apply(e)
-    replay = Projector()
-    replay.apply_all(events)
-    for case in CASES:
-        a, b = live.case_file(case), replay.case_file(case)
-        assert (a is None) == (b is None)
-        if a is not None and b is not None:
-            assert case_view(a, NOW) == case_view(b, NOW)
-    assert live.measures(NOW, PERIOD) == replay.measures(NOW, PERIOD)
+    assert_a_replay(live, events)
 
 
 @settings(max_examples=100, deadline=None)
@@ -423,7 +431,6 @@ def test_retractions_among_events_measured_after_each_equal_a_replay(
     with a retraction is extended in place by an event no retraction names, and refolded
     for any other; every case file and the measures equal a replay's."""
     from projections.case import apply_order
-    from projections.views import case_view
 
     ordered = sorted(events, key=apply_order)
     for _ in range(data.draw(st.integers(0, 3))):
@@ -433,15 +440,7 @@ def test_retractions_among_events_measured_after_each_equal_a_replay(
     for e in ordered:
         live.apply(e)
         live.measures(NOW, PERIOD)
-    replay = Projector()
-    replay.apply_all(events)
-    for case in CASES:
-        a, b = live.case_file(case), replay.case_file(case)
-        assert (a is None) == (b is None)
-        if a is not None and b is not None:
-            assert case_view(a, NOW) == case_view(b, NOW)
-            assert [e.event_id for e in a.retracted] == [e.event_id for e in b.retracted]
-    assert live.measures(NOW, PERIOD) == replay.measures(NOW, PERIOD)
+    assert_a_replay(live, events)
 
 
 @settings(max_examples=100, deadline=None)
