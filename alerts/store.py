@@ -205,11 +205,11 @@ class SavedAlerts:
     def active(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The JSON of ``GET /api/alerts``, as ``alerts.engine.Engine.active`` (share the
         alerts' JSON, do not modify it): the first ``limit`` if given."""
-        if limit is not None:  # as the judging process last said, if it said enough
-            first = self._store.status().get("first")
-            if first is not None and (limit <= len(first) or len(first) < FIRST_LISTED):
-                return list(first[:limit])
-        with self._lock:
+        with self._lock:  # one connection, shared by the server's threads
+            if limit is not None:  # as the judging process last said, if it said enough
+                first = self._store.status().get("first")
+                if first is not None and (limit <= len(first) or len(first) < FIRST_LISTED):
+                    return list(first[:limit])
             self._read()
             if self._listing is None:
                 if limit is not None:  # the gravest few, without sorting them all
@@ -220,10 +220,10 @@ class SavedAlerts:
     def firing_counts(self) -> dict[str, int]:
         """How many alerts are firing, by severity (as the judging process last said, or
         counted from the alerts saved)."""
-        said: dict[str, int] | None = self._store.status().get("firing")
-        if said is not None:
-            return said
         with self._lock:
+            said: dict[str, int] | None = self._store.status().get("firing")
+            if said is not None:
+                return said
             self._read()
             return dict(self._firing)
 
