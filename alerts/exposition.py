@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from alerts.rules import SEVERITIES
 from projections import Period
 from projections.law import APPEAL_AGAINST, APPEAL_OUTCOMES, CLOCK_IDS
 from projections.measures import CLOCK_FIELDS
@@ -27,7 +28,6 @@ from projections.scorecard import POINTS, Point, scorecard_json
 from sendwatch.source import Health
 
 WINDOWS: tuple[str, ...] = ("7d", "28d", "12m")
-SEVERITIES: tuple[str, ...] = ("warning", "critical", "page")
 RAG_CODE: dict[str, int] = {"green": 0, "amber": 1, "red": 2, "no data": -1, "not rated": -1}
 
 
@@ -83,19 +83,16 @@ def build_exposition(
     wall_clock: datetime,
     health: Health,
     counters: IngestCounters,
-    alerts: list[dict[str, Any]],
+    alerts_firing: Mapping[str, int],
     notifications: Mapping[str, int],
     points: tuple[Point, ...] = POINTS,
     consumer_lag: Mapping[int, int] | None = None,
     partitions: int | None = None,
 ) -> Exposition:
-    """An ``Exposition`` from any source's measures function (one call per window).
-
-    ``alerts`` are the source's alert list: an entry counts as firing when its ``state`` is
-    "firing" (or absent), under its ``severity``.
-    """
+    """An ``Exposition`` from any source's measures function (one call per window), with
+    how many alerts fire by severity (``Source.firing_counts``, or ``firing_by_severity``
+    of a list)."""
     by_window = {name: measures_for(period) for name, period in windows(now).items()}
-    firing = firing_by_severity(alerts)
     age = None
     if health.last_recorded_at is not None:
         age = max(0.0, (wall_clock - health.last_recorded_at).total_seconds())
@@ -104,7 +101,7 @@ def build_exposition(
         scorecard=scorecard_json(by_window["12m"], points),
         health=health,
         counters=counters,
-        alerts_firing=firing,
+        alerts_firing=alerts_firing,
         notifications=notifications,
         last_event_age=age,
         consumer_lag=consumer_lag,

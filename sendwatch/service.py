@@ -243,7 +243,7 @@ class EmbeddedSource:
                 wall_clock=datetime.now(UTC),
                 health=self.health(),
                 counters=self.counters,
-                alerts=self.alerts(),
+                alerts_firing=self.firing_counts(),
                 notifications=self.alerting_status().get("notifications", self.notifications),
                 points=self.points,
             )

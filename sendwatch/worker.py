@@ -45,6 +45,7 @@ from alerts.exposition import (
     ExpositionCollector,
     IngestCounters,
     build_exposition,
+    firing_by_severity,
     windows,
 )
 from alerts.rules import RulesError, load_rules
@@ -377,7 +378,7 @@ class KafkaSource:
             wall_clock=datetime.now(UTC),
             health=health,
             counters=counters,
-            alerts=alerts,
+            alerts_firing=firing_by_severity(alerts),
             notifications=self.notifications,
             points=self.points,
             consumer_lag={p: s.lag for p, s in sorted(worker.partitions.items())},

@@ -297,7 +297,12 @@ def _exposed_names(text: str) -> set[str]:
 
 
 def test_every_query_names_metrics_the_collector_really_yields() -> None:
-    from alerts.exposition import ExpositionCollector, IngestCounters, build_exposition
+    from alerts.exposition import (
+        ExpositionCollector,
+        IngestCounters,
+        build_exposition,
+        firing_by_severity,
+    )
     from sendwatch.source import Health
 
     now = date(2025, 6, 30)
@@ -315,7 +320,7 @@ def test_every_query_names_metrics_the_collector_really_yields() -> None:
         wall_clock=datetime(2025, 6, 30, 12, tzinfo=UTC),
         health=Health(True, 3, 1, 0, datetime(2025, 5, 19, 12, tzinfo=UTC)),
         counters=IngestCounters(accepted=3),
-        alerts=[{"severity": "warning"}],
+        alerts_firing=firing_by_severity([{"severity": "warning"}]),
         notifications={"sent": 1, "failed": 0},
         consumer_lag={0: 5, 1: 0},
         partitions=2,
