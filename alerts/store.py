@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from alerts.engine import Alert, ListingKey, in_listing_order, listing_key
-from alerts.rules import SEVERITIES
+from alerts.exposition import firing_by_severity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -191,8 +191,8 @@ FIRST_LISTED = 20  # the gravest alerts the judging process writes in its status
 class SavedAlerts:
     """The alerts another process judges and saves into ``store``, as it last saved them:
     after a new save, only the alerts it changed are read again (a backfill's dashboard
-    asked for thousands of alerts every second, and reading them all took seconds), and
-    the counts of those firing are kept as they change. Thread-safe."""
+    asked for thousands of alerts every second, and reading them all took seconds).
+    Thread-safe."""
 
     def __init__(self, store: SqliteAlertStore) -> None:
         self._store = store
@@ -200,7 +200,6 @@ class SavedAlerts:
         self._saves = -1
         self._entries: dict[str, tuple[ListingKey, dict[str, Any]]] = {}
         self._listing: list[dict[str, Any]] | None = None  # made when all are asked for
-        self._firing = dict.fromkeys(SEVERITIES, 0)
 
     def active(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The JSON of ``GET /api/alerts``, as ``alerts.engine.Engine.active`` (share the
@@ -219,13 +218,13 @@ class SavedAlerts:
 
     def firing_counts(self) -> dict[str, int]:
         """How many alerts are firing, by severity (as the judging process last said, or
-        counted from the alerts saved)."""
+        counted from the alerts saved, before it has said)."""
         with self._lock:
             said: dict[str, int] | None = self._store.status().get("firing")
             if said is not None:
                 return said
             self._read()
-            return dict(self._firing)
+            return firing_by_severity(json for _, json in self._entries.values())
 
     def _read(self) -> None:
         """What the saves since the last read changed (the stored JSON is ``to_json``'s)."""
@@ -233,17 +232,14 @@ class SavedAlerts:
             return
         self._saves, every, rows = self._store.changes(self._saves)
         if every:
-            self._entries, self._firing = {}, dict.fromkeys(SEVERITIES, 0)
-        entries, firing = self._entries, self._firing
+            self._entries = {}
+        entries = self._entries
         for fingerprint, state, body in rows:
-            old = entries.pop(fingerprint, None)
-            if old is not None and old[1]["state"] == "firing":
-                firing[old[1]["severity"]] -= 1
-            if state != FORGOTTEN:
+            if state == FORGOTTEN:
+                entries.pop(fingerprint, None)
+            else:
                 json = orjson.loads(body)
                 entries[fingerprint] = (listing_key(json), json)
-                if json["state"] == "firing":
-                    firing[json["severity"]] = firing.get(json["severity"], 0) + 1
         self._listing = None
 
     def status(self) -> dict[str, Any]:
