@@ -107,10 +107,15 @@ class EmbeddedSource:
             store.adopt(log.path)
         self.alert_engine: Engine | None = None
         self.saved_alerts: SavedAlerts | None = None
+        # what lists the alerts: the engine, or what the other process saved (read again
+        # only after its next save); either makes its listing only when asked after a change
+        self._listed: Engine | SavedAlerts
         if judge_alerts:
-            self.alert_engine = Engine(ruleset, base_url=base_url, points=points, store=store)
+            self.alert_engine = self._listed = Engine(
+                ruleset, base_url=base_url, points=points, store=store
+            )
         else:
-            self.saved_alerts = SavedAlerts(store)
+            self.saved_alerts = self._listed = SavedAlerts(store)
         with self.lock:
             catch_up(self.projector, log)
             self.dead_letters = log.dead_letter_count()  # one writer: kept current from here
@@ -131,16 +136,10 @@ class EmbeddedSource:
             return None if found is None else case_view(found, now)
 
     def alerts(self, limit: int | None = None) -> list[dict[str, Any]]:
-        if self.saved_alerts is not None:  # read again only after the other's next save
-            return self.saved_alerts.active(limit)
-        assert self.alert_engine is not None
-        return self.alert_engine.active(limit)  # listed afresh only after a change
+        return self._listed.active(limit)
 
     def firing_counts(self) -> dict[str, int]:
-        if self.saved_alerts is not None:
-            return self.saved_alerts.firing_counts()
-        assert self.alert_engine is not None
-        return self.alert_engine.firing_counts()
+        return self._listed.firing_counts()
 
     def alerting_status(self) -> dict[str, Any]:
         """What the alert process last said (its position, day and deliveries), or, when
