@@ -313,16 +313,21 @@ def measures(
 COMPLETED_FIELDS = (*CLOCK_FIELDS, "rate_incl_exceptions", "rate_excl_exceptions")
 
 
+def add_on_day(by_day: Dated, day: date, tally: Mapping[tuple[Any, ...], int]) -> None:
+    """Add one day's tally into tallies summed by day, in place."""
+    summed = by_day.get(day)
+    if summed is None:
+        by_day[day] = dict(tally)
+    else:
+        add(summed, tally)
+
+
 def dated_total(cases: Iterable[CaseFile]) -> Dated:
     """The ``dated`` tallies of many cases, summed by day."""
     by_day: Dated = {}
     for case in cases:
         for day, tally in dated(case).items():
-            summed = by_day.get(day)
-            if summed is None:
-                by_day[day] = dict(tally)
-            else:
-                add(summed, tally)
+            add_on_day(by_day, day, tally)
     return by_day
 
 

@@ -39,6 +39,7 @@ from projections.measures import (
     Period,
     Tally,
     add,
+    add_on_day,
     contribution,
     dated,
     day_share,
@@ -157,11 +158,7 @@ def _replace_dated(
         if before:
             change = dict(after)
             add(change, before, -1)
-        summed = by_day.get(day)
-        if summed is None:
-            by_day[day] = dict(change)
-        else:
-            add(summed, change)
+        add_on_day(by_day, day, change)
         for window in shares:
             add(window.total, day_share(day, change, window.period))
     if some:  # the other days kept from the old tally
@@ -314,14 +311,13 @@ class Projector:
         cases = self._cases
         for case_id in stale:
             state = cases[case_id]
-            keyed = state
-            keyed.sort()  # kept in apply order: the next refold's sort is then cheap
+            state.sort()  # kept in apply order: the next refold's sort is then cheap
             state.file = fold_keyed(
-                case_id, keyed, retractions=state.targets is not None, ordered=True
+                case_id, state, retractions=state.targets is not None, ordered=True
             )
-            state.last_key = last = keyed[-1][0]
+            state.last_key = last = state[-1][0]
             state.last_day = last[0]
-            state.last_seen = max([pair[1].recorded_at for pair in keyed])
+            state.last_seen = max([pair[1].recorded_at for pair in state])
 
     def _retally_changed(self) -> None:
         changed, self._changed = self._changed, set()
