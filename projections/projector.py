@@ -188,8 +188,8 @@ class _Case(list[Keyed]):
     def __init__(self, first: Keyed) -> None:
         super().__init__((first,))
         key, event = first
-        # of all of its events (retracted ones too): the newest key, day and recorded_at
-        # (kept by an extension, made again by a refold)
+        # of all of its events (retracted ones too): the newest key and day (kept by an
+        # extension, made again by a refold) and recorded_at (kept by ``apply``)
         self.last_key: tuple[date, int, int, int, str] = key
         self.last_day: date = key[0]
         self.last_seen: datetime = event.recorded_at
@@ -229,12 +229,13 @@ class Projector:
         recorded = event.recorded_at
         if self._last_recorded is None or recorded > self._last_recorded:
             self._last_recorded = recorded
-        self._changed.add(case_id)
         state = self._cases.get(case_id)
         if state is None:  # a new case
             state = self._cases[case_id] = _Case((key, event))
         else:
             state.append((key, event))
+            if recorded > state.last_seen:
+                state.last_seen = recorded
         if event.type == "event.retracted":
             if state.targets is None:
                 state.targets = set()
@@ -250,8 +251,7 @@ class Projector:
             state.last_key = key
             if event.day > state.last_day:
                 state.last_day = event.day
-            if recorded > state.last_seen:
-                state.last_seen = recorded
+            self._changed.add(case_id)
             if event.type not in STANDING_ONLY:
                 redate = self._redate
                 if event.type in EARLIER_DAYS or case.appeals:
@@ -263,8 +263,11 @@ class Projector:
                     if days is not None:
                         days.add(event.day)
             return True
-        self._stale.add(case_id)
-        self._redate[case_id] = None
+        stale = self._stale
+        if case_id not in stale:  # a stale case is already changed, on any day (replay: most)
+            stale.add(case_id)
+            self._changed.add(case_id)
+            self._redate[case_id] = None
         return True
 
     def apply_all(self, events: Iterable[Event]) -> int:
@@ -317,7 +320,6 @@ class Projector:
             )
             state.last_key = last = state[-1][0]
             state.last_day = last[0]
-            state.last_seen = max([pair[1].recorded_at for pair in state])
 
     def _retally_changed(self) -> None:
         changed, self._changed = self._changed, set()
