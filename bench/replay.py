@@ -4,7 +4,10 @@
 
 Three paths, all in this one process: bare decoding (the baseline); validating the JSONL
 and folding it (``sendwatch metrics --events``); replaying the embedded log, whose records
-were validated at ingest (``sendwatch run`` at start). Also memory per case.
+were validated at ingest (``sendwatch run`` at start). Also memory per case, and where a
+replay of the log spends its time, phase by phase: what any replay in CPython pays (reading
+and decoding the stored records) and what the statutory rules themselves cost (the fold's
+handlers and each case's tallies), each against bare decoding.
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ import time
 from datetime import date
 from pathlib import Path
 
+import orjson
+
 from bench.history import END, bare_decoding_seconds, sized_history
+from events import from_record
 from projections import Projector
+from projections.case import HANDLERS
+from projections.measures import dated, standing
+from projections.projector import paused_collector
 from streams.ingest import ingest
 from streams.log import EventLog
 from streams.replay import catch_up, replay_lines
@@ -32,6 +41,71 @@ def timed_measures(projector: Projector, now: date) -> float:
     start = time.perf_counter()
     projector.measures(now)
     return time.perf_counter() - start
+
+
+def folded(log: EventLog, rules: bool = True) -> tuple[Projector, float]:
+    """A projector of every event in ``log``, and the seconds its first fold of every case
+    took; ``rules`` False folds with no handler (the fold's own loop: sorting, the case
+    records, the history), to tell what the rules cost from what carrying them costs."""
+    projector = Projector()
+    with paused_collector():
+        for rows in log.read_raw():
+            for _, body in rows:
+                event = from_record(orjson.loads(body))
+                projector.apply(event)
+    saved = dict(HANDLERS)
+    if not rules:
+        HANDLERS.clear()
+    try:
+        start = time.perf_counter()
+        projector.case_file(event.case_id)  # folds every case first
+        return projector, time.perf_counter() - start
+    finally:
+        HANDLERS.update(saved)
+
+
+def phases(log: EventLog) -> list[tuple[str, float]]:
+    """Where a replay of the log spends its time: (phase, seconds), as ``catch_up`` then
+    ``measures`` would, each phase timed over every event before the next begins."""
+    clock = time.perf_counter
+    with paused_collector():
+        t0 = clock()
+        bodies = [body for rows in log.read_raw() for _, body in rows]
+        t1 = clock()
+        records = [orjson.loads(body) for body in bodies]
+        t2 = clock()
+        events = [from_record(record) for record in records]
+        t3 = clock()
+        Projector().apply_all(events)
+        t4 = clock()
+    read_s, loads_s, make_s, apply_s = t1 - t0, t2 - t1, t3 - t2, t4 - t3
+    del bodies, records, events
+    gc.collect()
+    projector, fold_s = folded(log)
+    t0 = clock()
+    projector.measures(END)
+    t1 = clock()
+    files = list(projector.case_files())
+    t2 = clock()
+    for file in files:
+        standing(file, END)
+        dated(file)
+    measures_s, tallies_s = t1 - t0, clock() - t2
+    del projector, files
+    gc.collect()
+    handlers_s = max(fold_s - folded(log, rules=False)[1], 0.0)
+    return [
+        ("read the stored records (SQLite)", read_s),
+        ("decode them (orjson), keeping them", loads_s),
+        ("make the events (from_record)", make_s),
+        ("apply them (by case, idempotent)", apply_s),
+        ("fold every case", fold_s),
+        ("  of which the rules (the handlers)", handlers_s),
+        ("tally and sum every case (measures)", measures_s),
+        ("  of which each case's tallies", tallies_s),
+        ("the rules alone (handlers and tallies)", handlers_s + tallies_s),
+        ("reading and decoding alone", read_s + loads_s),
+    ]
 
 
 def main() -> None:
@@ -60,6 +134,9 @@ def main() -> None:
         start = time.perf_counter()
         projector.measures(END)  # again: the live tallies are current
         again_s = time.perf_counter() - start
+        del projector
+        gc.collect()
+        steps = phases(log)
 
     base = count / decode_s
     print(f"events                                   {count:>12,}")
@@ -78,6 +155,9 @@ def main() -> None:
         f"memory held by the projector             {held / 2**20:>12,.0f} MiB"
         f"   ({held / cases:,.0f} bytes per case, {held / count:,.0f} per event)"
     )
+    print("where a replay of the log spends its time   µs an event   against bare decoding")
+    for name, seconds in steps:
+        print(f"  {name:<40} {seconds / count * 1e6:>6.2f}   {seconds / decode_s:6.2f}x")
 
 
 if __name__ == "__main__":
