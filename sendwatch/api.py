@@ -2,16 +2,17 @@
 
 The embedded service and the Kafka worker serve the same app: only the ``Source`` differs.
 Errors are JSON ``{"detail": "..."}`` that say what is wrong: 401 names the missing or
-invalid bearer token, 400 the bad query parameter or the malformed line, 413 an oversized
-body (nothing of it is stored), 415 an unknown content type.
+invalid bearer token, 400 the bad query parameter or where a JSON body is malformed, 413 an
+oversized body (nothing of it is stored), 415 an unknown content type.
 
 ``POST /api/events`` takes ``application/json`` (one event object, or an array of them) or
-JSONL (``application/x-ndjson``, ``application/jsonl`` or ``text/plain``). A body that is not
-well-formed JSON is refused whole (400, naming the line, nothing stored). A well-formed body
-whose items break the contract is not an error: the valid items are stored and the others
-reported in ``rejected`` with their line (for a JSON array: the item's position, from 1) and
-reason, and kept as dead letters. If no item at all is valid the answer is 422, with the
-same body (the dead letters are kept).
+JSONL (``application/x-ndjson``, ``application/jsonl`` or ``text/plain``). A JSON body that is
+not well-formed is refused whole (400, naming the line, nothing stored): it cannot be told
+into items. Items that break the contract are not an error: the valid items are stored and
+the others reported in ``rejected`` with their line (for a JSON array: the item's position,
+from 1) and reason, and kept as dead letters. A JSONL line that is not valid JSON is such an
+item, as it is for ``sendwatch ingest`` and on Kafka: each line is an event of its own. If no
+item at all is valid the answer is 422, with the same body (the dead letters are kept).
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def _json(value: Any, status: int = 200) -> Response:
 
 
 def event_lines(body: bytes, content_type: str) -> bytes:
-    """The body as JSONL, item n on line n; raises ``BodyError`` if it is not well-formed."""
+    """The body as JSONL, item n on line n; raises ``BodyError`` for a JSON body that is not
+    well-formed, or a body with no events. A JSONL line that is not valid JSON is left to the
+    decoder, which rejects it with its line like any invalid event."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json":
         try:
@@ -86,18 +89,7 @@ def event_lines(body: bytes, content_type: str) -> bytes:
             f"Content-Type {kind!r} is not accepted: send application/json (an event or an "
             "array of events) or application/x-ndjson (one event per line)",
         )
-    found = False
-    for number, line in enumerate(body.splitlines(), start=1):
-        if not line.strip():
-            continue
-        found = True
-        try:
-            orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            raise BodyError(
-                400, f"malformed JSON on line {number} column {error.colno}: {error.msg}"
-            ) from None
-    if not found:
+    if not body.strip():
         raise BodyError(400, "the body has no events")
     return body
 

@@ -159,12 +159,30 @@ def test_json_takes_one_object_or_an_array_whose_lines_are_item_positions(
     assert service.stored() == (3, 1)
 
 
-def test_malformed_jsonl_is_refused_whole_naming_the_line(loaded: Service) -> None:
-    body = jsonl(history()[:2]) + b'{"event_id": "z1", "type": \n' + jsonl(history()[2:3])
-    answer = loaded.post(body)
-    assert answer.status_code == 400
-    assert answer.json()["detail"].startswith("malformed JSON on line 3")
-    assert loaded.stored() == (len(history()), 0)
+def test_a_malformed_jsonl_line_is_a_dead_letter_naming_its_line_and_the_rest_are_stored(
+    service: Service,
+) -> None:
+    # each JSONL line is an event of its own, as for ``sendwatch ingest`` and on Kafka
+    cut = b'{"event_id": "z1", "type": '
+    body = jsonl(history()[:2]) + cut + b"\n" + jsonl(history()[2:3])
+    answer = service.post(body)
+    assert answer.status_code == 200
+    assert answer.json()["accepted"] == 3
+    [rejected] = answer.json()["rejected"]
+    assert rejected["line"] == 3
+    assert rejected["reason"].startswith("not valid JSON")
+    assert service.stored() == (3, 1)
+
+
+def test_a_jsonl_body_of_no_valid_json_is_422_and_every_line_a_dead_letter(
+    service: Service,
+) -> None:
+    pretty = orjson.dumps(history()[0], option=orjson.OPT_INDENT_2)  # JSON sent as JSONL
+    answer = service.post(pretty)
+    assert answer.status_code == 422
+    lines = len([line for line in pretty.splitlines() if line.strip()])
+    assert len(answer.json()["rejected"]) == lines
+    assert service.stored() == (0, lines)
 
 
 def test_malformed_json_is_refused_whole_naming_the_line(service: Service) -> None:
