@@ -264,7 +264,8 @@ class Projector:
                         days.add(event.day)
             return True
         stale = self._stale
-        if case_id not in stale:  # a stale case is already changed, on any day (replay: most)
+        if case_id not in stale:  # a stale case is marked changed on every day already
+            # (in a replay, most events find their case stale)
             stale.add(case_id)
             self._changed.add(case_id)
             self._redate[case_id] = None
