@@ -100,17 +100,17 @@ class EmbeddedSource:
         self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
         self.counters = IngestCounters()
         self._aggregates_due = False  # events followed since the aggregate rules were judged
-        # the alert rules (``RulesError`` before the log is read), their alerts in their own file
-        ruleset = load_rules(rules, points)
+        # the alert rules, when this process judges them (``RulesError`` before the log is
+        # read); their alerts in their own file
+        ruleset = load_rules(rules, points) if judge_alerts else None
         self.alert_store = store = SqliteAlertStore(connect(alerts_path(log.path)))
-        if judge_alerts:  # what an earlier version kept in the log's own file, moved out
-            store.adopt(log.path)
         self.alert_engine: Engine | None = None
         self.saved_alerts: SavedAlerts | None = None
         # what lists the alerts: the engine, or what the other process saved (read again
         # only after its next save); either makes its listing only when asked after a change
         self._listed: Engine | SavedAlerts
-        if judge_alerts:
+        if ruleset is not None:
+            store.adopt(log.path)  # what an earlier version kept in the log's own file
             self.alert_engine = self._listed = Engine(
                 ruleset, base_url=base_url, points=points, store=store
             )
