@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PORT   ?= 8000
+DEMO_YEARS ?= 3
 
 .PHONY: demo test setup setup-dev system check clean
 
@@ -25,7 +26,7 @@ system:
 
 # Simulate a Kent-sized history, load it, and serve the live dashboard and API.
 demo: setup
-	scripts/demo.sh $(PORT)
+	scripts/demo.sh $(PORT) $(DEMO_YEARS)
 
 check: setup-dev
 	$(BIN)/ruff check .
