@@ -5,7 +5,7 @@
 # with only the runtime dependencies, then stops the demo. A runtime dependency declared only
 # in the dev extra fails here, as it would on a council's machine.
 #
-#   scripts/newcomer.sh [PORT]      (default 8765; the demo's history is small: one year)
+#   scripts/newcomer.sh [PORT]      (default 8765; DEMO_YEARS=1 for a shorter history)
 set -euo pipefail
 port="${1:-8765}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,7 +35,7 @@ cd "$work/sendwatch"
 
 # `make demo`, exactly as the README says, in its own process group so it can be stopped whole
 echo "newcomer: make demo PORT=$port (fresh .venv, no dev extra)"
-setsid make demo PORT="$port" DEMO_YEARS="${DEMO_YEARS:-1}" >"$log" 2>&1 &
+setsid make demo PORT="$port" ${DEMO_YEARS:+DEMO_YEARS="$DEMO_YEARS"} >"$log" 2>&1 &
 demo_pid=$!
 
 deadline=$((SECONDS + 900))
@@ -55,7 +55,8 @@ if [ "$events" -le 0 ]; then
   echo "newcomer: the dashboard answered with no events loaded: $body" >&2
   exit 1
 fi
-curl -fsS "http://127.0.0.1:$port/" | grep -q "sendwatch" || {
+page="$(curl -fsS "http://127.0.0.1:$port/")"
+printf '%s' "$page" | grep -q "sendwatch" || {
   echo "newcomer: the dashboard page did not load" >&2
   exit 1
 }
