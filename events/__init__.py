@@ -1,4 +1,4 @@
-"""The event contract (CONTRACT.md section 1): models, versions and upcasters, the decoder."""
+"""The event contract (CONTRACT.md section 1, v1.1): models, versions and upcasters, the decoder."""
 
 from events.codec import (
     Event,
@@ -8,6 +8,7 @@ from events.codec import (
     decode_event,
     encode,
     from_record,
+    from_stored,
     read_event,
 )
 from events.envelope import json_schema
@@ -23,6 +24,7 @@ __all__ = [
     "decode_event",
     "encode",
     "from_record",
+    "from_stored",
     "json_schema",
     "read_event",
 ]

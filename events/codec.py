@@ -1,17 +1,25 @@
 """The one event decoder: raw JSON in, a validated stored record and a hot-path ``Event`` out.
 
 Two entry points:
-- ``decode``: untrusted input (a JSONL line, a Kafka message, an HTTP item). Validates with
-  pydantic and returns the record to store: the event as it came (unknown fields kept), with
-  ``schema`` filled in and ``recorded_at`` normalised to UTC (stamped on arrival if absent).
+- ``decode``: untrusted input (a JSONL line, a Kafka message, an HTTP item). It parses the
+  text once, with orjson, and validates the parsed object with pydantic (strict, closed: a
+  field the contract does not define is rejected), then checks what pydantic does not: that
+  the dates are real and plausible, and that the event is plain JSON (CONTRACT.md section
+  1.1). It returns the record to store: the event as it came, with ``schema`` filled in and
+  ``recorded_at`` normalised to UTC (stamped on arrival if absent).
 - ``from_record``: a record this code stored earlier (the embedded log, a Kafka topic after
   validation). No validation, only the upcast to the current schema: this is the replay path.
+
+``decode``, ``decode_event``, ``read_event`` and ``from_stored`` raise ``InvalidEvent`` and
+nothing else, whatever the input: any other error is turned into one, so that no input can
+stop a caller.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -24,10 +32,22 @@ from events.envelope import (
     parse_instant,
     parse_occurred,
 )
-from events.types import DATA_MODELS
+from events.types import DATA_MODELS, DATE_PATTERN, MAX_EXACT
 from events.upcast import current_schema, upcast
 
 Record = dict[str, Any]
+
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, ignored at the start of a file or a body
+MAX_BYTES = 64 * 1024  # one event's JSON text, in bytes
+MAX_DEPTH = 8  # objects and arrays, the event itself being the first
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+FUTURE = timedelta(days=1)  # how far occurred_at may be after recorded_at
+# the fields each type's data has that are dates (ISO 8601 strings, kept as they came)
+DATA_DATES: dict[str, tuple[str, ...]] = {"transfer.due": ("transfer_date",)}
+DATE_FIELDS = frozenset({"occurred_at", "recorded_at", "transfer_date"})
+_NOT_A_NUMBER = re.compile(rb"[:,\[]\s*-?(?:NaN|Infinity)")
+_SHOWN = 40  # characters of an input value or field name quoted in a reason
 
 
 class InvalidEvent(ValueError):
@@ -54,37 +74,99 @@ class Event:
     data: dict[str, Any]  # at the type's current schema
 
 
-def _reason(error: ValidationError, prefix: str = "") -> str:
+def _shown(value: Any) -> str:
+    """A value quoted in a reason, cut short: a reason never carries a whole input."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def _date_reason(where: str, kind: str, item: Any) -> str:
+    given = item.get("input")
+    what = (
+        "an ISO 8601 date (YYYY-MM-DD)"
+        if kind == "date"
+        else ("an ISO 8601 date or datetime (such as 2025-03-14 or 2025-03-14T09:30:00+00:00)")
+    )
+    if isinstance(given, str):
+        return f"{where}: {_shown(given)!r} is not {what}"
+    if isinstance(given, int | float) and not isinstance(given, bool):
+        return f"{where}: expected {what} as a string, not the number {_shown(given)}"
+    return f"{where}: expected {what} as a string"
+
+
+def _reason(error: ValidationError, kind: str | None = None, prefix: str = "") -> str:
     parts = []
     for item in error.errors(include_url=False):
-        if item["type"] == "json_invalid":
-            return f"not valid JSON: {item['ctx'].get('error', item['msg'])}"
-        if item["type"] in ("model_attributes_type", "dict_type") and not item["loc"]:
+        code = item["type"]
+        if code in ("model_attributes_type", "model_type", "dict_type") and not item["loc"]:
             return "event: expected a JSON object"
-        if item["type"] == "union_tag_invalid":
-            return f"type: unknown event type {item['ctx']['tag']!r}"
-        if item["type"] == "union_tag_not_found":
+        if code == "union_tag_invalid":
+            return f"type: unknown event type {_shown(item['ctx']['tag'])!r}"
+        if code == "union_tag_not_found":
             return "type: Field required"
         # a discriminated union puts the type's name first: "request.received.data.x"
-        loc = [str(p) for p in item["loc"]]
+        loc = [_shown(str(p)) for p in item["loc"]]
         if loc and loc[0] in DATA_MODELS:
+            kind = loc[0]
             loc = loc[1:]
-        where = ".".join(loc) or "event"
         if prefix:
-            where = f"{prefix}.{where}"
+            loc = [prefix, *loc]
+        where = ".".join(loc) or "event"
+        if code == "extra_forbidden":
+            of = f"`{kind}`" if kind else "an event"
+            parts.append(f"sendwatch keeps no personal data: `{where}` is not a field of {of}")
+            continue
+        if loc and loc[-1] in DATE_FIELDS and code in ("string_type", "string_pattern_mismatch"):
+            parts.append(_date_reason(where, "date" if loc[-1] == "transfer_date" else "", item))
+            continue
         message = item["msg"]
-        if message.startswith("Value error, "):
+        if code in ("model_type", "model_attributes_type", "dict_type"):
+            message = "expected a JSON object"
+        elif message.startswith("Value error, "):
             message = message[len("Value error, ") :]
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
 
 
+def _not_plain(value: Any, path: str = "", depth: int = 1) -> str | None:
+    """What makes a parsed event not plain JSON (section 1.1), naming where, or None: objects
+    and arrays nested deeper than ``MAX_DEPTH``, numbers outside +-2^53. Asked only of an
+    event that failed validation: an accepted event is always plain, as the contract's
+    fields are flat and its numbers bounded."""
+    stack: list[tuple[Any, int, str]] = [(value, depth, path)]
+    while stack:
+        item, depth, path = stack.pop()
+        if type(item) is dict or type(item) is list:
+            if depth > MAX_DEPTH:
+                return (
+                    f"{path}: objects and arrays nested more than {MAX_DEPTH} deep "
+                    "(an event is flat JSON)"
+                )
+            pairs = item.items() if type(item) is dict else enumerate(item)
+            for key, child in pairs:
+                if type(child) in (dict, list, int, float):
+                    name = _shown(str(key))
+                    where = (
+                        (f"{path}[{key}]" if type(item) is list else f"{path}.{name}")
+                        if path
+                        else name
+                    )
+                    stack.append((child, depth + 1, where))
+        elif (type(item) is int or type(item) is float) and abs(item) > MAX_EXACT:
+            return (
+                f"{path}: the number {_shown(item)} is outside ±2^53 "
+                "(not every JSON reader would keep it exact)"
+            )
+    return None
+
+
 def decode(text: bytes | str, *, arrival: datetime | None, council: str | None = None) -> Record:
     """Validate one event's JSON text and return the normalised record to store.
 
-    ``arrival`` stamps ``recorded_at`` when the event has none; None means "when it
-    occurred" (for a history read straight from a file). ``council`` is the default
-    local-authority code. Raises ``InvalidEvent`` naming the field and what is wrong.
+    ``arrival`` (aware, UTC) stamps ``recorded_at`` when the event has none; None means
+    "when it occurred" (for a history read straight from a file). ``council`` is the
+    default local-authority code. Raises ``InvalidEvent`` naming the field and what is
+    wrong, and nothing else.
     """
     return _decode(text, arrival, council)[0]
 
@@ -95,7 +177,7 @@ def decode_event(
     """``decode``, and the hot-path event of the record (what ``from_record`` would make
     of it, from the values already parsed rather than by reading the record again)."""
     record, day, second, recorded = _decode(text, arrival, council)
-    return record, _event(record, record["type"], day, second, recorded)
+    return record, _event_of(record, day, second, recorded)
 
 
 def read_event(text: bytes | str, *, arrival: datetime | None) -> Event:
@@ -103,40 +185,134 @@ def read_event(text: bytes | str, *, arrival: datetime | None) -> Event:
     from a file, the Kafka worker): the same validation and the same event, without
     writing the record's stored form (its ``recorded_at`` text, the default council)."""
     record, day, second, recorded = _decode(text, arrival, None, store=False)
-    return _event(record, record["type"], day, second, recorded)
+    return _event_of(record, day, second, recorded)
+
+
+def _event_of(record: Record, day: date, second: int, recorded: datetime) -> Event:
+    try:
+        return _event(record, record["type"], day, second, recorded)
+    except Exception as error:  # an upcaster that fails is a rejection, never a crash
+        raise InvalidEvent(unreadable(error)) from None
+
+
+def unreadable(error: Exception) -> str:
+    """The last resort: an error no check foresaw, as a rejection that names it."""
+    detail = str(error)
+    if len(detail) > 200:
+        detail = detail[:200] + "…"
+    return f"event: could not be read: {type(error).__name__}: {detail}"
 
 
 def _decode(
     text: bytes | str, arrival: datetime | None, council: str | None, store: bool = True
 ) -> tuple[Record, date, int, datetime]:
     try:
-        envelope = EVENT_ADAPTER.validate_json(text)
-    except ValidationError as error:
-        raise InvalidEvent(_reason(error)) from None
-    try:
-        day, second = parse_occurred(envelope.occurred_at)
-    except ValueError:
-        raise InvalidEvent(
-            f"occurred_at: not an ISO 8601 date or datetime: {envelope.occurred_at!r}"
-        ) from None
-    recorded = arrival or parse_instant(envelope.occurred_at)
-    if envelope.recorded_at is not None:
+        return _checked(text, arrival, council, store)
+    except InvalidEvent:
+        raise
+    except Exception as error:
+        raise InvalidEvent(unreadable(error)) from None
+
+
+def _checked(
+    text: bytes | str, arrival: datetime | None, council: str | None, store: bool
+) -> tuple[Record, date, int, datetime]:
+    if type(text) is not bytes:
         try:
-            recorded = parse_instant(envelope.recorded_at)
-        except ValueError:
+            text = text.encode() if isinstance(text, str) else bytes(text)
+        except UnicodeEncodeError as error:
+            raise InvalidEvent(f"not valid UTF-8: {error.reason}") from None
+    if len(text) > MAX_BYTES:
+        raise InvalidEvent(
+            f"event: {len(text):,} bytes, over the limit of {MAX_BYTES:,} bytes (64 KiB) "
+            "for one event"
+        )
+    try:
+        record = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        if _NOT_A_NUMBER.search(text):
             raise InvalidEvent(
-                f"recorded_at: not an ISO 8601 datetime: {envelope.recorded_at!r}"
+                f"not valid JSON: NaN and Infinity are not JSON numbers ({error})"
             ) from None
-    record: Record = orjson.loads(text)
+        raise InvalidEvent(f"not valid JSON: {error}") from None
+    if type(record) is not dict:
+        raise InvalidEvent("event: expected a JSON object")
+    try:
+        envelope = EVENT_ADAPTER.validate_python(record)
+    except ValidationError as error:
+        raise InvalidEvent(_not_plain(record) or _reason(error)) from None
     kind = envelope.type
-    if kind in VERSIONED or envelope.schema_version != 1:
-        _check_version(kind, envelope.schema_version, record.get("data", {}))
-    record["schema"] = envelope.schema_version
+    occurred_at = envelope.occurred_at
+    _plausible(occurred_at, "occurred_at")
+    try:
+        day, second = parse_occurred(occurred_at)
+    except ValueError as error:
+        raise InvalidEvent(
+            f"occurred_at: {occurred_at} is not a real date or time ({error})"
+        ) from None
+    recorded_at = envelope.recorded_at
+    if recorded_at is not None:
+        _plausible(recorded_at, "recorded_at")
+        try:
+            recorded = parse_instant(recorded_at)
+        except ValueError as error:
+            raise InvalidEvent(
+                f"recorded_at: {recorded_at} is not a real date or time ({error})"
+            ) from None
+        _not_from_the_future(occurred_at, day, recorded, f"recorded_at ({recorded_at})")
+    elif arrival is not None:
+        recorded = arrival
+        _not_from_the_future(
+            occurred_at, day, arrival, f"its arrival ({arrival.isoformat(timespec='seconds')})"
+        )
+    else:
+        recorded = parse_instant(occurred_at)
+    if kind in DATA_DATES:
+        data = record["data"]
+        for name in DATA_DATES[kind]:
+            if data.get(name) is not None:
+                _real_date(data[name], f"data.{name}")
+    schema = envelope.schema_version
+    if kind in VERSIONED or schema != 1:
+        _check_version(kind, schema, record.get("data", {}))
+    record["schema"] = schema
     if store:
         record["recorded_at"] = recorded.isoformat()
         if council is not None and record.get("council") is None:
             record["council"] = council
     return record, day, second, recorded
+
+
+def _plausible(value: str, field: str) -> None:
+    """Years 2000 to 2100, checked on the text (which the envelope's pattern has made start
+    with four ASCII digits) before any arithmetic: converting "0001-01-01T00:00:00+05:00" to
+    UTC overflows, and so does a clock's due date in 9999."""
+    if not EARLIEST_YEAR <= int(value[:4]) <= LATEST_YEAR:
+        raise InvalidEvent(
+            f"{field}: {_shown(value)} is not a plausible date "
+            f"(expected {EARLIEST_YEAR}-01-01 to {LATEST_YEAR}-12-31)"
+        )
+
+
+def _real_date(value: str, field: str) -> date:
+    _plausible(value, field)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidEvent(f"{field}: {value} is not a real date ({error})") from None
+
+
+def _not_from_the_future(occurred_at: str, day: date, limit: datetime, what: str) -> None:
+    """``occurred_at`` at most a day after ``limit`` (section 1.1: no events from the
+    future). An event whose London day is not after ``limit``'s UTC day (the usual case)
+    passes without working out its instant: it happened before the next UTC midnight, at
+    or before which London's midnight falls."""
+    if limit.tzinfo is UTC and day <= limit.date():
+        return
+    if parse_instant(occurred_at) > limit + FUTURE:
+        raise InvalidEvent(
+            f"occurred_at: {occurred_at} is more than a day after {what}: no events from the future"
+        )
 
 
 def _check_version(kind: str, schema: int, data: Any) -> None:
@@ -147,9 +323,9 @@ def _check_version(kind: str, schema: int, data: Any) -> None:
             f"schema: {kind} has no schema {schema} (this version of sendwatch reads 1 to {newest})"
         )
     try:
-        adapter.validate_json(orjson.dumps(data))
+        adapter.validate_python(data)
     except ValidationError as error:
-        raise InvalidEvent(_reason(error, "data")) from None
+        raise InvalidEvent(_not_plain(data, "data", 2) or _reason(error, kind, "data")) from None
 
 
 def from_record(record: Record) -> Event:
@@ -178,26 +354,44 @@ def from_stored(value: bytes | str) -> Event:
     ``InvalidEvent`` (never anything else) for a value that is not such a record, so that it
     is rejected like any bad message instead of stopping its reader."""
     try:
-        record = orjson.loads(value)
-        if type(record) is not dict:
-            raise InvalidEvent("stored record: expected a JSON object")
-        event = from_record(record)
+        event = _stored(value)
     except InvalidEvent:
         raise
     except orjson.JSONDecodeError as error:
         raise InvalidEvent(f"stored record: not valid JSON: {error}") from None
     except KeyError as error:
-        raise InvalidEvent(f"stored record: {error.args[0]}: Field required") from None
-    except (TypeError, ValueError, AttributeError) as error:
-        raise InvalidEvent(f"stored record: {error}") from None
+        raise InvalidEvent(f"stored record: {_shown(error.args[0])}: Field required") from None
+    except (TypeError, ValueError, AttributeError, OverflowError) as error:
+        raise InvalidEvent(f"stored record: {_shown(str(error))}") from None
+    except Exception as error:  # the last resort: nothing else escapes
+        raise InvalidEvent(f"stored record: {unreadable(error)}") from None
+    return event
+
+
+def _stored(value: bytes | str) -> Event:
+    record = orjson.loads(value)
+    if type(record) is not dict:
+        raise InvalidEvent("stored record: expected a JSON object")
+    event = from_record(record)
     if type(event.event_id) is not str or not event.event_id:
         raise InvalidEvent("stored record: event_id: expected a non-empty string")
     if type(event.case_id) is not str or not event.case_id:
         raise InvalidEvent("stored record: case_id: expected a non-empty string")
     if event.type not in DATA_MODELS:
-        raise InvalidEvent(f"stored record: type: unknown event type {event.type!r}")
+        raise InvalidEvent(f"stored record: type: unknown event type {_shown(event.type)!r}")
     if type(event.data) is not dict:
         raise InvalidEvent("stored record: data: expected a JSON object")
     if event.recorded_at.tzinfo is None:
         raise InvalidEvent("stored record: recorded_at: expected a time with its UTC offset")
+    # what the fold does arithmetic on must be plausible (an older sendwatch stored any year)
+    if not EARLIEST_YEAR <= event.day.year <= LATEST_YEAR:
+        raise InvalidEvent(
+            f"stored record: occurred_at: {event.day} is not a plausible date "
+            f"(expected {EARLIEST_YEAR}-01-01 to {LATEST_YEAR}-12-31)"
+        )
+    for name in DATA_DATES.get(event.type, ()):
+        given = event.data.get(name)
+        if type(given) is not str or re.fullmatch(DATE_PATTERN, given) is None:
+            raise InvalidEvent(f"stored record: data.{name}: {_shown(given)!r} is not a date")
+        _real_date(given, f"stored record: data.{name}")
     return event

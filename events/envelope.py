@@ -1,10 +1,12 @@
 """The event envelope (CONTRACT.md section 1), the validators of every type's ``data`` by
 schema version, and the JSON Schema of the whole contract.
 
-``EVENT_ADAPTER`` validates a whole event from JSON text in one pass, discriminated on
-``type``, strictly (``true`` is a boolean, ``"true"`` is not), so what passes can be stored
-exactly as it came. A type whose ``data`` has had several schemas is then checked against
-the validator of its own version (``DATA_ADAPTERS``). ``events.codec`` drives both.
+``EVENT_ADAPTER`` validates a whole event, already parsed from its JSON text by orjson (one
+parser decides what the text says), in one pass, discriminated on ``type``, strictly
+(``true`` is a boolean, ``"true"`` is not; a date is a string, never a number), and closed
+(a field the contract does not define is rejected), so what passes can be stored exactly as
+it came. A type whose ``data`` has had several schemas is then checked against the
+validator of its own version (``DATA_ADAPTERS``). ``events.codec`` drives both.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
-from events.types import DATA_MODELS, Data, EotasAgreedV1
+from events.types import DATA_MODELS, DATE_OR_DATETIME_PATTERN, MAX_EXACT, Data, EotasAgreedV1
 from events.upcast import current_schema
 
 LONDON = ZoneInfo("Europe/London")
@@ -50,22 +52,24 @@ def parse_instant(value: str) -> datetime:
 class Envelope(BaseModel):
     """Fields every event has. ``schema`` is the version of the type's ``data``.
 
-    Unknown top-level fields are ignored here but kept in the stored record. The two
-    timestamps are parsed (and so checked) by ``events.codec``, outside pydantic, because a
-    Python validator here would halve the decoder's speed.
+    A top-level field not defined here is rejected. The two timestamps are checked for
+    their form here (a pattern) and for being real and plausible dates by ``events.codec``,
+    outside pydantic, because a Python validator here would halve the decoder's speed.
     """
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     event_id: str = Field(min_length=1, max_length=128)
-    schema_version: int = Field(default=1, ge=1, alias="schema")
+    schema_version: int = Field(default=1, ge=1, le=MAX_EXACT, alias="schema")
     case_id: str = Field(pattern=CASE_ID_PATTERN)
     occurred_at: str = Field(
-        description="ISO 8601 date or datetime; naive values are Europe/London",
+        pattern=DATE_OR_DATETIME_PATTERN,
+        description="ISO 8601 date or datetime, 2000 to 2100; naive values are Europe/London",
         examples=["2025-03-14", "2025-03-14T09:30:00", "2025-03-14T09:30:00+00:00"],
     )
     recorded_at: str | None = Field(
         default=None,
+        pattern=DATE_OR_DATETIME_PATTERN,
         description="ISO 8601 datetime the source system recorded it; stamped on arrival if absent",
     )
     type: str
@@ -93,8 +97,8 @@ def _one_of(models: Any) -> Any:
 OLD_DATA_MODELS: dict[tuple[str, int], type[Data]] = {("eotas.agreed", 1): EotasAgreedV1}
 VERSIONED = frozenset(kind for kind, _ in OLD_DATA_MODELS)
 
-# Validates any event in one pass from JSON text. A type with several data schemas takes
-# ``data`` as an object here and is checked against its own version afterwards.
+# Validates any event (parsed from JSON by orjson) in one pass. A type with several data
+# schemas takes ``data`` as an object here and is checked against its own version afterwards.
 EVENT_ADAPTER: TypeAdapter[Envelope] = TypeAdapter(
     _one_of(
         _event_model(t, dict[str, Any] if t in VERSIONED else m) for t, m in DATA_MODELS.items()
@@ -112,7 +116,7 @@ def json_schema() -> dict[str, Any]:
         _one_of(_event_model(t, m) for t, m in DATA_MODELS.items())
     )
     schema = adapter.json_schema(by_alias=True)
-    schema["title"] = "sendwatch event (contract v1)"
+    schema["title"] = "sendwatch event (contract v1.1)"
     return schema
 
 

@@ -1,143 +1,76 @@
-"""The `data` of every event type in contract v1 (CONTRACT.md section 1), one model a type.
+"""The `data` of every event type in contract v1.1 (CONTRACT.md section 1), one model a type.
 
-Closed sets of values are enums; unknown fields are kept (``extra="allow"``), never rejected.
+Closed sets of values are ``Literal``s (validated in strict mode from the parsed JSON, where
+an enum would want an instance of itself). A field a type does not define is rejected
+(``extra="forbid"``): sendwatch keeps no personal data (section 1.1). Dates are ISO 8601
+strings, checked by pattern here and for being real and plausible by ``events.codec``; the
+stored record keeps them as they came.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# An ISO 8601 calendar date, YYYY-MM-DD (extended format): what ``date.fromisoformat``
+# reads exactly as written. Python also reads other forms (a week date, the basic format,
+# and "2025010112" as 1 January), so nothing else may reach a reader.
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# A date, or a date and a time to the minute or second (fractions allowed), with an offset
+# or Z or neither (then it is Europe/London time); "T" or a space between them.
+DATE_OR_DATETIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+)
+# JSON numbers every reader holds exactly (section 1.1: integers outside +-2^53 are refused)
+MAX_EXACT = 2**53
+
 
 class Data(BaseModel):
-    """Base of every event's ``data``: unknown fields are kept as they came."""
+    """Base of every event's ``data``: a field the type does not define is rejected."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --- closed sets ---------------------------------------------------------------------------
 
-
-class RequestedBy(StrEnum):
-    parent = "parent"
-    young_person = "young_person"
-    school = "school"
-    health = "health"
-    social_care = "social_care"
-    other = "other"
-
-
-class AssessDecision(StrEnum):
-    assess = "assess"
-    refuse = "refuse"
-
-
-class PlanDecision(StrEnum):
-    issue = "issue"
-    not_issue = "not_issue"
-
-
-class ExceptionClock(StrEnum):
-    assess_decision = "assess_decision"
-    no_plan_decision = "no_plan_decision"
-    final_plan = "final_plan"
-    tribunal_order = "tribunal_order"
-
-
-class ExceptionGround(StrEnum):
-    school_closure = "school_closure"
-    early_years_closure = "early_years_closure"
-    personal_circumstances = "personal_circumstances"
-    absence = "absence"
-
-
-class ReviewDecision(StrEnum):
-    maintain = "maintain"
-    amend = "amend"
-    cease = "cease"
-
-
-class TransferKind(StrEnum):
-    school = "school"
-    post16 = "post16"
-
-
-class AppealAgainst(StrEnum):
-    refusal_to_assess = "refusal_to_assess"
-    refusal_to_issue = "refusal_to_issue"
-    contents = "contents"
-    placement = "placement"
-    refusal_to_amend = "refusal_to_amend"
-    refusal_to_reassess = "refusal_to_reassess"
-    cease = "cease"
-
-
-class AppealOutcome(StrEnum):
-    withdrawn = "withdrawn"
-    conceded = "conceded"
-    appellant_won = "appellant_won"
-    la_won = "la_won"
-
-
-class OrderKind(StrEnum):
-    assess = "assess"
-    make_plan = "make_plan"
-    amend_plan = "amend_plan"
-    name_setting = "name_setting"
-    maintain = "maintain"
-    reconsider = "reconsider"
-
-
-class OrderBasis(StrEnum):
-    order = "order"
-    unopposed = "unopposed"
-    mediation = "mediation"
-
-
-class OrderStep(StrEnum):
-    notify = "notify"
-    draft = "draft"
-    final = "final"
-
-
-class OrderOutcome(StrEnum):
-    plan = "plan"
-    no_plan = "no_plan"
-
-
-class LostReason(StrEnum):
-    no_suitable_placement = "no_suitable_placement"
-    excluded = "excluded"
-    health = "health"
-    other = "other"
-
-
-class Provision(StrEnum):
-    school = "school"
-    eotas = "eotas"
-    alternative = "alternative"
-
-
-class Channel(StrEnum):
-    email = "email"
-    phone = "phone"
-    portal = "portal"
-    letter = "letter"
-
-
-class Met(StrEnum):
-    met = "met"
-    not_met = "not_met"
-
-
-class Grade(StrEnum):
-    outstanding = "outstanding"
-    good = "good"
-    requires_improvement = "requires_improvement"
-    inadequate = "inadequate"
-
+RequestedBy = Literal["parent", "young_person", "school", "health", "social_care", "other"]
+AssessDecision = Literal["assess", "refuse"]
+PlanDecision = Literal["issue", "not_issue"]
+ExceptionClock = Literal["assess_decision", "no_plan_decision", "final_plan", "tribunal_order"]
+ExceptionGround = Literal[
+    "school_closure",
+    "early_years_closure",
+    "personal_circumstances",
+    "absence",
+    "not_recorded",  # the source says an exception applies, not which ground (SEN2's flag)
+]
+ReviewDecision = Literal["maintain", "amend", "cease"]
+TransferKind = Literal["school", "post16"]
+AppealAgainst = Literal[
+    "refusal_to_assess",
+    "refusal_to_issue",
+    "contents",
+    "placement",
+    "refusal_to_amend",
+    "refusal_to_reassess",
+    "cease",
+]
+AppealOutcome = Literal["withdrawn", "conceded", "appellant_won", "la_won"]
+OrderKind = Literal["assess", "make_plan", "amend_plan", "name_setting", "maintain", "reconsider"]
+OrderBasis = Literal["order", "unopposed", "mediation"]
+OrderStep = Literal["notify", "draft", "final"]
+OrderOutcome = Literal["plan", "no_plan"]
+LostReason = Literal["no_suitable_placement", "excluded", "health", "other"]
+Provision = Literal["school", "eotas", "alternative"]
+Channel = Literal["email", "phone", "portal", "letter"]
+Met = Literal["met", "not_met"]
+Grade = Literal["outstanding", "good", "requires_improvement", "inadequate"]
+# SEN2's primary need codes
+PrimaryNeed = Literal[
+    "SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD", "DS", "OTH"
+]
 
 Id = Field(min_length=1, max_length=128)
 
@@ -164,6 +97,7 @@ class Empty(Data):
 class PlanIssued(Data):
     setting_id: str | None = None
     setting_type: str | None = None
+    primary_need: PrimaryNeed | None = None
 
 
 class ExceptionApplied(Data):
@@ -191,7 +125,11 @@ class ReviewComplianceChecked(Data):
 
 
 class TransferDue(Data):
-    transfer_date: date
+    transfer_date: str = Field(
+        pattern=DATE_PATTERN,
+        description="ISO 8601 date, YYYY-MM-DD, 2000-01-01 to 2100-12-31",
+        json_schema_extra={"format": "date"},
+    )
     kind: TransferKind
 
 
@@ -236,18 +174,21 @@ class EducationResumed(Data):
     provision: Provision
 
 
+HOURS_IN_A_WEEK = 168
+
+
 class EotasAgreedV1(Data):
     """Schema 1 of ``eotas.agreed``: the annual cost in pounds, as a number."""
 
-    hours_per_week: float | None = Field(default=None, ge=0)
-    annual_cost: float | None = Field(default=None, ge=0)
+    hours_per_week: float | None = Field(default=None, ge=0, le=HOURS_IN_A_WEEK)
+    annual_cost: float | None = Field(default=None, ge=0, le=MAX_EXACT // 100)
 
 
 class EotasAgreed(Data):
     """Schema 2 of ``eotas.agreed``: money as whole pence, so sums are exact."""
 
-    hours_per_week: float | None = Field(default=None, ge=0)
-    annual_cost_pence: int | None = Field(default=None, ge=0)
+    hours_per_week: float | None = Field(default=None, ge=0, le=HOURS_IN_A_WEEK)
+    annual_cost_pence: int | None = Field(default=None, ge=0, le=MAX_EXACT)
 
 
 class ContactReceived(Data):
@@ -262,6 +203,7 @@ class ContactResponded(Data):
 
 class CaseworkerAssigned(Data):
     caseworker_id: str = Id
+    team: str | None = None  # the team or locality the caseworker works in
 
 
 class PlanAudited(Data):
@@ -273,6 +215,12 @@ class PlanAudited(Data):
 
 class SenSupportStarted(Data):
     setting_id: str = Field(min_length=1)
+
+
+class SenSupportEnded(Data):
+    """With ``setting_id``, only the SEN support at that setting ends."""
+
+    setting_id: str | None = Field(default=None, min_length=1)
 
 
 class EventRetracted(Data):
@@ -313,7 +261,7 @@ DATA_MODELS: dict[str, type[Data]] = {
     "caseworker.assigned": CaseworkerAssigned,
     "plan.audited": PlanAudited,
     "sen_support.started": SenSupportStarted,
-    "sen_support.ended": Empty,
+    "sen_support.ended": SenSupportEnded,
     "event.retracted": EventRetracted,
 }
 

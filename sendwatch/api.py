@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from events.codec import BOM, MAX_DEPTH
 from projections import CLOCK_IDS, CLOCKS, Period
 from projections.calendar import add_months
 from projections.law import ClockRule
@@ -68,7 +69,13 @@ def _json(value: Any, status: int = 200) -> Response:
 def event_lines(body: bytes, content_type: str) -> bytes:
     """The body as JSONL, item n on line n; raises ``BodyError`` for a JSON body that is not
     well-formed, or a body with no events. A JSONL line that is not valid JSON is left to the
-    decoder, which rejects it with its line like any invalid event."""
+    decoder, which rejects it with its line like any invalid event. A UTF-8 byte-order mark
+    at the start of the body is ignored. An array item that cannot be written back as one
+    line of JSON (orjson writes at most 254 levels of nesting) is never an error of the
+    whole body: its line is the item cut short below the decoder's depth limit, which the
+    decoder rejects, with its position, for its nesting."""
+    if body.startswith(BOM):
+        body = body[len(BOM) :]
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json":
         try:
@@ -82,7 +89,27 @@ def event_lines(body: bytes, content_type: str) -> bytes:
         items = value if isinstance(value, list) else [value]
         if not items:
             raise BodyError(400, "the body has no events (an empty array)")
-        return b"\n".join(orjson.dumps(item) for item in items)
+
+        def cut(item: Any, depth: int) -> Any:
+            """The item with whatever is nested below ``depth`` levels replaced by null."""
+            if depth == 0:
+                return None
+            if isinstance(item, dict):
+                return {key: cut(child, depth - 1) for key, child in item.items()}
+            if isinstance(item, list):
+                return [cut(child, depth - 1) for child in item]
+            return item
+
+        lines = []
+        for item in items:
+            try:
+                lines.append(orjson.dumps(item))
+            except Exception:  # nested too deep to write; whatever else, never a 500
+                try:
+                    lines.append(orjson.dumps(cut(item, MAX_DEPTH + 2)))
+                except Exception:
+                    lines.append(b'"an item that could not be written back as JSON"')
+        return b"\n".join(lines)
     if kind and kind not in JSONL_TYPES:
         raise BodyError(
             415,

@@ -40,7 +40,7 @@ from sendwatch import settings
 from sendwatch.api import MAX_BODY, clock_trend, create_app
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted, Health
-from streams.ingest import decode_lines
+from streams.ingest import decode_lines, split_lines
 from streams.log import EventLog, Rejected, connect
 from streams.replay import apply_appended, catch_up
 
@@ -189,7 +189,7 @@ class EmbeddedSource:
         lines: list[int] = []
         with paused_collector():  # thousands of small objects, none in a cycle
             for item in decode_lines(
-                body.splitlines(), origin=origin, council=self.council, events=True
+                split_lines(body), origin=origin, council=self.council, events=True
             ):
                 if item.record is not None and item.event is not None:
                     records.append(item.record)

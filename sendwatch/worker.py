@@ -57,7 +57,7 @@ from sendwatch import settings
 from sendwatch.api import create_app
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted, Health
-from streams.ingest import decode_lines
+from streams.ingest import decode_lines, split_lines
 from streams.kafka import (
     BrokerError,
     EventProducer,
@@ -318,7 +318,7 @@ class KafkaSource:
                 worker = self.worker
                 self._producer = EventProducer(worker.servers, worker.topic, 1)
             producer = self._producer
-            for item in decode_lines(body.splitlines(), origin=origin, council=self.council):
+            for item in decode_lines(split_lines(body), origin=origin, council=self.council):
                 if item.record is not None:
                     if item.record["event_id"] in seen:
                         duplicates += 1

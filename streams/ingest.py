@@ -2,6 +2,11 @@
 
 ``decode_lines`` is the one loop that turns raw lines into records or rejections, used by
 the embedded ingest, the HTTP endpoint, the Kafka producer and ``sendwatch metrics``.
+
+Lines end at a line feed, on every path: a file read line by line and a body split with
+``split_lines`` give the same lines (a carriage return before the line feed is part of the
+ending; anywhere else it is a byte of the line, as JSON whitespace or not). A UTF-8
+byte-order mark at the start of the input is ignored (CONTRACT.md section 1.1).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from events import Event, InvalidEvent, Record, decode, decode_event, read_event
+from events.codec import BOM, unreadable
 from streams.log import EventLog, Rejected
 
 FIRST_REASONS = 10
@@ -31,6 +37,12 @@ class Decoded:
 Arrival = Callable[[], datetime | None]
 
 
+def split_lines(body: bytes) -> list[bytes]:
+    """A JSONL body's lines, split at line feeds only, as a file is read: never
+    ``bytes.splitlines``, which also ends a line at a bare carriage return."""
+    return body.split(b"\n")
+
+
 def arrival_now() -> datetime:
     return datetime.now(UTC)
 
@@ -44,7 +56,8 @@ def decode_lines(
     events: bool = False,
     records: bool = True,
 ) -> Iterator[Decoded]:
-    """Decode JSONL input line by line; blank lines are skipped, never rejected.
+    """Decode JSONL input line by line; blank lines are skipped, never rejected. Every
+    other line gives a ``Decoded``, a record or a rejection: nothing raises.
 
     ``origin`` names the input in reasons ("events.jsonl" gives "events.jsonl line 12").
     ``arrival`` stamps ``recorded_at`` where absent; it is asked again every 1,000 lines.
@@ -56,6 +69,8 @@ def decode_lines(
     for number, line in enumerate(lines, start=1):
         if number % 1000 == 0:
             stamp = arrival()
+        if number == 1 and line.startswith(BOM):
+            line = line[len(BOM) :]
         if not line.strip():
             continue
         event = None
@@ -66,11 +81,21 @@ def decode_lines(
                 record, event = decode_event(line, arrival=stamp, council=council)
             else:
                 record = decode(line, arrival=stamp, council=council)
-        except InvalidEvent as error:
+        except Exception as error:  # InvalidEvent; anything else too, never to stop ingest
+            reason = error.reason if isinstance(error, InvalidEvent) else unreadable(error)
             where = f"{origin} line {number}"
-            yield Decoded(number, None, Rejected(where, error.reason, line.rstrip(b"\r\n")))
+            yield Decoded(number, None, Rejected(where, reason, _raw(line)))
         else:
             yield Decoded(number, record, None, event)
+
+
+def _raw(line: bytes) -> bytes:
+    """The line as a dead letter keeps it: without its ending."""
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return line
 
 
 @dataclass
