@@ -9,11 +9,21 @@ cases that changed, and only the days that changed, when measures are next asked
 
 ``apply`` is idempotent on ``event_id``. Replay is ``apply`` over a history; a snapshot is
 the state itself, so restoring one and applying the rest equals an uninterrupted run.
+
+Quarantine, not collapse (CONTRACT.md section 1.1): if folding or tallying one case ever
+raises (a bug, or an event that got past validation), that case alone is set aside. Its
+events are kept (they were accepted, and a snapshot keeps them), its contributions are taken
+out of the live tallies, and it is listed by ``quarantined`` with the error and its event ids;
+measures, ``case_files`` and ``case_file`` leave it out, so the alerts do too. Every other
+case carries on. A new event for the case folds it again (a retraction of the event at
+fault, or a fixed version after a restart, brings it back). A ``try`` costs nothing in
+CPython 3.11 until something raises, so each case's fold and tallies are guarded one by one.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,7 +57,6 @@ from projections.measures import (
     many_caseworkers,
     render,
     standing,
-    total,
 )
 
 SNAPSHOT_VERSION = 1
@@ -84,6 +93,75 @@ def paused_collector() -> Iterator[None]:
 
 
 EMPTY_DATED: Dated = {}  # a case that adds nothing (never changed in place)
+ERROR_CHARS = 500  # an error's text is cut to this length
+# where the code is: a file that raised is named from here (``projections/case.py``)
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A case set aside because folding or tallying it raised (``Projector.quarantined``).
+
+    ``error`` is the exception's type and text (``TypeError: ...``); ``where`` the file, line
+    and function that raised; ``stage`` what was being done: "fold" (its events, in date
+    order), "fold to <now>", "fold as at <as_at>", or "tally on <now>" (its measures).
+    ``last_event_id``: the event being applied when it raised, when known. ``event_ids``:
+    every event of the case, kept (in apply order). ``position`` and ``recorded_at`` say
+    when: the projector's position when it was set aside, and the newest ``recorded_at`` of
+    the case's events."""
+
+    case_id: str
+    error: str
+    where: str
+    stage: str
+    last_event_id: str | None
+    event_ids: tuple[str, ...]
+    position: int
+    recorded_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "error": self.error,
+            "where": self.where,
+            "stage": self.stage,
+            "last_event_id": self.last_event_id,
+            "events": len(self.event_ids),
+            "event_ids": list(self.event_ids),
+            "position": self.position,
+            "recorded_at": self.recorded_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Fault:
+    """What is kept of a quarantined case's failure (its events stay in its ``_Case``)."""
+
+    error: str
+    where: str
+    stage: str
+    last_event_id: str | None
+    position: int
+
+
+def _fault(error: BaseException, stage: str, position: int, event: Event | None) -> _Fault:
+    """The error's text, where it was raised, and the event being applied if ``event`` is
+    not given: the innermost frame of the traceback with an ``event`` local (the handler
+    applying it, or the fold's loop)."""
+    text = f"{type(error).__name__}: {error}"
+    if len(text) > ERROR_CHARS:
+        text = text[: ERROR_CHARS - 1] + "…"
+    where = ""
+    found = event
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        where = f"{code.co_filename.removeprefix(SOURCE_ROOT)}:{tb.tb_lineno} in {code.co_name}"
+        local = tb.tb_frame.f_locals.get("event")
+        if isinstance(local, Event) and event is None:
+            found = local
+        tb = tb.tb_next
+    return _Fault(text, where, stage, None if found is None else found.event_id, position)
 
 
 @dataclass(slots=True)
@@ -176,6 +254,14 @@ def _replace_dated(
         live.dated.pop(case_id, None)
 
 
+def _take_out(live: _Live, case_id: str) -> None:
+    """Take a case's contributions out of ``live`` (none left: nothing changes)."""
+    _replace(live.standing, live.total, case_id, {})
+    _replace_dated(live, case_id, EMPTY_DATED)
+    for window in live.windows.values():
+        window.many.discard(case_id)
+
+
 class _Case(list[Keyed]):
     """What the projector keeps of one case, in one place: its events, each with its
     apply_order key (the list itself), and what is known of them. An event looks its case
@@ -208,6 +294,9 @@ class Projector:
         self._live: dict[date, _Live] = {}  # the most recently asked last
         self.position = 0  # how far into its source the projector has read (set by callers)
         self._last_recorded: datetime | None = None
+        # cases set aside because folding or tallying them raised (their events stay in
+        # ``_cases``): left out of every reading until a new event folds them again
+        self._quarantine: dict[str, _Fault] = {}
 
     # --- applying events ----------------------------------------------------------------
 
@@ -224,56 +313,124 @@ class Projector:
         seen.add(event.event_id)
         if len(seen) == known:  # one lookup of the id, not two
             return False
-        case_id = event.case_id
-        key = apply_order(event)
-        recorded = event.recorded_at
-        if self._last_recorded is None or recorded > self._last_recorded:
-            self._last_recorded = recorded
-        state = self._cases.get(case_id)
-        if state is None:  # a new case
-            state = self._cases[case_id] = _Case((key, event))
-        else:
-            state.append((key, event))
-            if recorded > state.last_seen:
-                state.last_seen = recorded
-        if event.type == "event.retracted":
-            if state.targets is None:
-                state.targets = set()
-            state.targets.add(event.data["event_id"])
-        elif (
-            state.file is not None
-            and key > state.last_key
-            and case_id not in self._stale
-            and (state.targets is None or event.event_id not in state.targets)
-        ):  # extend the fold: what a refold would give, as no retraction in force changes
-            case = state.file
-            extend_case(case, event)
-            state.last_key = key
-            if event.day > state.last_day:
-                state.last_day = event.day
-            self._changed.add(case_id)
-            if event.type not in STANDING_ONLY:
-                redate = self._redate
-                if event.type in EARLIER_DAYS or case.appeals:
-                    redate[case_id] = None
-                elif case_id not in redate:
-                    redate[case_id] = {event.day}
-                else:
-                    days = redate[case_id]
-                    if days is not None:
-                        days.add(event.day)
+        try:  # costs nothing until something raises
+            case_id = event.case_id
+            key = apply_order(event)
+            recorded = event.recorded_at
+            if self._last_recorded is None or recorded > self._last_recorded:
+                self._last_recorded = recorded
+            state = self._cases.get(case_id)
+            if state is None:  # a new case
+                state = self._cases[case_id] = _Case((key, event))
+            else:
+                state.append((key, event))
+                if recorded > state.last_seen:
+                    state.last_seen = recorded
+            if event.type == "event.retracted":
+                if state.targets is None:
+                    state.targets = set()
+                state.targets.add(event.data["event_id"])
+            elif (
+                state.file is not None
+                and key > state.last_key
+                and case_id not in self._stale
+                and (state.targets is None or event.event_id not in state.targets)
+            ):  # extend the fold: what a refold would give, as no retraction in force changes
+                case = state.file
+                extend_case(case, event)
+                state.last_key = key
+                if event.day > state.last_day:
+                    state.last_day = event.day
+                self._changed.add(case_id)
+                if event.type not in STANDING_ONLY:
+                    redate = self._redate
+                    if event.type in EARLIER_DAYS or case.appeals:
+                        redate[case_id] = None
+                    elif case_id not in redate:
+                        redate[case_id] = {event.day}
+                    else:
+                        days = redate[case_id]
+                        if days is not None:
+                            days.add(event.day)
+                return True
+            stale = self._stale
+            if case_id not in stale:  # a stale case is marked changed on every day already
+                # (in a replay, most events find their case stale)
+                stale.add(case_id)
+                self._changed.add(case_id)
+                self._redate[case_id] = None
             return True
-        stale = self._stale
-        if case_id not in stale:  # a stale case is marked changed on every day already
-            # (in a replay, most events find their case stale)
-            stale.add(case_id)
-            self._changed.add(case_id)
-            self._redate[case_id] = None
-        return True
+        except Exception as error:  # a fault, or an event that got past validation
+            return self._keep_failed(event, error)
 
     def apply_all(self, events: Iterable[Event]) -> int:
         """Apply many events; returns how many were new."""
         return sum(1 for event in events if self.apply(event))
+
+    def _keep_failed(self, event: Event, error: Exception) -> bool:
+        """Applying ``event`` raised (placing it in its case's order, or extending the
+        case's fold with it): the event is kept with its case all the same (it was
+        accepted), and the case set aside."""
+        state = self._cases.get(event.case_id)
+        if state is None or not any(kept is event for _, kept in state):
+            try:
+                key = apply_order(event)
+            except Exception:  # no place for it in the order: first
+                key = (date.min, 0, -1, 0, event.event_id)
+            if state is None:
+                state = self._cases[event.case_id] = _Case((key, event))
+            else:
+                state.append((key, event))
+        self._set_aside(event.case_id, error, "fold", event)
+        return True
+
+    # --- quarantine ---------------------------------------------------------------------
+
+    def _set_aside(
+        self, case_id: str, error: Exception, stage: str, event: Event | None = None
+    ) -> None:
+        """Quarantine a case whose fold or tallies raised: its fold dropped, its
+        contributions taken out of every live tally, nothing of it left to redo. Its
+        events stay, so a snapshot keeps them and a new event folds them again."""
+        self._quarantine[case_id] = _fault(error, stage, self.position, event)
+        state = self._cases[case_id]
+        state.file = None
+        self._stale.discard(case_id)
+        self._changed.discard(case_id)
+        self._redate.pop(case_id, None)
+        for live in self._live.values():
+            _take_out(live, case_id)
+
+    def quarantined(self) -> list[Quarantined]:
+        """The cases set aside, by case id. Reading it folds what is waiting to be folded
+        (a case whose tallies raise is found when measures are next asked for)."""
+        self._refresh(tallies=False)
+        return [self._listed(case_id) for case_id in sorted(self._quarantine)]
+
+    def quarantined_case(self, case_id: str) -> Quarantined | None:
+        """``quarantined``'s entry for one case, or None if it is not set aside."""
+        if case_id not in self._cases:
+            return None
+        self._refresh(tallies=False)
+        return self._listed(case_id) if case_id in self._quarantine else None
+
+    @property
+    def quarantined_count(self) -> int:
+        """How many cases are set aside (as last found: nothing is folded to count them)."""
+        return len(self._quarantine)
+
+    def _listed(self, case_id: str) -> Quarantined:
+        fault, state = self._quarantine[case_id], self._cases[case_id]
+        return Quarantined(
+            case_id=case_id,
+            error=fault.error,
+            where=fault.where,
+            stage=fault.stage,
+            last_event_id=fault.last_event_id,
+            event_ids=tuple(event.event_id for _, event in state),
+            position=fault.position,
+            recorded_at=state.last_seen,
+        )
 
     # --- reading ------------------------------------------------------------------------
 
@@ -313,12 +470,19 @@ class Projector:
     def _refold(self) -> None:
         stale, self._stale = self._stale, set()
         cases = self._cases
+        quarantine = self._quarantine
         for case_id in stale:
             state = cases[case_id]
-            state.sort()  # kept in apply order: the next refold's sort is then cheap
-            state.file = fold_keyed(
-                case_id, state, retractions=state.targets is not None, ordered=True
-            )
+            try:
+                state.sort()  # kept in apply order: the next refold's sort is then cheap
+                state.file = fold_keyed(
+                    case_id, state, retractions=state.targets is not None, ordered=True
+                )
+            except Exception as error:
+                self._set_aside(case_id, error, "fold")
+                continue
+            if quarantine and case_id in quarantine:
+                del quarantine[case_id]  # it folds now: back among the others
             state.last_key = last = state[-1][0]
             state.last_day = last[0]
 
@@ -341,33 +505,43 @@ class Projector:
         now = live.now
         windows = live.windows.values()
         states = self._cases
+        quarantine = self._quarantine
         each = len(cases) <= REWINDOW
         for case_id in cases:
+            if quarantine and case_id in quarantine:
+                continue  # set aside: it adds nothing
             state = states[case_id]
-            hidden = state.last_day > now  # it has events after ``now``
-            case = self._file(case_id, now) if hidden else state.file
-            assert case is not None  # folded by ``_refresh``
-            _replace(live.standing, live.total, case_id, standing(case, now))
-            if redate is None or hidden:
-                days = None
-            elif case_id in redate:
-                days = redate[case_id]
-            else:
-                continue
-            _replace_dated(live, case_id, dated(case, days), each, days)
-            if len(case.caseworkers) < 3:  # too few for any period (many_caseworkers)
-                for window in windows:
-                    window.many.discard(case_id)
-                continue
-            for window in windows:
-                if many_caseworkers(case, window.period):
-                    window.many.add(case_id)
+            try:
+                hidden = state.last_day > now  # it has events after ``now``
+                case = self._file(case_id, now) if hidden else state.file
+                assert case is not None  # folded by ``_refresh``
+                _replace(live.standing, live.total, case_id, standing(case, now))
+                if redate is None or hidden:
+                    days = None
+                elif case_id in redate:
+                    days = redate[case_id]
                 else:
-                    window.many.discard(case_id)
+                    continue
+                _replace_dated(live, case_id, dated(case, days), each, days)
+                if len(case.caseworkers) < 3:  # too few for any period (many_caseworkers)
+                    for window in windows:
+                        window.many.discard(case_id)
+                    continue
+                for window in windows:
+                    if many_caseworkers(case, window.period):
+                        window.many.add(case_id)
+                    else:
+                        window.many.discard(case_id)
+            except Exception as error:
+                if case_id not in quarantine:  # else ``_file`` set it aside already
+                    self._set_aside(case_id, error, f"tally on {now.isoformat()}")
+                _take_out(live, case_id)  # ``live`` may be one not kept yet (``_live_on``)
         if not each:
             live.rewindow()
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
+        """The case folded as at ``now`` and ``as_at``; raises if that fold raises, with the
+        case set aside (the caller leaves it out)."""
         state = self._cases[case_id]
         if (
             state.file is not None
@@ -376,40 +550,68 @@ class Projector:
         ):
             return state.file  # nothing of this case is hidden by now or as_at
         keyed: list[Keyed] = state
-        if as_at is not None:
-            keyed = [pair for pair in keyed if pair[1].recorded_at <= as_at]
-        return fold_keyed(case_id, keyed, now, retractions=state.targets is not None)
+        try:
+            if as_at is not None:
+                keyed = [pair for pair in keyed if pair[1].recorded_at <= as_at]
+            return fold_keyed(case_id, keyed, now, retractions=state.targets is not None)
+        except Exception as error:
+            stage = "fold" if now is None else f"fold to {now.isoformat()}"
+            if as_at is not None:
+                stage += f" as at {as_at.isoformat()}"
+            self._set_aside(case_id, error, stage)
+            raise
 
     def case_file(
         self, case_id: str, now: date | None = None, as_at: datetime | None = None
     ) -> CaseFile | None:
-        """A case's clocks and records as at ``now`` (and as known at ``as_at``)."""
+        """A case's clocks and records as at ``now`` (and as known at ``as_at``); None for
+        an unknown case, or one set aside (``quarantined_case`` says why)."""
         if case_id not in self._cases:
             return None
         self._refresh(tallies=False)
-        return self._file(case_id, now, as_at)
+        if case_id in self._quarantine:
+            return None
+        try:
+            return self._file(case_id, now, as_at)
+        except Exception:  # set aside by ``_file``
+            return None
 
     def case_files(
         self, now: date | None = None, as_at: datetime | None = None
     ) -> Iterator[CaseFile]:
-        """Every case's file, in a stable order (by case id)."""
+        """Every case's file, in a stable order (by case id), but those set aside."""
         self._refresh(tallies=False)
+        quarantine = self._quarantine
         for case_id in sorted(self._cases):
-            yield self._file(case_id, now, as_at)
+            if quarantine and case_id in quarantine:
+                continue
+            try:
+                case = self._file(case_id, now, as_at)
+            except Exception:  # set aside by ``_file``
+                continue
+            yield case
 
     def tally(self, now: date, period: Period, as_at: datetime | None = None) -> Tally:
         """The summed contributions of every case. The tallies of the last few "now"s and
         periods asked without ``as_at`` are kept, and updated case by case as events arrive."""
         self._refresh()
         if as_at is not None:
-            return total(contribution(f, period, now) for f in self.case_files(now, as_at))
+            return self._tally_as_at(now, period, as_at)
         live = self._live_on(now, period)
         window = live.windows.pop(period, None)
         if window is None:  # this period's share of the sums by day, which are current
             window = _Window(period, in_period(live.by_day, period))
+            quarantine = self._quarantine
             for case_id in self._cases:
-                if many_caseworkers(self._file(case_id, now), period):
-                    window.many.add(case_id)
+                if quarantine and case_id in quarantine:
+                    continue
+                try:
+                    if many_caseworkers(self._file(case_id, now), period):
+                        window.many.add(case_id)
+                except Exception as error:
+                    if case_id not in quarantine:
+                        self._set_aside(case_id, error, f"tally on {now.isoformat()}")
+                    window.total = in_period(live.by_day, period)  # without it
             while len(live.windows) >= LIVE_PERIODS:
                 del live.windows[next(iter(live.windows))]
         live.windows[period] = window
@@ -417,6 +619,16 @@ class Projector:
         add(summed, window.total)
         if window.many:
             summed[CW_MANY] = len(window.many)
+        return summed
+
+    def _tally_as_at(self, now: date, period: Period, as_at: datetime) -> Tally:
+        """``tally`` as known at ``as_at``: every case's contribution summed afresh."""
+        summed: Tally = {}
+        for case in self.case_files(now, as_at):
+            try:
+                add(summed, contribution(case, period, now))
+            except Exception as error:  # nothing of it was added
+                self._set_aside(case.case_id, error, f"tally on {now.isoformat()}")
         return summed
 
     def dated_sums(self, now: date) -> Mapping[date, Mapping[tuple[Any, ...], int]]:
