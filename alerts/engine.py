@@ -1,10 +1,10 @@
 """Alert evaluation and lifecycle: rules over the projector's state, at a given day and time.
 
 Evaluation is pure: ``case_findings`` judges one case's open clocks on a day ``now``;
-``aggregate_findings`` judges the measures of the rules' windows, the dead letters and the
-newest event's age at a wall-clock moment ``at``. A ``Finding`` is a condition that holds,
-with a stable fingerprint: the rule, the case, the clock, the clock run's key and (for a
-tribunal order) the step.
+``aggregate_findings`` judges the measures of the rules' windows, the dead letters, the cases
+set aside by the projections and the newest event's age at a wall-clock moment ``at``. A
+``Finding`` is a condition that holds, with a stable fingerprint: the rule, the case, the
+clock, the clock run's key and (for a tribunal order) the step.
 
 ``Engine`` keeps the lifecycle. An alert fires once, when its fingerprint first holds
 (``startsAt`` = that moment); stays firing, unchanged, while it holds; and resolves
@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from alerts.exposition import windows as window_periods
 from alerts.rules import (
+    CASES_QUARANTINED,
     DEAD_LETTERS,
     INGEST_STALLED,
     OVERDUE_CLOCKS,
@@ -45,6 +46,7 @@ from projections import CaseFile, Clock, Projector
 from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
 from projections.scorecard import POINTS, Point
 
+QUARANTINED_NAMED = 10  # case ids a CasesQuarantined alert names (GET /api/quarantine has all)
 RESOLVED_KEPT = timedelta(hours=24)  # resolved alerts stay listed (and deliverable) this long
 PRUNE_EVERY = timedelta(minutes=1)  # how often resolved alerts past RESOLVED_KEPT are dropped
 SEVERITY_RANK = {"page": 0, "critical": 1, "warning": 2}
@@ -306,8 +308,10 @@ def aggregate_findings(
     last_recorded: datetime | None,
     at: datetime,
     points: tuple[Point, ...] = POINTS,
+    quarantined: Sequence[str] = (),
 ) -> list[Finding]:
-    """The aggregate rules over the measures of each window (``measures["12m"]`` etc.)."""
+    """The aggregate rules over the measures of each window (``measures["12m"]`` etc.);
+    ``quarantined``: the ids of the cases the projections set aside."""
     found: list[Finding] = []
     for rule in rules.rates:
         target, floor = rule.standard(points)
@@ -409,6 +413,30 @@ def aggregate_findings(
                 "are corrected and sent again.",
                 value=float(dead_letters),
                 threshold=float(dead.above),
+            )
+        )
+    aside = rules.quarantined
+    if aside is not None and len(quarantined) > aside.above:
+        n = len(quarantined)
+        named = ", ".join(quarantined[:QUARANTINED_NAMED])
+        if n > QUARANTINED_NAMED:
+            named += f" and {n - QUARANTINED_NAMED} more"
+        cases, its, it_is = ("case", "its", "it is") if n == 1 else ("cases", "their", "they are")
+        found.append(
+            Finding(
+                fingerprint=f"{CASES_QUARANTINED}:{aside.severity}",
+                alertname=CASES_QUARANTINED,
+                severity=aside.severity,
+                team=rules.team_of(aside),
+                summary=f"{n} {cases} set aside: the projections could not fold {its} events",
+                description=f"The projections raised an error folding {n} {cases} ({named}), "
+                f"so {it_is} quarantined: the events are kept, but the clocks are not "
+                "counted in the measures and raise no alert until the fault is fixed (a "
+                "retraction of the event at fault, or a corrected version of sendwatch). "
+                "Every other case carries on. GET /api/quarantine lists each case with the "
+                "error and its event ids.",
+                value=float(n),
+                threshold=float(aside.above),
             )
         )
     stall = rules.ingest_stalled
@@ -638,6 +666,7 @@ class Engine:
             last_recorded=projector.last_recorded,
             at=min(at, midnight),
             points=self.points,
+            quarantined=[q.case_id for q in projector.quarantined()],
         )
         self._aggregates = self._reconcile(self._aggregates, found, at, fired, resolved)
 

@@ -195,6 +195,11 @@ def _single(name: str, documentation: str, value: float | None) -> Iterator[Metr
     yield family
 
 
+def _seconds(days: float | None) -> float | None:
+    """Days in Prometheus's base unit (``promtool check metrics`` refuses a ``_days`` name)."""
+    return None if days is None else days * 86400
+
+
 def _outcomes(x: Exposition) -> Iterator[Metric]:
     m = x.measures["12m"]
     ftr, edu, cw = m["first_time_right"], m["education"], m["caseworkers"]
@@ -232,9 +237,10 @@ def _outcomes(x: Exposition) -> Iterator[Metric]:
             edu["eotas_started"],
         ),
         (
-            "sendwatch_eotas_median_days_to_start",
-            "Median days from EOTAS request to start, over starts in the 12 months.",
-            edu["median_days_request_to_start"],
+            "sendwatch_eotas_request_to_start_median_seconds",
+            "Median time from EOTAS request to start, over starts in the 12 months (days, "
+            "in seconds).",
+            _seconds(edu["median_days_request_to_start"]),
         ),
         ("sendwatch_caseworker_cases", "Cases with a caseworker in the 12 months.", cw["cases"]),
         (
@@ -313,6 +319,11 @@ def _operations(x: Exposition) -> Iterator[Metric]:
         yield CounterMetricFamily(name, text, value=total)
     yield from _single("sendwatch_events_applied", "Events applied by the projections.", h.events)
     yield from _single("sendwatch_cases", "Cases known to the projections.", h.cases)
+    yield from _single(
+        "sendwatch_quarantined_cases",
+        "Cases set aside because the projections could not fold them (GET /api/quarantine).",
+        len(h.quarantined),
+    )
     yield from _single(
         "sendwatch_last_event_age_seconds",
         "Seconds since the newest event's recorded_at (absent before the first event).",

@@ -597,7 +597,7 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
         .with_target(_query("sendwatch_eotas_started", "D", "EOTAS started", instant=True))
         .with_target(
             _query(
-                "sendwatch_eotas_median_days_to_start",
+                "sendwatch_eotas_request_to_start_median_seconds / 86400",
                 "E",
                 "Median days, request to start",
                 instant=True,
@@ -787,7 +787,7 @@ def operations_dashboard() -> dm.Dashboard:
         8,
     )
 
-    board.row("Dead letters")
+    board.row("Dead letters and quarantine")
     board.add(
         _stat(
             "Dead letters stored",
@@ -799,10 +799,21 @@ def operations_dashboard() -> dm.Dashboard:
         8,
     )
     board.add(
+        _stat(
+            "Cases quarantined",
+            "Cases set aside because the projections could not fold their events (all "
+            "workers): their clocks are not watched. GET /api/quarantine lists them.",
+        )
+        .with_target(_query("sum(sendwatch_quarantined_cases)", "A", "Cases", instant=True))
+        .thresholds(_green_below((1, RED))),
+        6,
+        8,
+    )
+    board.add(
         _series("New dead letters per hour", "Dead letters added in each hour.")
         .with_target(_query("sum(increase(sendwatch_dead_letters_total[1h]))", "A", "Dead letters"))
         .min(0),
-        18,
+        12,
         8,
     )
 

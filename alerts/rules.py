@@ -4,7 +4,8 @@ Two kinds of rule. Per case (``cases``): a clock due within N days, or overdue; 
 non-excepted clock of each case is judged, and a tribunal order's interim step too. Aggregate:
 a clock's rate against its target and floor (``rates``, Kent's red/amber/green), the
 multi-window burn rate of a rate (``burn_rates``), counts of overdue clocks (``overdue``),
-dead letters (``dead_letters``) and a stalled ingest (``ingest_stalled``).
+dead letters (``dead_letters``), cases set aside by the projections (``quarantined``) and a
+stalled ingest (``ingest_stalled``).
 
 The same ``RuleSet`` drives the engine (``alerts.engine``) and the generated Prometheus rules
 (``alerts.promrules``). ``load_rules`` raises ``RulesError`` whose message names the rule and
@@ -44,6 +45,7 @@ RATE_BUDGET_BURN = "RateBudgetBurn"
 OVERDUE_CLOCKS = "OverdueClocks"
 DEAD_LETTERS = "DeadLetters"
 DEAD_LETTERS_INCREASING = "DeadLettersIncreasing"
+CASES_QUARANTINED = "CasesQuarantined"
 INGEST_STALLED = "IngestStalled"
 AGGREGATE_NAMES = frozenset(
     {
@@ -53,6 +55,7 @@ AGGREGATE_NAMES = frozenset(
         OVERDUE_CLOCKS,
         DEAD_LETTERS,
         DEAD_LETTERS_INCREASING,
+        CASES_QUARANTINED,
         INGEST_STALLED,
     }
 )
@@ -164,6 +167,15 @@ class DeadLetterRule(_Rule):
     increase_window: Duration = "1h"  # Prometheus only: new dead letters in this window
 
 
+class QuarantineRule(_Rule):
+    """More than ``above`` cases set aside because the projections could not fold them:
+    their clocks are not watched until the fault is fixed."""
+
+    above: int = Field(default=0, ge=0)
+    severity: Severity = "critical"
+    team: Team | None = None
+
+
 class StallRule(_Rule):
     hours: float = Field(gt=0)
     severity: Severity = "warning"
@@ -195,6 +207,7 @@ class RuleSet(_Rule):
     burn_rates: tuple[BurnRateRule, ...] = ()
     overdue: tuple[OverdueRule, ...] = ()
     dead_letters: DeadLetterRule | None = None
+    quarantined: QuarantineRule | None = None
     ingest_stalled: StallRule | None = None
 
     @model_validator(mode="after")

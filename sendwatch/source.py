@@ -3,11 +3,20 @@ provide one ``Source``, so both serve the same endpoints from the same code."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from projections.projector import Quarantined
 from sendwatch.query import Query
+
+LISTED_IN_HEALTH = 20  # quarantined case ids /healthz lists (GET /api/quarantine has all)
+# The alert process of ``sendwatch run`` writes its status every second (``written_at``):
+# silent this long, it is failing (ended and not restarted, or crash-looping); a service
+# that has just started gives it longer for its first judgement of every case.
+ALERTS_SILENT_SECONDS = 30.0
+ALERTS_STARTING_SECONDS = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +36,53 @@ class Health:
     dead_letters: int
     last_recorded_at: datetime | None  # the newest event's recorded_at
     detail: dict[str, Any] = field(default_factory=dict)  # mode-specific (lag, partitions)
+    # cases set aside because the projections could not fold them (CONTRACT.md 1.1): the
+    # service still serves every other case, so they do not make it unhealthy
+    quarantined: tuple[Quarantined, ...] = ()
+
+    def quarantine_summary(self) -> dict[str, Any]:
+        """What /healthz says of the quarantine: how many, and the first case ids."""
+        ids = [q.case_id for q in self.quarantined]
+        return {
+            "cases": len(ids),
+            "case_ids": ids[:LISTED_IN_HEALTH],
+            "more": max(0, len(ids) - LISTED_IN_HEALTH),
+        }
+
+
+def alerting_failure(status: Mapping[str, Any], since: datetime, at: datetime) -> str | None:
+    """Why another process judging the alerts is failing, from the status it last wrote
+    (``alerts.store.SavedAlerts.status``), or None: silent for ``ALERTS_SILENT_SECONDS``, or,
+    if it has said nothing since the service started at ``since``, for
+    ``ALERTS_STARTING_SECONDS`` after that."""
+    written = status.get("written_at")
+    said = datetime.fromisoformat(written) if isinstance(written, str) else None
+    if said is not None and said >= since:
+        silent = (at - said).total_seconds()
+        if silent <= ALERTS_SILENT_SECONDS:
+            return None
+        return f"the alert process has written no status for {silent:.0f} s"
+    waited = (at - since).total_seconds()
+    if waited <= ALERTS_STARTING_SECONDS:
+        return None
+    return f"the alert process has written no status since the service started {waited:.0f} s ago"
+
+
+def quarantine_warning(quarantined: Sequence[Quarantined]) -> str | None:
+    """One line for a command's standard error when cases were set aside (case ids are
+    pseudonymous), or None: how many, why (the first error), and which (the first few)."""
+    if not quarantined:
+        return None
+    n = len(quarantined)
+    first = quarantined[0]
+    ids = ", ".join(q.case_id for q in quarantined[:5]) + (", …" if n > 5 else "")
+    return (
+        f"warning: {n} case{'' if n == 1 else 's'} set aside (quarantined): "
+        f"{'its' if n == 1 else 'their'} events could not be folded and are left out of "
+        f"every figure ({ids}; {first.case_id}: {first.error}, {first.stage}"
+        + (f", at event {first.last_event_id}" if first.last_event_id else "")
+        + ")"
+    )
 
 
 class Source(Protocol):

@@ -50,7 +50,7 @@ WORKER_ONLY = {"sendwatch_consumer_lag", "sendwatch_worker_partitions"}
 ABSENT_WHEN_NULL = {
     "sendwatch_clock_rate",
     "sendwatch_first_time_right_rate",
-    "sendwatch_eotas_median_days_to_start",
+    "sendwatch_eotas_request_to_start_median_seconds",
     "sendwatch_scorecard_value",
     "sendwatch_scorecard_target",
     "sendwatch_scorecard_floor",

@@ -30,7 +30,7 @@ def test_promtool_check_rules_passes() -> None:
         [promtool(), "check", "rules", str(COMMITTED)], capture_output=True, text=True
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "SUCCESS: 14 rules found" in run.stdout
+    assert "SUCCESS: 15 rules found" in run.stdout
 
 
 def test_promtool_unit_tests_of_firing_and_not_firing_pass() -> None:
