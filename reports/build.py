@@ -39,6 +39,7 @@ from reports.disclosure import SUPPRESS_BELOW, Disclosure
 from reports.document import Options, render_html, write_pdf
 from reports.figures import CUTOFF_DAYS, Month, compute
 from sendwatch import settings
+from sendwatch.source import quarantine_warning
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,10 @@ def report_command(month: str, events: str | None, db: Path, out: Path, as_known
         figures = compute(
             projector, when, cutoff_days=chosen.cutoff_days, as_known_now=as_known_now, on_step=step
         )
+        quarantined = projector.quarantined()  # cases the figures leave out (CONTRACT.md 1.1)
+        warning = quarantine_warning(quarantined)
+        if warning is not None:
+            console.print(warning, markup=False)
         progress.update(task, completed=len(steps), description="Computing figures")
         writing = progress.add_task("Writing HTML and PDF", total=3)
         options = Options(
@@ -175,6 +180,7 @@ def report_command(month: str, events: str | None, db: Path, out: Path, as_known
             standards_overridden=chosen.standards_overridden,
             source=source,
             dead_letters=dead_letters,
+            quarantined=len(quarantined),
         )
         html = render_html(figures, marks, options)
         progress.advance(writing)

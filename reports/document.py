@@ -38,6 +38,7 @@ class Options:
     standards_overridden: bool = False
     source: str = "the embedded event log"  # or "a JSONL file of events"
     dead_letters: int = 0
+    quarantined: int = 0  # cases set aside: the projections could not fold their records
 
 
 def when(moment: datetime) -> str:

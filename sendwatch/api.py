@@ -3,7 +3,9 @@
 The embedded service and the Kafka worker serve the same app: only the ``Source`` differs.
 Errors are JSON ``{"detail": "..."}`` that say what is wrong: 401 names the missing or
 invalid bearer token, 400 the bad query parameter or where a JSON body is malformed, 413 an
-oversized body (nothing of it is stored), 415 an unknown content type.
+oversized body (nothing of it is stored), 415 an unknown content type, 409 a case that is
+quarantined (its events could not be folded: the answer says why, as ``GET /api/quarantine``
+does for every such case).
 
 ``POST /api/events`` takes ``application/json`` (one event object, or an array of them) or
 JSONL (``application/x-ndjson``, ``application/jsonl`` or ``text/plain``). A JSON body that is
@@ -245,9 +247,18 @@ def create_app(
             "cases": h.cases,
             "dead_letters": h.dead_letters,
             "last_recorded_at": h.last_recorded_at.isoformat() if h.last_recorded_at else None,
+            # cases set aside (CONTRACT.md 1.1): the service serves every other case, so
+            # they do not make it unhealthy; GET /api/quarantine says why
+            "quarantine": h.quarantine_summary(),
             **h.detail,
         }
         return _json(body, 200 if h.ok else 503)
+
+    @app.get("/api/quarantine")
+    def quarantine(request: Request) -> Response:
+        authorise(request)
+        listed = source.health().quarantined
+        return _json({"cases": len(listed), "quarantined": [q.to_json() for q in listed]})
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -306,6 +317,18 @@ def create_app(
             raise HTTPException(400, str(error)) from None
         view = source.case(case_id, when)
         if view is None:
+            aside = next((q for q in source.health().quarantined if q.case_id == case_id), None)
+            if aside is not None:
+                return _json(
+                    {
+                        "detail": f"case {case_id!r} is quarantined: its events could not be "
+                        f"folded ({aside.error}; {aside.stage}), so its clocks are not shown "
+                        f"or counted; its {len(aside.event_ids)} events are kept "
+                        "(GET /api/quarantine)",
+                        "quarantined": aside.to_json(),
+                    },
+                    409,
+                )
             raise HTTPException(404, f"no case {case_id!r}")
         return _json(view)
 

@@ -140,6 +140,7 @@ def metrics(
         raise fail(str(error)) from None
     projector, dead_letters, valid = _load(events, db)
     result = projector.measures(query.now, query.period, query.as_at, dead_letters)
+    _warn_quarantined(projector)
     if format == "json":
         _print_json(result)
     else:
@@ -180,6 +181,16 @@ def _load(events: str | None, db: Path) -> tuple[Any, int, bool]:
         return projector, log.dead_letter_count(), True
 
 
+def _warn_quarantined(projector: Any) -> None:
+    """One line on stderr if cases were set aside (CONTRACT.md 1.1): the figures leave them
+    out, and the command still succeeds."""
+    from sendwatch.source import quarantine_warning
+
+    warning = quarantine_warning(projector.quarantined())
+    if warning is not None:
+        err.print(warning, markup=False)
+
+
 @app.command()
 def case(
     case_id: Annotated[str, typer.Argument(help="The pseudonymous case reference.")],
@@ -202,6 +213,13 @@ def case(
     projector, _, _ = _load(events, db)
     found = projector.case_file(case_id, when)
     if found is None:
+        aside = projector.quarantined_case(case_id)
+        if aside is not None:
+            raise fail(
+                f"case {case_id!r} is quarantined: its events could not be folded "
+                f"({aside.error}; {aside.stage}); its {len(aside.event_ids)} events are kept",
+                1,
+            )
         raise fail(f"no case {case_id!r} in the events", 1)
     view = case_view(found, when)
     if format == "json":

@@ -39,7 +39,7 @@ from projections.views import case_view
 from sendwatch import settings
 from sendwatch.api import MAX_BODY, clock_trend, create_app
 from sendwatch.query import Query, parse_date, today
-from sendwatch.source import Accepted, Health
+from sendwatch.source import Accepted, Health, alerting_failure
 from streams.ingest import decode_lines, split_lines
 from streams.log import EventLog, Rejected, connect
 from streams.replay import apply_appended, catch_up
@@ -120,6 +120,7 @@ class EmbeddedSource:
             catch_up(self.projector, log)
             self.dead_letters = log.dead_letter_count()  # one writer: kept current from here
             self.on_change(self.now())  # every case judged: alerts found again after a restart
+        self._serving_since = datetime.now(UTC)  # the alert process's grace starts here
 
     # --- the Source protocol ------------------------------------------------------------
 
@@ -156,9 +157,10 @@ class EmbeddedSource:
 
     def health(self) -> Health:
         p = self.projector
-        with self.lock:  # reading ``last_recorded`` brings the projector's folds up to date
+        with self.lock:  # listing the quarantine brings the projector's folds up to date
+            alerting = self._alerting_health()
             return Health(
-                ok=True,
+                ok=alerting["alerts_failure"] is None,  # a quarantine alone leaves it ok
                 events=p.event_count,
                 cases=p.case_count,
                 dead_letters=self.dead_letters,
@@ -167,18 +169,25 @@ class EmbeddedSource:
                     "mode": "embedded",
                     "position": p.position,
                     "now": self.now().isoformat(),
-                    **self._alerting_health(),
+                    **alerting,
                 },
+                quarantined=tuple(p.quarantined()),
             )
 
     def _alerting_health(self) -> dict[str, Any]:
-        """How far the alerts are judged: to which position of the log, on which day."""
+        """How far the alerts are judged: to which position of the log, on which day; and,
+        when another process judges them, whether it is failing (``alerting_failure``)."""
         status = self.alerting_status()
         judged_to = status.get("position")
+        failure = None
+        if self.saved_alerts is not None:
+            failure = alerting_failure(status, self._serving_since, datetime.now(UTC))
         return {
             "alerts_judged_to": judged_to,
             "alerts_judged_on": status.get("judged_on"),
             "alerts_pending": judged_to is None or judged_to < self.projector.position,
+            "alerts_failing": failure is not None,
+            "alerts_failure": failure,
         }
 
     def post_events(self, body: bytes, origin: str) -> Accepted:
@@ -293,6 +302,7 @@ class EmbeddedSource:
                 **self.alerting_status(),
                 "firing": self.alert_engine.firing_counts(),
                 "first": self.alert_engine.active(FIRST_LISTED),
+                "written_at": datetime.now(UTC).isoformat(),  # /healthz: is it alive
             }
         )
 

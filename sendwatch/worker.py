@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -51,6 +51,7 @@ from alerts.exposition import (
 from alerts.rules import RulesError, load_rules
 from projections import CaseFile, Period, Projector
 from projections.measures import render
+from projections.projector import Quarantined
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
@@ -106,6 +107,20 @@ class WorkerProjection(Projector):
         assembled = self.source.worker.assemble(now, period or Period.default(now))
         return render(assembled.tally, self.source.worker.dead_letters)
 
+    def quarantined(self) -> list[Quarantined]:
+        """The cases of this worker's partitions set aside by their projectors."""
+        return quarantined_in(self.source.worker.owned())
+
+    def quarantined_case(self, case_id: str) -> Quarantined | None:
+        return next((q for q in self.quarantined() if q.case_id == case_id), None)
+
+
+def quarantined_in(owned: Iterable[PartitionState]) -> list[Quarantined]:
+    """The cases set aside in the partitions a worker owns (CONTRACT.md 1.1), by case id:
+    each partition's projector quarantines its own; every other case carries on."""
+    found = [q for state in owned for q in state.projector.quarantined()]
+    return sorted(found, key=lambda q: q.case_id)
+
 
 # Families every worker exposes about itself (summed over the workers, each counts once).
 # The others, the whole topic's measures, only the owner of partition 0 exposes.
@@ -116,6 +131,7 @@ OWN_FAMILIES = frozenset(
         "sendwatch_events_rejected",
         "sendwatch_events_applied",
         "sendwatch_cases",
+        "sendwatch_quarantined_cases",
         "sendwatch_last_event_age_seconds",
         "sendwatch_alerts_firing",
         "sendwatch_alert_notifications",
@@ -304,6 +320,8 @@ class KafkaSource:
                     "missing": [p for p in assembled.missing if p >= 0],
                 },
             },
+            # this worker's partitions' (a quarantine leaves the worker serving: still ok)
+            quarantined=tuple(quarantined_in(worker.owned())),
         )
 
     def post_events(self, body: bytes, origin: str) -> Accepted:
@@ -370,6 +388,7 @@ class KafkaSource:
             cases=sum(p.case_count for p in mine),
             dead_letters=worker.dead_letters if whole else 0,
             last_recorded_at=newest,
+            quarantined=tuple(quarantined_in(worker.owned())),  # its own: summed over the workers
         )
         alerts = [a for a in self.alerts() if whole or a.get("case_id") is not None]
         exposition = build_exposition(

@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -81,6 +81,7 @@ PROTECTED = [
     ("GET", "/api/trend"),
     ("GET", "/api/alerts"),
     ("GET", "/api/clocks"),
+    ("GET", "/api/quarantine"),
 ]
 
 
@@ -341,6 +342,99 @@ def test_an_unknown_case_is_404_and_a_bad_date_400(loaded: Service) -> None:
     bad = loaded.http.get("/api/cases/KC-A", params={"now": "June"}, headers=AUTH)
     assert bad.status_code == 400
     assert bad.json()["detail"].startswith("now: expected a date")
+
+
+# --- quarantine (CONTRACT.md 1.1) -------------------------------------------------------
+
+
+def test_a_quarantined_case_is_listed_counted_and_explained_and_the_rest_served(
+    tmp_path: Path,
+) -> None:
+    """KC-B's plan decision (b4) makes the fold raise: KC-B is set aside. /healthz still
+    answers ok and names it, GET /api/quarantine lists it with the error and its event ids,
+    its case page says why it cannot be shown (409), /metrics counts it, and every figure is
+    that of the other cases."""
+    from tests.test_quarantine import FAULT, poisoned
+
+    for folder in ("clean", "poisoned"):
+        (tmp_path / folder).mkdir()
+    clean = Service(tmp_path / "clean")
+    clean.post(jsonl([e for e in history() if e["case_id"] != "KC-B"]))
+    with poisoned("b4", "plan.decided"):
+        service = Service(tmp_path / "poisoned")
+        assert service.post(jsonl(history())).json()["accepted"] == len(history())
+        health = service.http.get("/healthz")
+        listed = service.http.get("/api/quarantine", headers=AUTH)
+        case = service.http.get("/api/cases/KC-B", headers=AUTH)
+        metrics = service.http.get("/metrics").text
+        measures = service.http.get("/api/measures", headers=AUTH).json()
+        assert service.http.get("/api/cases/KC-A", headers=AUTH).status_code == 200
+    assert health.status_code == 200 and health.json()["ok"] is True
+    assert health.json()["quarantine"] == {"cases": 1, "case_ids": ["KC-B"], "more": 0}
+    assert health.json()["events"] == len(history())  # its events are kept
+    assert listed.status_code == 200
+    (entry,) = listed.json()["quarantined"]
+    assert listed.json()["cases"] == 1
+    assert (entry["case_id"], entry["error"], entry["last_event_id"]) == ("KC-B", FAULT, "b4")
+    assert sorted(entry["event_ids"]) == ["b1", "b2", "b3", "b4", "b5", "b6"]
+    assert entry["stage"] == "fold" and entry["events"] == 6
+    assert case.status_code == 409
+    assert case.json()["detail"].startswith("case 'KC-B' is quarantined")
+    assert FAULT in case.json()["detail"]
+    assert case.json()["quarantined"]["case_id"] == "KC-B"
+    assert "sendwatch_quarantined_cases 1.0" in metrics
+    assert promtool_problems(metrics) == []
+    assert measures == clean.http.get("/api/measures", headers=AUTH).json()
+    assert "sendwatch_quarantined_cases 0.0" in clean.http.get("/metrics").text
+    assert clean.http.get("/healthz").json()["quarantine"]["cases"] == 0
+    for s in (clean, service):
+        s.http.close()
+        s.log.close()
+
+
+def test_healthz_lists_the_first_20_quarantined_cases() -> None:
+    from projections.projector import Quarantined
+    from sendwatch.source import Health
+
+    aside = tuple(
+        Quarantined(f"K{n:02}", "E: x", "", "fold", None, ("e",), 0, datetime.now(UTC))
+        for n in range(23)
+    )
+    summary = Health(True, 0, 0, 0, None, quarantined=aside).quarantine_summary()
+    assert summary == {"cases": 23, "case_ids": [f"K{n:02}" for n in range(20)], "more": 3}
+
+
+def test_healthz_is_503_while_the_alert_process_is_failing(tmp_path: Path) -> None:
+    """``sendwatch run``'s alert process writes its status every second: silent for 30 s
+    (ended and not restarted, or crash-looping), the service is not ok. A service that has
+    just started gives it 120 s for its first judgement of every case."""
+    with EventLog(tmp_path / "events.db") as log:
+        source = EmbeddedSource(log, frozen_now=date.fromisoformat(NOW), judge_alerts=False)
+        http = TestClient(embedded_app(source, token=TOKEN))
+        store = source.alert_store
+        # just started, the alert process has said nothing yet: ok
+        assert http.get("/healthz").status_code == 200
+        # it speaks: ok
+        store.write_status({"position": 0, "written_at": datetime.now(UTC).isoformat()})
+        answer = http.get("/healthz").json()
+        assert answer["ok"] is True and answer["alerts_failing"] is False
+        # silent for 60 s
+        ago = datetime.now(UTC) - timedelta(seconds=60)
+        source._serving_since = ago - timedelta(seconds=1)
+        store.write_status({"position": 0, "written_at": ago.isoformat()})
+        failing = http.get("/healthz")
+        assert failing.status_code == 503
+        assert failing.json()["alerts_failing"] is True
+        assert (
+            failing.json()["alerts_failure"] == "the alert process has written no status for 60 s"
+        )
+        # a status written before the service started (an earlier run's) counts for nothing
+        source._serving_since = datetime.now(UTC) - timedelta(seconds=200)
+        store.write_status({"position": 0, "written_at": "2025-01-01T00:00:00+00:00"})
+        assert http.get("/healthz").json()["alerts_failure"] == (
+            "the alert process has written no status since the service started 200 s ago"
+        )
+        http.close()
 
 
 def test_the_scorecard_rates_the_ten_points_from_the_live_measures(loaded: Service) -> None:
