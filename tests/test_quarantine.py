@@ -435,3 +435,57 @@ def test_sendwatch_report_over_a_poisoned_file_completes_and_says_so(tmp_path: P
     html = (tmp_path / "report-2025-06.html").read_text(encoding="utf-8")
     assert "1 case could not be processed" in html
     assert (tmp_path / "report-2025-06.pdf").stat().st_size > 0
+
+
+# --- sendwatch run, its alert process, a restart ----------------------------------------------
+
+SITECUSTOMIZE = '''
+"""Poisons the fold in every Python process started with this folder on PYTHONPATH: the
+handler of plan.decided raises for the event b4 (KC-B's), as a fault would."""
+import projections.case as case
+
+_original = case.HANDLERS["plan.decided"]
+
+
+def _poisoned(file, event):
+    if event.event_id == "b4":
+        raise RuntimeError("poisoned by the test")
+    _original(file, event)
+
+
+case.HANDLERS["plan.decided"] = _poisoned
+'''
+
+
+def test_sendwatch_run_starts_serves_and_alerts_over_a_log_with_a_poisoned_case(
+    tmp_path: Path,
+) -> None:
+    """The fault is in both processes of ``sendwatch run`` (a ``sitecustomize`` on
+    PYTHONPATH): the service starts on the log, serves every other case, names KC-B in
+    /healthz (still ok: the alert process is not failing), and the alert process judges the
+    log and fires CasesQuarantined; a restart does the same."""
+    import os
+
+    from tests.running_service import running_service
+
+    poison = tmp_path / "poison"
+    poison.mkdir()
+    (poison / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(jsonl(history()))
+    db = tmp_path / "events.db"
+    assert CliRunner().invoke(cli, ["ingest", str(path), "--db", str(db)]).exit_code == 0
+    env = {"PYTHONPATH": os.pathsep.join([str(poison), os.environ.get("PYTHONPATH", "")])}
+    for _ in range(2):  # and a restart on the same log
+        with running_service(db, extra_env=env) as service, service.client() as http:
+            health = service.alerts_judged()
+            assert health["ok"] is True and health["alerts_failing"] is False
+            assert health["quarantine"] == {"cases": 1, "case_ids": ["KC-B"], "more": 0}
+            alerts = http.get("/api/alerts").json()["alerts"]
+            firing = {a["alertname"] for a in alerts if a["state"] == "firing"}
+            assert "CasesQuarantined" in firing
+            assert not any(a["case_id"] == "KC-B" for a in alerts if a["state"] == "firing")
+            assert http.get("/api/cases/KC-B").status_code == 409
+            assert http.get("/api/cases/KC-A").status_code == 200
+            listed = http.get("/api/quarantine").json()["quarantined"]
+            assert [(q["case_id"], q["last_event_id"]) for q in listed] == [("KC-B", "b4")]
