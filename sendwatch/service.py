@@ -194,6 +194,7 @@ class EmbeddedSource:
         """Validate JSONL (item n on line n), then store and apply the batch atomically."""
         records: list[Record] = []
         events: list[Event] = []
+        record_lines: list[int] = []  # each record's line, should its id be a conflict
         rejected: list[Rejected] = []
         lines: list[int] = []
         with paused_collector():  # thousands of small objects, none in a cycle
@@ -203,11 +204,13 @@ class EmbeddedSource:
                 if item.record is not None and item.event is not None:
                     records.append(item.record)
                     events.append(item.event)
+                    record_lines.append(item.line)
                 elif item.rejected is not None:
                     rejected.append(item.rejected)
                     lines.append(item.line)
         with self.lock:
-            done = self.log.append(records, rejected)
+            # fsynced before it returns (streams.log): the answer acknowledges a durable write
+            done = self.log.append(records, rejected, origin=origin, lines=record_lines)
             with paused_collector():
                 apply_appended(self.projector, self.log, events, done)
             self.dead_letters += done.rejected
@@ -224,10 +227,12 @@ class EmbeddedSource:
                 self.on_change(
                     self.now(), frozenset(e.case_id for e in events if e.type not in CLOCKLESS)
                 )
+        refused = [(n, r.reason) for n, r in zip(lines, rejected, strict=True)]
+        refused += [(record_lines[i], r.reason) for i, r in done.conflicts]  # id already used
         return Accepted(
             done.accepted,
             done.duplicates,
-            [{"line": n, "reason": r.reason} for n, r in zip(lines, rejected, strict=True)],
+            [{"line": n, "reason": reason} for n, reason in sorted(refused)],
         )
 
     # --- beyond the protocol: the dashboard's trend, /metrics, the alert hook -----------

@@ -35,3 +35,21 @@ def scorecard_points() -> tuple[Point, ...]:
         given = yaml.safe_load(stream) or {}
     overrides = {int(n): {k: float(v) for k, v in (s or {}).items()} for n, s in given.items()}
     return with_overrides(overrides)
+
+
+DEAD_LETTER_DAYS = 90
+
+
+def dead_letter_days() -> int:
+    """How many days dead letters are kept before they are purged (SENDWATCH_DEAD_LETTER_DAYS,
+    default 90): they keep the raw input, which may hold personal data. Raises ValueError
+    naming the variable if it is not a whole number of days, at least 1."""
+    text = os.environ.get("SENDWATCH_DEAD_LETTER_DAYS", "").strip()
+    if not text:
+        return DEAD_LETTER_DAYS
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(
+            "SENDWATCH_DEAD_LETTER_DAYS: expected a whole number of days (at least 1), "
+            f"got {text!r}"
+        )
+    return int(text)

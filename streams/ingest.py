@@ -132,12 +132,14 @@ def ingest(
     """
     summary = IngestSummary()
     records: list[Record] = []
+    record_lines: list[int] = []  # each record's input line, for a conflict's dead letter
     rejected: list[Rejected] = []
 
     def commit() -> None:
-        done = log.append(records, rejected)
-        summary.add(done.accepted, done.duplicates, rejected)
+        done = log.append(records, rejected, origin=origin, lines=record_lines)
+        summary.add(done.accepted, done.duplicates, [*rejected, *(r for _, r in done.conflicts)])
         records.clear()
+        record_lines.clear()
         rejected.clear()
         if on_commit is not None:
             on_commit(summary)
@@ -146,6 +148,7 @@ def ingest(
         summary.lines = item.line
         if item.record is not None:
             records.append(item.record)
+            record_lines.append(item.line)
         elif item.rejected is not None:
             rejected.append(item.rejected)
         if len(records) + len(rejected) >= batch:

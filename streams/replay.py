@@ -18,18 +18,25 @@ from streams.log import Appended, EventLog, Rejected
 
 
 def catch_up(
-    projector: Projector, log: EventLog, touched: set[str] | None = None, skip: Container[str] = ()
+    projector: Projector,
+    log: EventLog,
+    touched: set[str] | None = None,
+    skip: Container[str] = (),
+    limit: int | None = None,
 ) -> int:
     """Apply every event stored after the projector's position; returns how many were new.
     ``touched``, if given, gains the case id of each new event whose type is not in ``skip``.
+    ``limit``: stop once at least this many records have been read (a caller that holds a
+    lock meanwhile catches up in slices, letting go of it between them).
 
-    The log's positions have no gaps (one writer, INTEGER PRIMARY KEY), so reading from the
-    high-water mark on never skips an event.
+    The log's positions have no gaps (INTEGER PRIMARY KEY, appended in transactions that
+    take the write lock), so reading from the high-water mark on never skips an event.
     """
-    new = 0
+    new = read = 0
     apply = projector.apply
+    batch = 10_000 if limit is None else max(1, min(limit, 10_000))
     with paused_collector():
-        for rows in log.read_raw(after=projector.position):
+        for rows in log.read_raw(after=projector.position, batch=batch):
             for _, body in rows:
                 event = from_record(orjson.loads(body))
                 if apply(event):
@@ -37,6 +44,9 @@ def catch_up(
                     if touched is not None and event.type not in skip:
                         touched.add(event.case_id)
             projector.position = rows[-1][0]  # every row of the batch applied
+            read += len(rows)
+            if limit is not None and read >= limit:
+                break
     return new
 
 

@@ -17,6 +17,9 @@ from streams.ingest import ingest
 from streams.log import EventLog
 from streams.replay import apply_appended, catch_up
 from tests.history import jsonl, raw, sendwatch
+from tests.running_service import TOKEN
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def lines(*events: bytes) -> list[bytes]:
@@ -86,6 +89,25 @@ def test_ingest_command_summary_and_exit_codes(tmp_path: Path) -> None:
     assert "accepted 0, duplicates 1, rejected 1" in second.stderr
     assert run(str(tmp_path / "missing.jsonl"), "--db", str(db)).returncode == 2
     assert run("--db", str(db)).returncode == 2  # no PATH: a usage error
+
+
+def test_ingest_says_loudly_when_most_lines_were_rejected_but_keeps_what_it_accepted(
+    tmp_path: Path,
+) -> None:
+    """Exit 0 while anything was accepted; a warning line when more than half the lines
+    were rejected (3 of 4 here), none when half or fewer were (1 of 2)."""
+    good = jsonl([raw("plan.issued", "C1", "2025-01-06", eid="w1")])
+    mostly_bad = tmp_path / "mostly-bad.jsonl"
+    mostly_bad.write_bytes(good + b"{bad\nnope\n[1]\n")
+    half = tmp_path / "half.jsonl"
+    half.write_bytes(jsonl([raw("plan.issued", "C2", "2025-01-06", eid="w2")]) + b"{bad\n")
+    db = str(tmp_path / "log.db")
+    loud = sendwatch("ingest", str(mostly_bad), "--db", db)
+    assert loud.returncode == 0 and "accepted 1, duplicates 0, rejected 3" in loud.stderr
+    (warning,) = [line for line in loud.stderr.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: 3 of 4 lines were rejected (more than half)")
+    quiet = sendwatch("ingest", str(half), "--db", db)
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr
 
 
 def test_projector_catches_up_from_its_position_without_gaps(tmp_path: Path) -> None:
@@ -194,3 +216,136 @@ def test_kill_9_during_a_large_ingest_loses_no_acknowledged_event(tmp_path: Path
         assert log.count() == total
         ids = [record["event_id"] for _, record in log.read()]
     assert len(ids) == len(set(ids)) == total
+
+
+# --- one id, one event (CONTRACT.md 1.1) ----------------------------------------------------
+
+
+def test_an_id_used_again_for_a_different_event_is_a_dead_letter_naming_its_line(
+    tmp_path: Path,
+) -> None:
+    """CONTRACT.md 1.1 "One id, one event": an event_id that arrives again with other content
+    is a dead letter, never silently ignored; an exact repeat (even with another
+    ``recorded_at``, or none, stamped on arrival) is a duplicate, as before."""
+    first = raw("plan.issued", "C1", "2025-01-06", eid="e1", recorded="2025-01-06T10:00:00")
+    repeat = {**first, "recorded_at": "2025-02-01T09:00:00+00:00"}  # exported again
+    stamped = {key: value for key, value in first.items() if key != "recorded_at"}
+    other_case = {**first, "case_id": "C2"}
+    other_day = {**first, "occurred_at": "2025-01-07"}
+    with EventLog(tmp_path / "log.db") as log:
+        ingest(lines(jsonl([first])), log, origin="a.jsonl")
+        summary = ingest(
+            lines(jsonl([repeat, other_case, stamped, other_day])), log, origin="b.jsonl"
+        )
+        assert (summary.accepted, summary.duplicates, summary.rejected) == (0, 2, 2)
+        letters = sorted(log.dead_letters(), key=lambda d: d.id)
+        ((_, stored),) = log.read()
+    assert [(d.origin, d.reason) for d in letters] == [
+        ("b.jsonl line 2", "event_id already used for a different event"),
+        ("b.jsonl line 4", "event_id already used for a different event"),
+    ]
+    assert orjson.loads(letters[0].raw)["case_id"] == "C2"  # the input as it arrived
+    assert stored["case_id"] == "C1" and stored["occurred_at"] == "2025-01-06"  # unchanged
+    assert [(r.origin, r.reason) for r in summary.first_rejections] == [
+        (d.origin, d.reason) for d in letters
+    ]
+
+
+def test_an_id_repeated_within_one_batch_with_other_content_is_a_dead_letter(
+    tmp_path: Path,
+) -> None:
+    """The first of the batch is stored; a later one with the same id and the same content
+    is a duplicate, with other content a dead letter (``Appended.conflicts`` says which)."""
+    batch = [
+        raw("plan.issued", "C1", "2025-01-06", eid="e1"),
+        raw("plan.issued", "C1", "2025-01-06", eid="e1"),  # the same again
+        raw("plan.issued", "C9", "2025-01-06", eid="e1"),  # another case under its id
+        raw("plan.issued", "C2", "2025-01-07", eid="e2"),
+    ]
+    records = [decode_event(orjson.dumps(e), arrival=None)[0] for e in batch]
+    with EventLog(tmp_path / "log.db") as log:
+        done = log.append(records, origin="POST /api/events", lines=[1, 2, 3, 4])
+        assert (done.accepted, done.duplicates, done.rejected, done.head) == (2, 1, 1, 2)
+        ((index, letter),) = done.conflicts
+        assert index == 2 and letter.origin == "POST /api/events line 3"
+        assert log.dead_letter_count() == 1
+        assert [record["case_id"] for _, record in log.read()] == ["C1", "C2"]
+
+
+def test_a_post_lists_a_conflicting_id_in_rejected_with_its_line(tmp_path: Path) -> None:
+    """The same rule through ``POST /api/events``: the answer's ``rejected`` names the line,
+    beside the lines the decoder refused, in line order, and nothing of it is applied."""
+    from tests.test_api import Service
+
+    service = Service(tmp_path)
+    try:
+        first = raw("plan.issued", "C1", "2025-01-06", eid="e1")
+        assert service.post(jsonl([first])).json()["accepted"] == 1
+        body = (
+            jsonl(
+                [
+                    {**first, "case_id": "C2"},  # line 1: the id of another event
+                    raw("plan.issued", "C3", "2025-01-08", eid="e3"),
+                    first,  # line 3: an exact repeat
+                ]
+            )
+            + b"not json\n"
+        )  # line 4
+        answer = service.post(body)
+        assert answer.status_code == 200
+        got = answer.json()
+        assert (got["accepted"], got["duplicates"]) == (1, 1)
+        assert [(r["line"], r["reason"][:15]) for r in got["rejected"]] == [
+            (1, "event_id alread"),
+            (4, "not valid JSON:"),
+        ]
+        assert service.stored() == (2, 2)  # e1 and e3; two dead letters
+        assert service.source.health().dead_letters == 2
+        assert service.http.get("/api/cases/C2", headers=AUTH).status_code == 404
+    finally:
+        service.http.close()
+        service.log.close()
+
+
+# --- dead letters expire ---------------------------------------------------------------------
+
+
+def test_purging_dead_letters_keeps_the_count_of_every_line_ever_rejected(tmp_path: Path) -> None:
+    """Dead letters keep raw input, so they are purged by date; the ``dead_letters`` measure
+    counts lines rejected, so a purge leaves it as it was (the purged are counted in the log's
+    ``meta`` table)."""
+    from datetime import UTC, datetime, timedelta
+
+    with EventLog(tmp_path / "log.db") as log:
+        ingest(lines(b"bad one\n", b"bad two\n"), log, origin="old.jsonl")
+        log._db.execute(  # received 100 days ago
+            "UPDATE dead_letters SET received_at = ?",
+            ((datetime.now(UTC) - timedelta(days=100)).isoformat(),),
+        )
+        ingest(lines(b"bad three\n"), log, origin="new.jsonl")
+        assert (log.stored_dead_letters(), log.dead_letter_count()) == (3, 3)
+        assert log.expire_dead_letters(90) == 2  # the two older than 90 days
+        assert [d.origin for d in log.dead_letters()] == ["new.jsonl line 1"]
+        assert (log.stored_dead_letters(), log.purged_dead_letters()) == (1, 2)
+        assert log.dead_letter_count() == 3
+        assert log.expire_dead_letters(90) == 0  # nothing more to purge
+        assert log.purge_dead_letters(datetime.now(UTC) + timedelta(seconds=1)) == 1
+        assert (log.stored_dead_letters(), log.dead_letter_count()) == (0, 3)
+    with EventLog.open_existing(tmp_path / "log.db") as reopened:
+        assert reopened.dead_letter_count() == 3
+
+
+def test_a_projector_catches_up_in_slices_without_skipping(tmp_path: Path) -> None:
+    """``catch_up(limit=n)`` stops after n records (a caller holding a lock lets go between
+    slices); slice after slice it reaches what one catch-up reaches."""
+    with EventLog(tmp_path / "log.db") as log:
+        ingest(
+            lines(jsonl([raw("plan.issued", f"C{n}", "2025-01-06") for n in range(7)])),
+            log,
+            origin="a",
+        )
+        sliced, whole = Projector(), Projector()
+        assert [catch_up(sliced, log, limit=3) for _ in range(4)] == [3, 3, 1, 0]
+        catch_up(whole, log)
+    assert sliced.position == whole.position == 7
+    assert sliced.event_count == whole.event_count == 7
