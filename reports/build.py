@@ -111,7 +111,7 @@ def _load(
     from streams.log import EventLog
 
     task = progress.add_task("Reading the event log", total=None)
-    with EventLog(db) as log:
+    with EventLog.open_existing(db) as log:  # never makes one (checked by report_command)
         catch_up(projector, log)
         dead = log.dead_letter_count()
     progress.update(task, total=1, completed=1)
@@ -120,7 +120,7 @@ def _load(
 
 def report_command(month: str, events: str | None, db: Path, out: Path, as_known_now: bool) -> int:
     """Write report-YYYY-MM.html and report-YYYY-MM.pdf into ``out``; returns the exit code."""
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error: one line
     try:
         when = Month.parse(month)
         chosen = report_settings()
@@ -128,12 +128,16 @@ def report_command(month: str, events: str | None, db: Path, out: Path, as_known
     except (ValueError, OSError) as error:
         console.print(f"[red]error:[/red] {error}")
         return 2
-    if events is None and not db.exists():
-        console.print(
-            f"[red]error:[/red] no event log at {db} "
-            "(run `sendwatch ingest` first, or give --events)"
-        )
-        return 2
+    if events is None:
+        from rich.markup import escape
+
+        from streams.log import LogError, check_log
+
+        try:
+            check_log(db, create=False)  # a log, which it only reads: nothing is written
+        except LogError as error:
+            console.print(f"[red]error:[/red] {escape(str(error))}")
+            return 2
     if events is not None and events != "-" and not Path(events).is_file():
         console.print(f"[red]error:[/red] cannot read {events}: no such file")
         return 2

@@ -17,15 +17,25 @@ and read for as long again, on one core of a machine that has two. Here it follo
 - it delivers to Alertmanager when asked (``alerts.alertmanager.Dispatcher``).
 
 The service starts it before loading the log (both catch up at once), restarts it if it
-ends, and stops it by closing its standard input (so it also stops when the service is gone,
-however the service ended; SIGTERM stops it too): it then judges what the log holds and
-saves before ending. It runs in a process group of its own, so a Ctrl-C meant for the
-service reaches only the service, which then stops it.
+ends, and stops it by closing its standard input (SIGTERM stops it too): it then judges what
+the log holds and saves before ending. It runs in a process group of its own, so a Ctrl-C
+meant for the service reaches only the service, which then stops it.
+
+One judge per log: it holds an exclusive lock (``flock`` on ``events.alerts.db.judge.lock``
+beside the alerts) for its life, and a second one refuses with one line and exit status
+``JUDGE_RUNNING`` (75); the service's supervisor then waits quietly and takes over when the
+other ends. It dies with the service: on Linux the kernel sends it SIGTERM when the service
+is gone (``prctl(PR_SET_PDEATHSIG)``), however the service ended, and it then stops at once,
+as if killed (what it had judged but not saved, the next alert process judges again when it
+starts: nothing is delivered before it is saved), so a restarted service's alert process
+never overlaps it. Elsewhere, its input closing tells it the same.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -34,8 +44,10 @@ import time
 from datetime import date
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 from alerts.alertmanager import start_delivery
+from alerts.store import alerts_path
 from sendwatch import settings
 from sendwatch.query import parse_date
 from sendwatch.service import (
@@ -44,11 +56,38 @@ from sendwatch.service import (
     tick,
     timed_full_collections,
 )
-from streams.log import EventLog
+from streams.log import EventLog, LogError, hold_lock, lock_beside
 
 RESTART_SECONDS = 10.0  # at least this long between restarts of a process that ended
 STOP_SECONDS = 60.0  # for its last judgement and save, once asked to stop
 AGGREGATES_EVERY = 10  # seconds (ticks) between judgements of the aggregate rules
+JUDGE_RUNNING = 75  # exit status: another alert process judges this log (EX_TEMPFAIL)
+LOCK_WAIT_SECONDS = 10.0  # how long the service's alert process waits for the judge's lock
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def judge_lock(db: Path) -> Path:
+    """The lock that one alert process per log holds, beside its alerts."""
+    return lock_beside(alerts_path(db), "judge")
+
+
+def take_judge_lock(db: Path, wait: float) -> BinaryIO | None:
+    """The judge's lock of the log ``db``, trying for up to ``wait`` seconds; None if
+    another process still holds it."""
+    deadline = time.monotonic() + wait
+    while (held := hold_lock(judge_lock(db))) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return held
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel send SIGTERM when the process ``parent`` (the service) is gone
+    (Linux; elsewhere the closed input tells), and end now if it is already gone."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def follow(
@@ -61,7 +100,7 @@ def follow(
     stop: threading.Event,
 ) -> None:
     """Judge the alerts of the log ``db`` until ``stop`` is set."""
-    log = EventLog(db)  # it appends nothing: only its saves of alerts could checkpoint
+    log = EventLog.open_existing(db)  # it appends nothing: only its alerts' saves checkpoint
     try:
         source = EmbeddedSource(
             log,
@@ -96,7 +135,11 @@ def follow(
 
 
 class AlertProcess:
-    """The service's handle on its alert process: started, restarted if it ends, stopped."""
+    """The service's handle on its alert process: started, restarted if it ends, stopped.
+
+    One that refuses because another alert process judges the log (``JUDGE_RUNNING``, after
+    waiting ``LOCK_WAIT_SECONDS`` for it) is said once and started again at once, quietly,
+    so that it takes over when the other ends."""
 
     def __init__(
         self,
@@ -108,13 +151,16 @@ class AlertProcess:
         alertmanager: str | None,
     ) -> None:
         command = [sys.executable, "-m", "sendwatch.alerting", "--db", str(db)]
-        command += ["--base-url", base_url]
+        command += ["--base-url", base_url, "--parent", str(os.getpid())]
+        command += ["--wait", str(LOCK_WAIT_SECONDS)]
         for flag, value in (("--now", now), ("--rules", rules), ("--alertmanager", alertmanager)):
             if value:
                 command += [flag, str(value)]
         self.command = command
+        self.db = db
         self._process: subprocess.Popen[bytes] | None = None
         self._started = 0.0
+        self._waiting = False  # another alert process judges the log: said once
 
     def start(self) -> None:
         self._started = time.monotonic()
@@ -125,6 +171,18 @@ class AlertProcess:
         process = self._process
         if process is None or process.poll() is None:
             return
+        if process.returncode == JUDGE_RUNNING:  # it waited for the lock, in vain
+            if not self._waiting:
+                self._waiting = True
+                print(
+                    f"sendwatch: another alert process is judging {self.db} (it holds "
+                    f"{judge_lock(self.db)}); this service's takes over when it ends",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            self.start()
+            return
+        self._waiting = False
         if time.monotonic() - self._started < RESTART_SECONDS:
             return
         print(
@@ -157,26 +215,65 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--now")
     parser.add_argument("--rules", type=Path)
     parser.add_argument("--alertmanager")
+    parser.add_argument("--parent", type=int, help="the service's process id: end with it")
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the lock")
     args = parser.parse_args(argv)
+    parent: int | None = args.parent
+    if parent is not None:
+        die_with_parent(parent)
+    try:
+        lock = take_judge_lock(args.db, args.wait)
+    except OSError as error:
+        print(
+            f"sendwatch.alerting: cannot lock {judge_lock(args.db)}: {error.strerror}",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    if lock is None:
+        print(
+            f"sendwatch.alerting: another alert process is judging {args.db} "
+            f"(it holds {judge_lock(args.db)}): this one stops",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(JUDGE_RUNNING)
     stop = threading.Event()
 
-    def stopping(signum: int, frame: FrameType | None) -> None:
+    def ending() -> None:
+        """Stop: at once if the service is gone (as if killed), else after the last
+        judgement and save."""
+        if parent is not None and os.getppid() != parent:
+            os._exit(0)
         stop.set()
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        ending()
 
     def watching() -> None:
         sys.stdin.buffer.read()  # until the service closes it, or is gone
-        stop.set()
+        ending()
 
     signal.signal(signal.SIGTERM, stopping)
     threading.Thread(target=watching, daemon=True).start()
-    follow(
-        args.db,
-        base_url=args.base_url,
-        frozen_now=parse_date(args.now, "now") if args.now else None,
-        rules=args.rules,
-        alertmanager=args.alertmanager,
-        stop=stop,
-    )
+    try:
+        frozen_now = parse_date(args.now, "now") if args.now else None
+    except ValueError as error:
+        print(f"sendwatch.alerting: --{error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        follow(
+            args.db,
+            base_url=args.base_url,
+            frozen_now=frozen_now,
+            rules=args.rules,
+            alertmanager=args.alertmanager,
+            stop=stop,
+        )
+    except LogError as error:
+        print(f"sendwatch.alerting: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    finally:
+        lock.close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,12 @@
 """The ``sendwatch`` command. Each command is a thin shell over the layer that does the work.
 
-Exit codes: 0 success; 1 nothing usable (no valid event, nothing accepted); 2 usage errors.
+Exit codes: 0 success; 1 nothing usable (no valid event, nothing accepted); 2 usage errors
+(a bad option, a path that is not an event log, a port in use), each told in one line on
+standard error, never as a traceback.
+
+A command that reads a log (``metrics``, ``case``, ``report``, ``run``, ``dead-letters``)
+never makes one: it opens it with ``streams.log.EventLog.open_existing``, which refuses a
+missing file, a folder or a file that is not a sendwatch log, writing nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sendwatch import settings
 
@@ -32,8 +39,36 @@ DEFAULT_DB = Path("sendwatch.db")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
+
+
+def _points() -> Any:
+    """The scorecard's points (``settings.scorecard_points``); one line and exit 2 if
+    SENDWATCH_TARGETS cannot be used."""
+    import yaml
+
+    try:
+        return settings.scorecard_points()
+    except (OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as error:
+        raise fail(f"SENDWATCH_TARGETS: cannot use it: {error}") from None
+
+
+def _folder(path: Path, option: str) -> None:
+    """An output folder: it may not exist yet (it is made), but may not be a file."""
+    if path.exists() and not path.is_dir():
+        raise fail(f"{option}: {path} is a file, not a folder")
+
+
+def open_log(db: Path) -> Any:
+    """The event log at ``db`` (an ``EventLog``), which must exist; one line and exit 2
+    if it does not or is not a log."""
+    from streams.log import EventLog, LogError
+
+    try:
+        return EventLog.open_existing(db)
+    except LogError as error:
+        raise fail(str(error)) from None
 
 
 def _print_json(value: Any) -> None:
@@ -73,6 +108,8 @@ def ingest(
     """
     from sendwatch.ingesting import ingest_command
 
+    if partitions < 1:
+        raise fail(f"--partitions: expected at least 1, got {partitions}")
     code = ingest_command(
         path, db=db, broker=broker, topic=topic, partitions=partitions, acks=acks, console=err
     )
@@ -100,8 +137,15 @@ def simulate(
         last = parse_date(end, "end") if end else today()
     except ValueError as error:
         raise fail(str(error)) from None
+    if years < 1 or last.year - years < 2000:  # plausible dates only (CONTRACT.md 1.1)
+        raise fail(
+            f"--years: expected 1 to {last.year - 2000} (a history from 2000 on), got {years}"
+        )
     history = generate(seed=seed, years=years, end=last, council=settings.council())
-    count = write_jsonl(sys.stdout.buffer if out == "-" else out, history)
+    try:
+        count = write_jsonl(sys.stdout.buffer if out == "-" else out, history)
+    except OSError as error:
+        raise fail(f"cannot write {out}: {error.strerror}") from None
     err.print(f"wrote {count:,} events ({years} years to {last}, seed {seed})")
 
 
@@ -172,11 +216,7 @@ def _load(events: str | None, db: Path) -> tuple[Any, int, bool]:
         if not projector.event_count and rejected:
             err.print("no valid event in the input")
         return projector, len(rejected), projector.event_count > 0 or not rejected
-    if not db.exists():
-        raise fail(f"no event log at {db} (run `sendwatch ingest` first, or give --events)")
-    from streams.log import EventLog
-
-    with EventLog(db) as log:
+    with open_log(db) as log:
         catch_up(projector, log)
         return projector, log.dead_letter_count(), True
 
@@ -206,6 +246,8 @@ def case(
     from projections.views import case_view
     from sendwatch.query import parse_date, today
 
+    if format not in ("json", "table"):
+        raise fail(f"--format: expected table or json, got {format!r}")
     try:
         when = parse_date(now, "now") if now else today()
     except ValueError as error:
@@ -245,14 +287,36 @@ def run(
     rules: Annotated[
         Path | None, typer.Option(help="Alert rules YAML (default: the built-in set).")
     ] = None,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create", help="Make an empty event log at --db if there is none (a new deployment)."
+        ),
+    ] = False,
 ) -> None:
     """Run the embedded service: event log, live projections, HTTP API, /metrics, dashboard.
+
+    The log must exist (make it with sendwatch ingest, or give --create), and only one
+    sendwatch run may serve it at a time.
 
     Example: SENDWATCH_API_TOKEN=secret sendwatch run --db sendwatch.db --port 8000
     """
     from sendwatch.service import serve
 
-    serve(db=db, host=host, port=port, now=now, alertmanager=alertmanager, rules=rules)
+    if not 1 <= port <= 65535:
+        raise fail(f"--port: expected 1 to 65535, got {port}")
+    serve(
+        db=db, host=host, port=port, now=now, alertmanager=alertmanager, rules=rules, create=create
+    )
+
+
+def plausible_month(text: str) -> None:
+    """``--month``: YYYY-MM from 2000-01 to 2100-12 (CONTRACT.md 1.1's plausible dates)."""
+    year, dash, number = text.partition("-")
+    digits = year + number
+    fits = dash and len(year) == 4 and len(number) == 2 and digits.isascii() and digits.isdigit()
+    if not fits or not 2000 <= int(year) <= 2100 or not 1 <= int(number) <= 12:
+        raise fail(f"--month: expected a month YYYY-MM from 2000-01 to 2100-12, got {text!r}")
 
 
 @app.command()
@@ -272,6 +336,8 @@ def report(
     """
     from reports.build import report_command
 
+    plausible_month(month)
+    _folder(out, "--out")
     raise typer.Exit(
         report_command(month=month, events=events, db=db, out=out, as_known_now=as_known_now)
     )
@@ -296,9 +362,102 @@ def worker(
     """
     from sendwatch.worker import worker_command
 
+    if not 1 <= port <= 65535:
+        raise fail(f"--port: expected 1 to 65535, got {port}")
     worker_command(
         broker=broker, topic=topic, port=port, now=now, alertmanager=alertmanager, host=host
     )
+
+
+dead_letters = typer.Typer(
+    help="The dead letters: input rejected with its reason (kept 90 days by default).",
+    no_args_is_help=True,
+)
+app.add_typer(dead_letters, name="dead-letters")
+
+
+@dead_letters.command("list")
+def dead_letters_list(
+    db: DbOption = DEFAULT_DB,
+    limit: Annotated[int, typer.Option(help="How many, newest first (0: every one).")] = 100,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """List the dead letters stored in the log, newest first: where each came from, why,
+    and the input itself. They are purged SENDWATCH_DEAD_LETTER_DAYS days (default 90)
+    after they arrived, as the input may hold personal data.
+
+    Example: sendwatch dead-letters list --db sendwatch.db --limit 20
+    """
+    if format not in ("json", "table"):
+        raise fail(f"--format: expected table or json, got {format!r}")
+    if limit < 0:
+        raise fail(f"--limit: expected 0 (every one) or more, got {limit}")
+    with open_log(db) as log:
+        letters = log.dead_letters(limit or None)
+        stored, purged = log.stored_dead_letters(), log.purged_dead_letters()
+    if format == "json":
+        _print_json(
+            {
+                "stored": stored,
+                "purged": purged,
+                "dead_letters": [
+                    {
+                        "id": d.id,
+                        "received_at": d.received_at,
+                        "origin": d.origin,
+                        "reason": d.reason,
+                        "raw": bytes(d.raw).decode("utf-8", "replace"),
+                    }
+                    for d in letters
+                ],
+            }
+        )
+        return
+    from rich.table import Table
+
+    table = Table(
+        title=f"{len(letters):,} of {stored:,} dead letters stored ({purged:,} purged)",
+        title_justify="left",
+    )
+    for column in ("id", "received", "origin", "reason", "input"):
+        table.add_column(column, overflow="fold")
+    for d in letters:
+        raw = bytes(d.raw).decode("utf-8", "replace")
+        table.add_row(
+            str(d.id),
+            d.received_at[:19],
+            d.origin,
+            d.reason,
+            raw if len(raw) <= 200 else raw[:200] + " …",
+        )
+    Console().print(table)
+
+
+@dead_letters.command("purge")
+def dead_letters_purge(
+    before: Annotated[
+        str, typer.Option(help="Purge those received before this day (Europe/London).")
+    ],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Delete the dead letters received before a day. The count of lines ever rejected
+    (the dead_letters measure) stays as it was: purged ones are still counted.
+
+    Example: sendwatch dead-letters purge --before 2025-01-01 --db sendwatch.db
+    """
+    from datetime import datetime, time
+
+    from events.envelope import LONDON
+    from sendwatch.query import parse_date
+
+    try:
+        day = parse_date(before, "before")
+    except ValueError as error:
+        raise fail(f"--{error}") from None
+    with open_log(db) as log:
+        purged = log.purge_dead_letters(datetime.combine(day, time.min, LONDON))
+        left = log.stored_dead_letters()
+    print(f"purged {purged:,} dead letters received before {day} ({left:,} stored)")
 
 
 grafana = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)
@@ -320,11 +479,17 @@ def grafana_dashboards(
     """
     from alerts.grafana import write_alerting, write_dashboards
 
-    points = settings.scorecard_points()  # the colours follow SENDWATCH_TARGETS, if set
-    for path in write_dashboards(out, points):
-        err.print(f"wrote {path}")
-    if alerting is not None:
-        err.print(f"wrote {write_alerting(alerting, points)}")
+    points = _points()  # the colours follow SENDWATCH_TARGETS, if set
+    _folder(out, "--out")
+    if alerting is not None and not alerting.parent.is_dir():
+        raise fail(f"--alerting: no folder {alerting.parent}")
+    try:
+        for path in write_dashboards(out, points):
+            err.print(f"wrote {path}")
+        if alerting is not None:
+            err.print(f"wrote {write_alerting(alerting, points)}")
+    except OSError as error:
+        raise fail(f"cannot write {error.filename}: {error.strerror}") from None
 
 
 @grafana.command("push")
@@ -344,7 +509,7 @@ def grafana_push(
     from alerts.grafana_push import PushError, push
 
     try:
-        push(url, token, prometheus_url, err, points=settings.scorecard_points())
+        push(url, token, prometheus_url, err, points=_points())
     except PushError as error:
         raise fail(str(error), 1) from None
 

@@ -21,21 +21,33 @@ class Query:
     as_at: datetime | None
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)  # plausible (CONTRACT.md 1.1)
+
+
 def parse_date(value: str, name: str) -> date:
+    """A date YYYY-MM-DD from 2000-01-01 to 2100-12-31; ValueError naming ``name``."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{name}: expected a date YYYY-MM-DD, got {value!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{name}: expected a date from {FIRST_DAY} to {LAST_DAY}, got {value!r}")
+    return day
 
 
 def parse_as_at(value: str) -> datetime:
     """A datetime (naive = Europe/London); a bare date means the end of that day."""
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time.max, LONDON).astimezone(UTC)
-        return parse_instant(value)
-    except ValueError:
+            instant = datetime.combine(date.fromisoformat(value), time.max, LONDON)
+            instant = instant.astimezone(UTC)
+        else:
+            instant = parse_instant(value)
+    except (ValueError, OverflowError):
         raise ValueError(f"as_at: expected an ISO 8601 datetime, got {value!r}") from None
+    if not FIRST_DAY <= instant.date() <= LAST_DAY:
+        raise ValueError(f"as_at: expected a moment from {FIRST_DAY} to {LAST_DAY}, got {value!r}")
+    return instant
 
 
 def make_query(

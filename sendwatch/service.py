@@ -12,17 +12,21 @@ never delays a POST or a read, and takes the machine's second core.
 
 from __future__ import annotations
 
+import errno
 import gc
 import secrets
 import signal
+import socket
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import yaml
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -41,7 +45,7 @@ from sendwatch.api import MAX_BODY, clock_trend, create_app
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted, Health, alerting_failure
 from streams.ingest import decode_lines, split_lines
-from streams.log import EventLog, Rejected, connect
+from streams.log import EventLog, LogError, Rejected, connect, hold_lock, lock_beside
 from streams.replay import apply_appended, catch_up
 
 if TYPE_CHECKING:
@@ -50,6 +54,8 @@ if TYPE_CHECKING:
 HOUSEKEEPING_SECONDS = 1.0  # the timer: alerts saved and the log checkpointed this often
 REEVALUATE_EVERY = 30  # timer ticks between ``on_change`` runs, so time-driven alerts fire
 COLLECT_EVERY = 600  # timer ticks (10 minutes) between full collections of the heap
+FOLLOW_SLICE = 5_000  # events applied at a time, lock held, when following other writers
+EXPIRE_SECONDS = 86_400.0  # the timer purges expired dead letters once a day
 
 
 class EmbeddedSource:
@@ -281,15 +287,24 @@ class EmbeddedSource:
             aggregates=aggregates,
         )
 
-    def follow(self, aggregates: bool = True) -> int:
+    def follow(self, aggregates: bool = True, slice: int | None = None) -> int:
         """Apply what another process appended to the log, read the count of dead letters
         again, and judge the cases the new events touched; the aggregate rules too, when
         ``aggregates`` and anything has changed since they were last judged (they read the
         measures: judging them less often re-tallies a case changed meanwhile once).
+        ``slice``: catch up that many events at a time, letting go of ``lock`` between
+        them (the serving process follows a large ``sendwatch ingest`` while it serves).
         Returns how many events were new."""
         touched: set[str] = set()
+        new = 0
+        while slice is not None:
+            with self.lock:
+                start = self.projector.position
+                new += catch_up(self.projector, self.log, touched, CLOCKLESS, limit=slice)
+                if self.projector.position - start < slice:
+                    break  # caught up
         with self.lock:
-            new = catch_up(self.projector, self.log, touched, CLOCKLESS)
+            new += catch_up(self.projector, self.log, touched, CLOCKLESS)
             dead_letters, self.dead_letters = self.dead_letters, self.log.dead_letter_count()
             self._aggregates_due |= bool(new) or dead_letters != self.dead_letters
             judge_aggregates = aggregates and self._aggregates_due
@@ -352,12 +367,62 @@ def tick(source: EmbeddedSource, ticks: int) -> None:
         settle_collector()
 
 
-def _tick(source: EmbeddedSource, alerting: AlertProcess, stop: threading.Event) -> None:
+class PortError(Exception):
+    """The port cannot be listened on; the message is one line saying what to do."""
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (not yet listening: uvicorn listens on it once the
+    service is ready), so a port in use is told before the address and token are printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortError(
+                f"port {port} on {host} is in use: is sendwatch already running? "
+                f"Try --port {port + 1}"
+            ) from None
+        raise PortError(f"cannot listen on {host} port {port}: {error.strerror}") from None
+    except OverflowError:
+        sock.close()
+        raise PortError(f"--port: expected 1 to 65535, got {port}") from None
+    return sock
+
+
+def expire_dead_letters_of(log: EventLog, days: int) -> None:
+    """Purge the dead letters older than ``days`` days (they keep raw input, which may hold
+    personal data), saying how many if any. The caller holds the log (its writer's lock)."""
+    purged = log.expire_dead_letters(days)
+    if purged:
+        print(
+            f"sendwatch: purged {purged:,} dead letters received more than {days} days ago",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _tick(
+    source: EmbeddedSource, alerting: AlertProcess, stop: threading.Event, keep_days: int
+) -> None:
+    """The serving process's timer: it follows what others append to the log (``sendwatch
+    ingest`` into a live log shows within a second; its own POSTs are applied as they are
+    stored), does ``tick``'s work, restarts the alert process if it ended, and purges
+    expired dead letters once a day."""
     ticks = 0
+    purged_at = time.monotonic()  # ``serve`` purged at start
     while not stop.wait(HOUSEKEEPING_SECONDS):
         ticks += 1
+        source.follow(aggregates=False, slice=FOLLOW_SLICE)
         tick(source, ticks)
         alerting.check()
+        if time.monotonic() - purged_at >= EXPIRE_SECONDS:
+            purged_at = time.monotonic()
+            with source.lock:  # the log's connection is the POSTs' too
+                expire_dead_letters_of(source.log, keep_days)
 
 
 def _exit_gracefully(signum: int, frame: object) -> None:
@@ -381,26 +446,58 @@ def serve(
     now: str | None,
     alertmanager: str | None,
     rules: Path | None,
+    create: bool = False,
 ) -> None:
-    """Start the embedded service and block until it is stopped (Ctrl-C or SIGTERM)."""
+    """Start the embedded service and block until it is stopped (Ctrl-C or SIGTERM).
+
+    Before anything is loaded or printed: the log must be one (``create``: an empty one is
+    made if there is none), no other ``sendwatch run`` may serve it (a lock held for the
+    process's life), and the port must be free. Each is refused with one line, exit 2."""
     import uvicorn
+
+    def refuse(message: str) -> NoReturn:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
 
     try:
         frozen = parse_date(now, "now") if now else None
     except ValueError as error:
-        print(f"error: --{error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        refuse(f"--{error}")
     token = settings.api_token()
     generated = token is None
     token = token or secrets.token_urlsafe(24)
-    points = settings.scorecard_points()
+    try:
+        points = settings.scorecard_points()
+        keep_days = settings.dead_letter_days()
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as error:
+        refuse(f"{error}" if isinstance(error, ValueError) else f"SENDWATCH_TARGETS: {error}")
     try:
         load_rules(rules, points)
     except RulesError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        refuse(str(error))
+    try:  # checkpointed by the timer instead
+        log = EventLog(db, autocheckpoint=False, create=create)
+    except LogError as error:
+        refuse(str(error))
+    try:
+        serving = hold_lock(lock_beside(db, "run"))
+    except OSError as error:
+        log.close()
+        refuse(f"cannot lock {lock_beside(db, 'run')}: {error.strerror}")
+    if serving is None:
+        log.close()
+        refuse(
+            f"another sendwatch run is serving {db} (it holds {lock_beside(db, 'run')}): "
+            "stop it first, or give another --db"
+        )
+    try:
+        listening = bind_port(host, port)
+    except PortError as error:
+        log.close()
+        serving.close()
+        refuse(str(error))
     print(f"sendwatch: loading the event log {db} …", file=sys.stderr, flush=True)
-    log = EventLog(db, autocheckpoint=False)  # checkpointed by the timer instead
+    expire_dead_letters_of(log, keep_days)
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
     # the alerts are judged by a process of their own, which follows the log
     from sendwatch.alerting import AlertProcess
@@ -444,17 +541,25 @@ def serve(
     if alertmanager:
         print(f"sendwatch: alerts go to Alertmanager at {alertmanager}", flush=True)
     stop = threading.Event()
-    timer = threading.Thread(target=_tick, args=(source, alerting, stop), daemon=True)
+    timer = threading.Thread(target=_tick, args=(source, alerting, stop, keep_days), daemon=True)
     timer.start()
     # uvicorn stops gracefully on SIGTERM, then raises the signal again once it has restored
     # the handler it found: that handler must end the process through the ``finally`` below
     # (which saves the alerts), not kill it where it stands
     signal.signal(signal.SIGTERM, _exit_gracefully)
+    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning")
+    server = uvicorn.Server(config)
     try:
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+        server.run(sockets=[listening])  # the socket bound before anything was printed
+    except KeyboardInterrupt:  # Ctrl-C, raised again by uvicorn once it has stopped
+        pass
     finally:
         stop.set()
         timer.join()
         alerting.stop()  # it judges what the log holds, and saves, before ending
         source.housekeeping()
         log.close()
+        listening.close()
+        serving.close()
+    if not server.started:
+        raise SystemExit(1)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -316,3 +317,155 @@ def test_a_service_with_bad_rules_starts_no_alert_process(tmp_path: Path) -> Non
     )
     assert run.returncode == 2 and "error:" in run.stderr
     assert not alerts_path(db).exists()
+
+
+# --- one judge per log, one serving process per log, dying with the service -----------------
+
+
+def _judge(db: Path, *more: str) -> subprocess.Popen[str]:
+    """An alert process started by hand over ``db`` (its input open: it runs until closed)."""
+    command = [sys.executable, "-m", "sendwatch.alerting", "--db", str(db)]
+    return subprocess.Popen(
+        [*command, "--base-url", "http://127.0.0.1:9", "--now", NOW, *more],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _holds_the_judges_lock(db: Path) -> bool:
+    from sendwatch.alerting import take_judge_lock
+
+    held = take_judge_lock(db, 0)
+    if held is None:
+        return True
+    held.close()
+    return False
+
+
+def test_a_second_alert_judge_refuses_and_the_service_takes_over_when_the_first_ends(
+    tmp_path: Path,
+) -> None:
+    """At most one alert judge per log (else both deliver every alert): a second one ends at
+    once with one line and exit status 75; the service's own says so once, waits quietly, and
+    judges as soon as the other is gone."""
+    from sendwatch.alerting import JUDGE_RUNNING
+
+    db = tmp_path / "events.db"
+    EventLog(db).close()
+    first = _judge(db)
+    try:
+        wait_for(lambda: _holds_the_judges_lock(db), 30, "the first judge's lock")
+        second = _judge(db)
+        _, said = second.communicate(timeout=60)
+        assert second.returncode == JUDGE_RUNNING
+        assert said.strip() == (
+            f"sendwatch.alerting: another alert process is judging {db} "
+            f"(it holds {alerts_path(db)}.judge.lock): this one stops"
+        )
+        with running_service(db) as service, service.client() as http:
+            log = db.with_suffix(f".{service.url.rsplit(':', 1)[1]}.log")
+            waiting = "sendwatch: another alert process is judging"
+            wait_for(lambda: waiting in log.read_text(), 60, "the service saying it waits")
+            assert http.post("/api/events", content=jsonl(history()), headers=NDJSON).is_success
+            assert first.stdin is not None
+            first.stdin.close()  # the first judge ends: the service's takes over
+            assert first.wait(60) == 0
+            health = service.alerts_judged(60)
+            assert health["alerts_judged_to"] == len(history())
+            assert firing(http.get("/api/alerts").json()["alerts"]) == inline_alerts(tmp_path)
+        assert log.read_text().count(waiting) == 1  # said once, then retried quietly
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+
+
+def test_the_alert_process_dies_with_the_service_even_while_its_input_stays_open(
+    tmp_path: Path,
+) -> None:
+    """The kernel tells it (PR_SET_PDEATHSIG): killed outright, the service leaves no alert
+    process behind to overlap a restarted one, even when nothing closes its input (here the
+    test holds the input open), and its lock is free for the next judge."""
+    db = tmp_path / "events.db"
+    EventLog(db).close()
+    read, write = os.pipe()
+    parent = subprocess.Popen(  # stands for the service: starts the judge, then waits
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys, time\n"
+            "judge = subprocess.Popen([sys.executable, '-m', 'sendwatch.alerting', '--db',"
+            f" {str(db)!r}, '--base-url', 'http://127.0.0.1:9', '--parent', str(os.getpid())],"
+            f" stdin={read}, pass_fds=[{read}])\n"
+            "print(judge.pid, flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        pass_fds=[read],
+    )
+    try:
+        assert parent.stdout is not None
+        judge = int(parent.stdout.readline())
+        os.close(read)
+        wait_for(lambda: _holds_the_judges_lock(db), 60, "the judge's lock")
+        parent.kill()
+        parent.wait()
+        wait_for(lambda: not _alive(judge), 30, "the judge ending with its parent")
+        assert not _holds_the_judges_lock(db)
+    finally:
+        os.close(write)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def test_a_second_sendwatch_run_on_one_log_refuses_at_start(tmp_path: Path) -> None:
+    """Two services on one log would each serve stale figures and both deliver every alert."""
+    db = tmp_path / "events.db"
+    with running_service(db) as service:
+        port = int(service.url.rsplit(":", 1)[1]) + 1
+        second = subprocess.run(
+            [sys.executable, "-m", "sendwatch.cli", "run", "--db", str(db), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2 and second.stdout == ""
+        assert second.stderr.strip() == (
+            f"error: another sendwatch run is serving {db} (it holds {db}.run.lock): "
+            "stop it first, or give another --db"
+        )
+        assert service.process.poll() is None  # the first serves on
+        assert len(children(service.process.pid)) == 1  # and no second alert process
+
+
+def test_the_service_follows_what_sendwatch_ingest_appends_to_its_live_log(
+    tmp_path: Path,
+) -> None:
+    """Appends by another writer show on the dashboard without a restart: the service's timer
+    catches up with the log every second (dead letters too)."""
+    db = tmp_path / "events.db"
+    events = tmp_path / "in.jsonl"
+    events.write_bytes(jsonl(history()) + b"{not an event\n")
+    with running_service(db) as service, service.client() as http:
+        assert http.get("/api/measures").json()["dead_letters"] == 0
+        ingested = subprocess.run(
+            [sys.executable, "-m", "sendwatch.cli", "ingest", str(events), "--db", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert ingested.returncode == 0, ingested.stderr
+
+        def shown() -> bool:
+            health = httpx.get(f"{service.url}/healthz", timeout=10).json()
+            return bool(health["events"] == len(history()) and health["dead_letters"] == 1)
+
+        wait_for(shown, 30, "the ingested events shown by the service")
+        served = http.get("/api/measures").json()
+        assert served["dead_letters"] == 1
+        assert service.alerts_judged()["alerts_judged_to"] == len(history())
+        with EventLog.open_existing(db) as log:
+            assert log.count() == len(history())
