@@ -19,6 +19,7 @@ item at all is valid the answer is 422, with the same body (the dead letters are
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -31,6 +32,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from events.codec import BOM, MAX_DEPTH
 from projections import CLOCK_IDS, CLOCKS, Period
@@ -354,6 +356,12 @@ def create_app(
             lines = event_lines(body, request.headers.get("content-type", ""))
         except BodyError as error:
             return _json({"detail": error.detail}, error.status)
+        except ClientDisconnect:  # gone mid-body: nothing of it is stored, no one to answer
+            logging.getLogger("uvicorn.error").warning(
+                "a client closed its connection before its POST /api/events body was read "
+                "whole: nothing of it was stored"
+            )
+            return Response(status_code=400)
         done = await run_in_threadpool(source.post_events, lines, ORIGIN)
         answer: dict[str, Any] = {
             "accepted": done.accepted,
