@@ -273,24 +273,33 @@ def expected_quarantine(events: list[Event], poison: Event) -> set[str]:
 @settings(max_examples=80, deadline=None)
 @given(histories(), st.data())
 def test_any_poisoned_event_changes_only_its_case(events: list[Event], data: Any) -> None:
-    """Whichever event raises, and whatever order the events arrive in (measures asked
-    after each, so cases are extended, refolded and re-tallied live): the measures equal
-    those of the other cases alone, and exactly the poisoned case is listed."""
+    """Whichever event raises, and whatever order the events arrive in (measures of several
+    "now"s and periods asked between events, so cases are extended, refolded and re-tallied
+    live): every measure equals that of the other cases alone, and exactly the poisoned
+    case is listed."""
+    asked = [
+        (NOW, PERIOD),
+        (NOW, Period(NOW - timedelta(days=90), NOW)),
+        (NOW - timedelta(days=40), PERIOD),
+    ]
     poison = data.draw(st.sampled_from(events))
     arrival = data.draw(st.permutations(events))
-    with poisoned(poison.event_id, poison.type):
+    afresh = data.draw(st.booleans())  # the live windows made afresh, not case by case
+    with poisoned(poison.event_id, poison.type), pytest.MonkeyPatch.context() as patch:
+        if afresh:
+            patch.setattr(projections.projector, "REWINDOW", 0)
         aside = expected_quarantine(events, poison)
         live = Projector()
         for e in arrival:
             live.apply(e)
-            if data.draw(st.booleans()):
-                live.measures(NOW, PERIOD)
+            for now, period in data.draw(st.lists(st.sampled_from(asked), max_size=2)):
+                live.measures(now, period)
         replay = Projector()
         replay.apply_all(events)
+        others = [e for e in events if e.case_id not in aside]
         for projector in (live, replay):
-            assert projector.measures(NOW, PERIOD) == measured(
-                [e for e in events if e.case_id not in aside]
-            )
+            for now, period in asked:
+                assert projector.measures(now, period) == measured(others, now, period)
             assert {q.case_id for q in projector.quarantined()} == aside
             files = {c.case_id for c in projector.case_files(NOW)}
             assert files == {e.case_id for e in events} - aside
