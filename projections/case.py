@@ -5,6 +5,12 @@ retraction undoes its target as if it never happened), ignores repeated event id
 applies the rest in the contract's order: by date, openers before closers on one day, then a
 fixed order of types, the time of day and the event id. So the result never depends on the
 order the events arrived in.
+
+Plan clocks run one at a time (CONTRACT.md section 2): a request for assessment, a review
+meeting or a proposed amendment that arrives while its run is open starts nothing. But one
+on the same day as the event that ends the open run applies after that event: the fold holds
+it for the rest of its day (``CaseFile._held``) and starts its run when a closer that day
+ends the open one.
 """
 
 from __future__ import annotations
@@ -90,7 +96,10 @@ class Decision:
     kind: str  # "plan.issued", "assessment.decided:refuse", ...
     day: date
     event_id: str
-    overturned: bool = False
+    # set by ``_link_appeals`` from the appeals linked to it (CONTRACT.md section 3)
+    overturned: bool = False  # one was conceded by the LA or won by the family
+    appealed: bool = False  # one was registered
+    pending: bool = False  # one is not concluded
 
 
 @dataclass(slots=True)
@@ -135,6 +144,11 @@ class CaseFile:
     _orders: dict[str, Clock] = field(default_factory=dict)
     _contacts: dict[str, Clock] = field(default_factory=dict)
     _pending_order_exceptions: dict[str, bool] = field(default_factory=dict)
+    # the latest phase transfer's (transfer_date, kind): a transfer.due for it again is ignored
+    _transfer: tuple[date, str] | None = None
+    # openers set aside today because their run was open, by run ("request", or the clock
+    # id): one starts its run if a closer later that day ends the open run (``_resume``)
+    _held: dict[str, Event] | None = None
     # every open run, and any closed since the last one started: what ``standing`` goes
     # through (a busy case has about ten runs for every two open); kept by ``_clock``
     running: list[Clock] = field(default_factory=list, compare=False, repr=False)
@@ -198,17 +212,66 @@ def _decision(case: CaseFile, kind: str, event: Event) -> None:
     case.decisions.append(Decision(kind, event.day, event.event_id))
 
 
+def _hold(case: CaseFile, run: str, event: Event) -> None:
+    """Set aside an opener that found its run open (one run at a time): it starts nothing,
+    unless a closer later on its day ends that run (``_resume``). The day's first is kept."""
+    held = case._held
+    if held is None:
+        case._held = {run: event}
+        return
+    earlier = held.get(run)
+    if earlier is None or earlier.day != event.day:
+        held[run] = event
+
+
+def _resume(case: CaseFile, run: str, day: date) -> Event | None:
+    """The opener held on ``day`` for a run that a closer has just ended on that day: it
+    applies after the closer (CONTRACT.md section 2), so the caller starts its run now."""
+    held = case._held
+    if held is None:
+        return None
+    event = held.pop(run, None)
+    return event if event is not None and event.day == day else None
+
+
+def _end_plan_clock(case: CaseFile, clock: str, event: Event, cancel: bool = False) -> None:
+    """Stop (or cancel) the open run of a plan clock; an opener held that day starts the
+    next run."""
+    run = case._open.get(clock)
+    if run is None or run.stop is not None or run.cancelled is not None:
+        return
+    if cancel:
+        run.cancelled = event.day
+    else:
+        run.stop = event.day
+        run.stopped_by = event.event_id
+    if case._held:  # rarely: the lookup only then
+        held = _resume(case, clock, event.day)
+        if held is not None:
+            _start_plan_clock(case, clock, held)
+
+
 # --- handlers, one per event type that changes anything -----------------------------------
 
 
 def _request_received(case: CaseFile, event: Event) -> None:
     if case._episode is not None and case._episode.open:
-        return  # a request is already open: its clocks keep running
+        _hold(case, "request", event)  # a request is already open: its clocks keep running
+        return
     clocks = {
         clock: _clock(case, clock, event.event_id, event.day, _due(clock, event.day), event)
         for clock in ("assess_decision", "final_plan")
     }
     case._episode = _Episode(event.event_id, event.day, clocks, set())
+
+
+def _request_ended(case: CaseFile, episode: _Episode, day: date) -> None:
+    """The request is decided, or withdrawn: a request held that day starts its clocks."""
+    episode.open = False
+    if case._held:  # rarely: the lookup only then
+        held = _resume(case, "request", day)
+        if held is not None:
+            _request_received(case, held)
 
 
 def _assessment_decided(case: CaseFile, event: Event) -> None:
@@ -221,7 +284,7 @@ def _assessment_decided(case: CaseFile, event: Event) -> None:
     _stop(episode.clocks.get("assess_decision"), event)
     if refused:
         _cancel(episode.clocks.get("final_plan"), event.day)
-        episode.open = False
+        _request_ended(case, episode, event.day)
 
 
 def _plan_decided(case: CaseFile, event: Event) -> None:
@@ -243,7 +306,7 @@ def _plan_decided(case: CaseFile, event: Event) -> None:
     run.excepted = "no_plan_decision" in episode.excepted
     _stop(run, event)
     episode.clocks["no_plan_decision"] = run
-    episode.open = False
+    _request_ended(case, episode, event.day)
 
 
 def _plan_issued(case: CaseFile, event: Event) -> None:
@@ -251,7 +314,7 @@ def _plan_issued(case: CaseFile, event: Event) -> None:
     episode = case._episode
     if episode is not None and episode.open:
         _stop(episode.clocks.get("final_plan"), event)
-        episode.open = False
+        _request_ended(case, episode, event.day)
     # a new plan restarts the annual review cycle
     _cancel(case._open.get("review_due"), event.day)
     _start_plan_clock(case, "review_due", event)
@@ -290,35 +353,51 @@ def _request_withdrawn(case: CaseFile, event: Event) -> None:
         return
     for run in episode.clocks.values():
         _cancel(run, event.day)
-    episode.open = False
+    _request_ended(case, episode, event.day)
 
 
 def _plan_ceased(case: CaseFile, event: Event) -> None:
+    """The plan's own clocks are cancelled; tribunal orders and contacts run on."""
     _decision(case, "plan.ceased", event)
-    for clock in ("review_due", "review_decision", "amended_plan", "phase_transfer"):
-        _cancel(case._open.get(clock), event.day)
+    _cancel(case._open.get("review_due"), event.day)
+    _cancel(case._open.get("phase_transfer"), event.day)
+    _end_plan_clock(case, "review_decision", event, cancel=True)
+    _end_plan_clock(case, "amended_plan", event, cancel=True)
+
+
+def _opener(case: CaseFile, clock: str, event: Event) -> None:
+    """A review meeting or a proposed amendment: starts its clock, unless a run of it is
+    open (then it is held for the day)."""
+    run = case._open.get(clock)
+    if run is not None and run.stop is None and run.cancelled is None:
+        _hold(case, clock, event)
+    else:
+        case._open[clock] = _clock(
+            case, clock, event.event_id, event.day, _due(clock, event.day), event
+        )
 
 
 def _review_meeting_held(case: CaseFile, event: Event) -> None:
-    _start_plan_clock(case, "review_decision", event)
+    _opener(case, "review_decision", event)
 
 
 def _review_decided(case: CaseFile, event: Event) -> None:
     decision = event.data["decision"]
     if decision in ("maintain", "cease"):
         _decision(case, f"review.decided:{decision}", event)
-    _stop(case._open.get("review_decision"), event)
+    _end_plan_clock(case, "review_decision", event)
     _stop(case._open.get("review_due"), event)
-    _start_plan_clock(case, "review_due", event)
+    if decision != "cease":  # a decision to cease starts no new annual review
+        _start_plan_clock(case, "review_due", event)
 
 
 def _amendment_proposed(case: CaseFile, event: Event) -> None:
-    _start_plan_clock(case, "amended_plan", event)
+    _opener(case, "amended_plan", event)
 
 
 def _plan_amended(case: CaseFile, event: Event) -> None:
     _decision(case, "plan.amended", event)
-    _stop(case._open.get("amended_plan"), event)
+    _end_plan_clock(case, "amended_plan", event)
 
 
 def _review_compliance_checked(case: CaseFile, event: Event) -> None:
@@ -326,17 +405,17 @@ def _review_compliance_checked(case: CaseFile, event: Event) -> None:
 
 
 def _transfer_due(case: CaseFile, event: Event) -> None:
-    transfer = date.fromisoformat(event.data["transfer_date"])
-    month, day = TRANSFER_DEADLINE[event.data["kind"]]
-    due = date(transfer.year, month, day)
+    transfer = (date.fromisoformat(event.data["transfer_date"]), event.data["kind"])
+    if case._transfer == transfer:
+        return  # the same transfer recorded again: open, or its setting named already
     run = case._open.get("phase_transfer")
     if run is not None and run.is_open:
-        if run.due == due:
-            return  # the same transfer recorded again
         run.cancelled = event.day  # superseded by a different transfer
+    month, day = TRANSFER_DEADLINE[transfer[1]]
     case._open["phase_transfer"] = _clock(
-        case, "phase_transfer", event.event_id, event.day, due, event
+        case, "phase_transfer", event.event_id, event.day, date(transfer[0].year, month, day), event
     )
+    case._transfer = transfer
 
 
 def _transfer_setting_named(case: CaseFile, event: Event) -> None:
@@ -443,7 +522,11 @@ def _sen_support_started(case: CaseFile, event: Event) -> None:
 
 
 def _sen_support_ended(case: CaseFile, event: Event) -> None:
-    case.sen_support_setting = None
+    """With a setting, it closes only the record at that setting (a move between settings
+    on one day is an end and a start, whatever their order); without, whatever is open."""
+    setting = event.data.get("setting_id")
+    if setting is None or setting == case.sen_support_setting:
+        case.sen_support_setting = None
 
 
 HANDLERS: dict[str, Callable[[CaseFile, Event], None]] = {
@@ -560,19 +643,28 @@ def retracted_ids(events: Iterable[Event]) -> set[str]:
 
 
 def _link_appeals(case: CaseFile) -> None:
-    """Mark each decision that an appeal conceded or lost by the LA overturned."""
-    for decision in case.decisions:
-        decision.overturned = False
+    """Link each appeal to the latest decision of its kind on or before the day it was
+    registered (so one registered on the day of the decision is linked to it), and mark
+    each decision appealed, overturned (an appeal conceded or lost by the LA) or pending
+    (an appeal not concluded)."""
+    decisions = case.decisions
+    for decision in decisions:
+        decision.overturned = decision.appealed = decision.pending = False
     for appeal in case.appeals.values():
-        if appeal.outcome not in OVERTURNED:
-            continue
         kinds = APPEALABLE[appeal.against]
+        registered = appeal.registered
         linked = None
-        for decision in case.decisions:  # in apply order: the last match is the latest
-            if decision.kind in kinds and decision.day <= appeal.registered:
+        for decision in decisions:  # in apply order (by day): the last match is the latest
+            if decision.day > registered:
+                break
+            if decision.kind in kinds:
                 linked = decision
         if linked is not None:
-            linked.overturned = True
+            linked.appealed = True
+            if appeal.outcome in OVERTURNED:
+                linked.overturned = True
+            if appeal.concluded is None:
+                linked.pending = True
 
 
 Keyed = tuple[tuple[date, int, int, int, str], Event]
