@@ -86,7 +86,7 @@ def phases(log: EventLog) -> list[tuple[str, float]]:
     t2 = clock()
     for file in files:
         standing(file, END)
-        dated(file)
+        dated(file, END)
     measures_s, tallies_s = t1 - t0, clock() - t2
     del projector, files
     gc.collect()

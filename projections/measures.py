@@ -9,7 +9,8 @@ and maxima are kept as multisets (``("eotas_days", 17)`` counted) so they add up
 A case's tally has three parts: ``standing`` on a "now" (open clocks, children out of
 education); ``dated``, what happened, by day, so that one tally serves every period; and
 ``many_caseworkers``, the one measure that is not a sum over days. The live service keeps
-several periods current at once for the price of one.
+several periods current at once for the price of one. (``dated`` also depends on "now" for
+one thing: whether a decision's appeal window is still open on it.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, cast
 
 from projections.calendar import add_months
@@ -38,6 +39,10 @@ NOTHING: Mapping[tuple[Any, ...], int] = {}  # never changed
 CLOCK_KEYS = {  # each clock's keys of CLOCK_FIELDS, made once (``dated`` counts millions)
     clock: tuple(("clock", clock, name) for name in CLOCK_FIELDS) for clock in CLOCK_IDS
 }
+APPEAL_MONTHS = 2  # a family may appeal within 2 months of the decision (DOMAIN.md)
+# no decision more than this before "now" can still be appealed (2 months <= 62 days)
+WINDOW_DAYS = timedelta(days=31 * APPEAL_MONTHS)
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +86,30 @@ def standing(case: CaseFile, now: date) -> Tally:
     return dict(tally)
 
 
-def dated(case: CaseFile, days: Container[date] | None = None) -> Dated:
+@lru_cache(maxsize=64)
+def appeal_window_start(now: date) -> date:
+    """The earliest day of a decision that a family may still appeal against on ``now``.
+    The tribunal's limit is 2 months from the decision; its last day (the decision's date
+    plus 2 months, clamped to the month's end as every clock's) counts, as a clock's due
+    date does. So: the first day whose last day to appeal is ``now`` or later (that last
+    day never comes earlier for a later decision)."""
+    day = now - WINDOW_DAYS  # its last day is ``now`` at the latest
+    while add_months(day, APPEAL_MONTHS) < now:
+        day += ONE_DAY
+    return day
+
+
+def dated(case: CaseFile, now: date, days: Container[date] | None = None) -> Dated:
     """What one case adds to the measures of what happened (clocks completed, appeals,
     decisions, EOTAS, caseworker changes, audits, review checks), by the day it happened:
     a period's share is the sum over its days (``in_period``), so one tally serves every
     period. The day a case first had a caseworker counts for every period ending after it.
     Whether a case had three or more caseworkers in a period is not a sum over days: that
-    is ``many_caseworkers``. ``days``, if given: only what happened on those days."""
+    is ``many_caseworkers``. ``days``, if given: only what happened on those days.
+
+    ``now`` (the case folded to it): a decision made within 2 months before it with no
+    appeal yet counts as one whose appeal window is open. That changes with ``now`` but,
+    on one ``now``, only when the case does (an appeal registered, the decision itself)."""
     by_day: defaultdict[date, Counts] = defaultdict(partial(defaultdict, int))  # C-level
     every = days is None
     only: Container[date] = () if days is None else days
@@ -110,12 +132,21 @@ def dated(case: CaseFile, days: Container[date] | None = None) -> Dated:
             by_day[appeal.registered][("appeal", appeal.against, "registered")] += 1
         if appeal.concluded is not None and (every or appeal.concluded in only):
             by_day[appeal.concluded][("appeal", appeal.against, appeal.outcome)] += 1
-    for decision in case.decisions:
-        if every or decision.day in only:
-            tally = by_day[decision.day]
-            tally[("ftr", "decisions")] += 1
-            if decision.overturned:
-                tally[("ftr", "overturned")] += 1
+    decisions = case.decisions
+    if decisions:
+        window = appeal_window_start(now)  # a decision before it cannot be appealed now
+        for decision in decisions:
+            day = decision.day
+            if every or day in only:
+                tally = by_day[day]
+                tally[("ftr", "decisions")] += 1
+                if decision.appealed:  # most are not: one test for them
+                    if decision.overturned:
+                        tally[("ftr", "overturned")] += 1
+                    if decision.pending:
+                        tally[("ftr", "appeals_pending")] += 1
+                elif day >= window:
+                    tally[("ftr", "appeal_window_open")] += 1
     for day in case.eotas_requests:
         if every or day in only:
             by_day[day][("eotas", "requested")] += 1
@@ -197,7 +228,7 @@ def contribution(case: CaseFile, period: Period, now: date) -> Tally:
     """What one case adds to every measure: its standing on ``now`` and what happened in
     ``period``."""
     tally = standing(case, now)
-    add(tally, in_period(dated(case), period))
+    add(tally, in_period(dated(case, now), period))
     if many_caseworkers(case, period):
         tally[CW_MANY] = 1
     return tally
@@ -265,6 +296,8 @@ def render(summed: Mapping[tuple[Any, ...], int], dead_letters: int = 0) -> dict
         "decisions": decisions,
         "overturned": overturned,
         "rate": None if decisions == 0 else round(1 - overturned / decisions, 4),
+        "appeals_pending": tally[("ftr", "appeals_pending")],
+        "appeal_window_open": tally[("ftr", "appeal_window_open")],
     }
     days_out = [key[1] for key, n in tally.items() if key[0] == "edu_days_out" and n > 0]
     out["education"] = {
@@ -322,11 +355,11 @@ def add_on_day(by_day: Dated, day: date, tally: Mapping[tuple[Any, ...], int]) -
         add(summed, tally)
 
 
-def dated_total(cases: Iterable[CaseFile]) -> Dated:
-    """The ``dated`` tallies of many cases, summed by day."""
+def dated_total(cases: Iterable[CaseFile], now: date) -> Dated:
+    """The ``dated`` tallies of many cases (folded to ``now``), summed by day."""
     by_day: Dated = {}
     for case in cases:
-        for day, tally in dated(case).items():
+        for day, tally in dated(case, now).items():
             add_on_day(by_day, day, tally)
     return by_day
 

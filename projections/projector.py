@@ -522,7 +522,7 @@ class Projector:
                     days = redate[case_id]
                 else:
                     continue
-                _replace_dated(live, case_id, dated(case, days), each, days)
+                _replace_dated(live, case_id, dated(case, now, days), each, days)
                 if len(case.caseworkers) < 3:  # too few for any period (many_caseworkers)
                     for window in windows:
                         window.many.discard(case_id)

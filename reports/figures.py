@@ -298,7 +298,7 @@ def compute(
 def _trend(files: list[CaseFile], month: Month) -> tuple[tuple[Month, Measures], ...]:
     """Each clock's completed figures for each of the 12 months to ``month``."""
     months = [month.shift(n) for n in range(1 - TREND_MONTHS, 1)]
-    figures = completed_by_period(dated_total(files), [m.period for m in months])
+    figures = completed_by_period(dated_total(files, month.last), [m.period for m in months])
     return tuple(zip(months, figures, strict=True))
 
 

@@ -1,5 +1,6 @@
-"""The rules of CONTRACT.md v1.1 section 2 that the numbers depend on: one scenario per rule,
-named after it, with its dates worked out in comments.
+"""The rules of CONTRACT.md v1.1 section 2 that the numbers depend on, and the two keys of
+``first_time_right`` that v1.1 adds (section 3): one scenario per rule, named after it, with
+its dates worked out in comments.
 
 Every scenario's case is folded three ways that must agree (``every_way``): a replay of the
 events in the order written, a replay of them in reverse, and a live projector that is given
@@ -9,7 +10,7 @@ the case's fold in place, as in the running service).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ from hypothesis import strategies as st
 
 from events import Event
 from projections import CaseFile, Period, Projector
+from projections.calendar import add_months
 from projections.case import apply_order
+from projections.measures import appeal_window_start
 from projections.views import case_view
 from tests.history import event, measures
 
@@ -534,6 +537,130 @@ def test_sen_support_ended_without_a_setting_closes_whatever_is_open() -> None:
     ]
     assert every_way(history).sen_support_setting is None
     assert figures(history, "2025-06-30")["sen_support"]["open_now"] == 0
+
+
+# --- first_time_right: appeals_pending and appeal_window_open (section 3) ------------------
+
+
+def test_first_time_right_keys_come_in_the_contracts_order() -> None:
+    ftr = figures([event("plan.issued", "C1", "2025-03-03")], "2025-12-31")["first_time_right"]
+    assert list(ftr) == ["decisions", "overturned", "rate", "appeals_pending", "appeal_window_open"]
+
+
+def test_appeals_pending_counts_decisions_with_an_appeal_registered_but_not_concluded() -> None:
+    # now 31 Dec 2025, the period 2025:
+    history = [
+        # C1: refused 1 May, appealed 1 Jun, not concluded: pending
+        event("assessment.decided", "C1", "2025-05-01", decision="refuse"),
+        event("appeal.registered", "C1", "2025-06-01", appeal_id="A1", against="refusal_to_assess"),
+        # C2: plan 1 Feb, contents appeal 1 Mar, lost by the family 1 Aug: concluded
+        event("plan.issued", "C2", "2025-02-01"),
+        event("appeal.registered", "C2", "2025-03-01", appeal_id="A2", against="contents"),
+        event("appeal.concluded", "C2", "2025-08-01", appeal_id="A2", outcome="la_won"),
+        # C3: no plan 1 Mar, appealed 1 Apr, concluded 1 Feb 2026 (after now): pending
+        event("plan.decided", "C3", "2025-03-01", decision="not_issue"),
+        event("appeal.registered", "C3", "2025-04-01", appeal_id="A3", against="refusal_to_issue"),
+        event("appeal.concluded", "C3", "2026-02-01", appeal_id="A3", outcome="appellant_won"),
+        # C4: plan 1 Mar 2024 (before the period), appealed 1 Apr 2024: not counted
+        event("plan.issued", "C4", "2024-03-01"),
+        event("appeal.registered", "C4", "2024-04-01", appeal_id="A4", against="placement"),
+    ]
+    ftr = figures(history, "2025-12-31", start="2025-01-01")["first_time_right"]
+    assert ftr == {
+        "decisions": 3,
+        "overturned": 0,
+        "rate": 1.0,
+        "appeals_pending": 2,
+        "appeal_window_open": 0,
+    }
+    # on 31 Mar 2026, C3's appeal won by the family (1 Feb 2026) overturns its decision
+    after = figures(history, "2026-03-31", start="2025-01-01", end="2025-12-31")["first_time_right"]
+    assert (after["appeals_pending"], after["overturned"]) == (1, 1)
+
+
+def test_appeal_window_open_counts_decisions_within_2_months_before_now_with_no_appeal_yet() -> (
+    None
+):
+    # now Mon 30 Jun 2025: a family may appeal until the decision's date plus 2 months
+    history = [
+        event("plan.issued", "C1", "2025-04-30"),  # until 30 Jun: open
+        event("plan.issued", "C2", "2025-04-29"),  # until 29 Jun: closed
+        event("assessment.decided", "C3", "2025-06-30", decision="refuse"),  # open
+        # C4: ceased 1 Jun, appealed 10 Jun: pending, no longer a window
+        event("plan.ceased", "C4", "2025-06-01", reason="needs met"),
+        event("appeal.registered", "C4", "2025-06-10", appeal_id="A4", against="cease"),
+        # C5: amended 1 Jun, appealed and withdrawn: neither pending nor a window
+        event("plan.amended", "C5", "2025-06-01"),
+        event("appeal.registered", "C5", "2025-06-02", appeal_id="A5", against="contents"),
+        event("appeal.concluded", "C5", "2025-06-20", appeal_id="A5", outcome="withdrawn"),
+    ]
+    ftr = figures(history, "2025-06-30")["first_time_right"]
+    assert (ftr["decisions"], ftr["appeals_pending"], ftr["appeal_window_open"]) == (5, 1, 2)
+    # on Tue 1 Jul 2025 C1's window has closed
+    assert figures(history, "2025-07-01")["first_time_right"]["appeal_window_open"] == 1
+    # only decisions made in the period count: April alone has C1 and C2, C1's window open
+    april = figures(history, "2025-06-30", start="2025-04-01", end="2025-04-30")
+    assert april["first_time_right"]["appeal_window_open"] == 1
+
+
+def test_a_decision_overturned_and_under_another_appeal_counts_as_pending_too() -> None:
+    # plan 3 Mar 2025; a contents appeal conceded 1 Jul, a placement appeal (registered 10
+    # Mar, the same plan) not concluded by 31 Dec 2025
+    history = [
+        event("plan.issued", "C1", "2025-03-03"),
+        event("appeal.registered", "C1", "2025-03-05", appeal_id="A1", against="contents"),
+        event("appeal.registered", "C1", "2025-03-10", appeal_id="A2", against="placement"),
+        event("appeal.concluded", "C1", "2025-07-01", appeal_id="A1", outcome="conceded"),
+    ]
+    ftr = figures(history, "2025-12-31")["first_time_right"]
+    assert (ftr["decisions"], ftr["overturned"], ftr["appeals_pending"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(("decided", "open_"), [("2025-02-28", 0), ("2025-03-01", 1)])
+def test_on_30_april_the_appeal_window_is_open_for_decisions_from_1_march(
+    decided: str, open_: int
+) -> None:
+    # now Wed 30 Apr 2025: a decision of 28 Feb could be appealed until 28 Apr; one of
+    # 1 Mar until 1 May (so not "on or after 30 Apr minus 2 months", which is 28 Feb)
+    history = [event("assessment.decided", "C1", decided, decision="refuse")]
+    assert figures(history, "2025-04-30")["first_time_right"]["appeal_window_open"] == open_
+
+
+@pytest.mark.parametrize(("now", "open_"), [("2025-02-28", 1), ("2025-03-01", 0)])
+def test_the_appeal_window_ends_2_months_after_the_decision_clamped_to_the_months_end(
+    now: str, open_: int
+) -> None:
+    # decided Tue 31 Dec 2024: 2 months on is 31 Feb, clamped to Fri 28 Feb 2025
+    history = [event("plan.decided", "C1", "2024-12-31", decision="not_issue")]
+    ftr = figures(history, now)["first_time_right"]
+    assert ftr["appeal_window_open"] == open_
+
+
+def test_a_decision_can_be_appealed_on_now_when_its_date_plus_2_months_is_now_or_later() -> None:
+    # the measures find the first such day once per "now" (appeal_window_start): every day
+    # of 2024 and 2025 as "now", against each of the 70 days before it, by the definition
+    for offset in range(731):
+        now = date(2024, 1, 1) + timedelta(days=offset)
+        start = appeal_window_start(now)
+        for back in range(71):
+            day = now - timedelta(days=back)
+            assert (day >= start) == (add_months(day, 2) >= now), (now, day)
+
+
+def test_appeal_window_and_pending_followed_event_by_event_equal_a_replay() -> None:
+    # plan 2 Jun 2025; the live service reads the measures on now = 30 Jun after each event:
+    # open window until the appeal of 20 Jun arrives, then pending
+    plan = event("plan.issued", "C1", "2025-06-02")
+    appeal = event("appeal.registered", "C1", "2025-06-20", appeal_id="A1", against="placement")
+    now = date(2025, 6, 30)
+    live = Projector()
+    live.apply(plan)
+    ftr = live.measures(now)["first_time_right"]
+    assert (ftr["appeals_pending"], ftr["appeal_window_open"]) == (0, 1)
+    live.apply(appeal)
+    ftr = live.measures(now)["first_time_right"]
+    assert (ftr["appeals_pending"], ftr["appeal_window_open"]) == (1, 0)
+    every_way([plan, appeal], now, Period.default(now))
 
 
 # --- results never depend on the order of input lines (one run at a time) -----------------

@@ -86,9 +86,16 @@ def test_first_time_right_links_an_appeal_to_the_latest_decision_of_its_kind() -
         event("review.decided", "C5", "2025-03-01", decision="amend"),
         event("review.decided", "C5", "2025-09-01", decision="maintain"),
     ]
-    # in 2025: C1 refuse (May), C2 plan.issued, C3 review cease + plan.ceased, C5 maintain = 5
+    # in 2025: C1 refuse (May), C2 plan.issued, C3 review cease + plan.ceased, C5 maintain = 5;
+    # every appeal concluded, and the last decision (1 Sep) could be appealed until 1 Nov
     ftr = measures(history, NOW, **PERIOD)["first_time_right"]
-    assert ftr == {"decisions": 5, "overturned": 2, "rate": 0.6}
+    assert ftr == {
+        "decisions": 5,
+        "overturned": 2,
+        "rate": 0.6,
+        "appeals_pending": 0,
+        "appeal_window_open": 0,
+    }
 
 
 def test_first_time_right_followed_event_by_event_equals_a_replay() -> None:
@@ -113,7 +120,13 @@ def test_first_time_right_followed_event_by_event_equals_a_replay() -> None:
         live.apply(e)
         live.measures(date(2025, 12, 31), period)
     ftr = live.measures(date(2025, 12, 31), period)["first_time_right"]
-    assert ftr == {"decisions": 2, "overturned": 1, "rate": 0.5}  # C1's only
+    assert ftr == {  # C1's only; C2's plan of 1 Feb could be appealed until 1 Apr
+        "decisions": 2,
+        "overturned": 1,
+        "rate": 0.5,
+        "appeals_pending": 0,
+        "appeal_window_open": 0,
+    }
 
 
 def test_first_time_right_counts_only_overturns_known_by_now() -> None:
@@ -122,9 +135,16 @@ def test_first_time_right_counts_only_overturns_known_by_now() -> None:
         event("appeal.registered", "C1", "2025-03-01", appeal_id="A1", against="refusal_to_issue"),
         event("appeal.concluded", "C1", "2026-03-01", appeal_id="A1", outcome="appellant_won"),
     ]
-    assert measures(history, NOW, **PERIOD)["first_time_right"]["overturned"] == 0
+    before = measures(history, NOW, **PERIOD)["first_time_right"]
+    assert (before["overturned"], before["appeals_pending"]) == (0, 1)  # heard in 2026
     later = measures(history, "2026-06-30", **PERIOD)["first_time_right"]
-    assert later == {"decisions": 1, "overturned": 1, "rate": 0.0}
+    assert later == {
+        "decisions": 1,
+        "overturned": 1,
+        "rate": 0.0,
+        "appeals_pending": 0,
+        "appeal_window_open": 0,
+    }
 
 
 def test_education_out_now_longest_spell_and_eotas_median() -> None:
