@@ -71,6 +71,7 @@ def decode_lines(
             stamp = arrival()
         if number == 1 and line.startswith(BOM):
             line = line[len(BOM) :]
+        line = _unended(line)  # the same bytes from a file as from a body split at LF
         if not line.strip():
             continue
         event = None
@@ -84,13 +85,13 @@ def decode_lines(
         except Exception as error:  # InvalidEvent; anything else too, never to stop ingest
             reason = error.reason if isinstance(error, InvalidEvent) else unreadable(error)
             where = f"{origin} line {number}"
-            yield Decoded(number, None, Rejected(where, reason, _raw(line)))
+            yield Decoded(number, None, Rejected(where, reason, line))
         else:
             yield Decoded(number, record, None, event)
 
 
-def _raw(line: bytes) -> bytes:
-    """The line as a dead letter keeps it: without its ending."""
+def _unended(line: bytes) -> bytes:
+    """The line without its ending (LF or CRLF), as it is decoded and kept if rejected."""
     if line.endswith(b"\n"):
         line = line[:-1]
     if line.endswith(b"\r"):
