@@ -42,7 +42,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from bench.history import history_lines
-from streams.ingest import decode_lines, ingest
+from streams.ingest import decode_lines, ingest, split_lines
 from streams.log import EventLog
 from tests.running_service import sendwatch_run_command
 from tests.services import free_port, serving
@@ -296,7 +296,7 @@ def main() -> None:
     decoded = sum(
         1
         for body in throughput_bodies
-        for item in decode_lines(body.splitlines(), origin="bench")
+        for item in decode_lines(split_lines(body), origin="bench")
         if item.record is not None
     )
     bare_s = time.perf_counter() - start

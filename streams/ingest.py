@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from events import Event, InvalidEvent, Record, decode, decode_event, read_event
-from events.codec import BOM, unreadable
+from events.codec import BOM, MAX_BYTES, unreadable
 from streams.log import EventLog, Rejected
 
 FIRST_REASONS = 10
@@ -85,9 +85,18 @@ def decode_lines(
         except Exception as error:  # InvalidEvent; anything else too, never to stop ingest
             reason = error.reason if isinstance(error, InvalidEvent) else unreadable(error)
             where = f"{origin} line {number}"
-            yield Decoded(number, None, Rejected(where, reason, line))
+            yield Decoded(number, None, Rejected(where, reason, kept_raw(line)))
         else:
             yield Decoded(number, record, None, event)
+
+
+def kept_raw(raw: bytes) -> bytes:
+    """What a dead letter keeps of a rejected input: all of it up to the size an event may
+    have, else its first ``MAX_BYTES`` and a note of how large it was (a 50 MB line must not
+    become a 50 MB dead letter: it may be an attack, and it may hold personal data)."""
+    if len(raw) <= MAX_BYTES:
+        return raw
+    return raw[:MAX_BYTES] + f" … [cut by sendwatch: {len(raw):,} bytes in all]".encode()
 
 
 def _unended(line: bytes) -> bytes:
