@@ -364,7 +364,8 @@ def from_stored(value: bytes | str) -> Event:
     except KeyError as error:
         raise InvalidEvent(f"stored record: {_shown(error.args[0])}: Field required") from None
     except (TypeError, ValueError, AttributeError, OverflowError) as error:
-        raise InvalidEvent(f"stored record: {_shown(str(error))}") from None
+        message = str(error)  # the check's own words: cut only if very long
+        raise InvalidEvent(f"stored record: {message[:200]}") from None
     except Exception as error:  # the last resort: nothing else escapes
         raise InvalidEvent(f"stored record: {unreadable(error)}") from None
     return event

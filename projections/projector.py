@@ -456,6 +456,24 @@ class Projector:
         state = self._cases.get(case_id)
         return [] if state is None else [event for _, event in state]
 
+    def conflicts(self, event: Event) -> bool:
+        """Whether ``event``, whose id was applied already, differs from the event applied
+        under that id (CONTRACT.md 1.1: one id, one event): another case, type, day, time
+        of day or data. ``recorded_at`` is not compared: a repeat recorded again, or stamped
+        on another arrival, is the same event. For a caller that has just been told by
+        ``apply`` that the id is known; it reads only the case's own events."""
+        state = self._cases.get(event.case_id)
+        if state is not None:
+            for _, applied in state:
+                if applied.event_id == event.event_id:
+                    return (applied.type, applied.day, applied.second, applied.data) != (
+                        event.type,
+                        event.day,
+                        event.second,
+                        event.data,
+                    )
+        return True  # applied under another case
+
     def _refresh(self, tallies: bool = True) -> None:
         """Refold the stale cases, and (``tallies``) re-tally the changed ones. Reading a
         case needs only its fold: tallies wait for the next reader of measures, so a case

@@ -69,6 +69,7 @@ from projections import Period, Projector
 from projections.case import CLOCKLESS
 from projections.measures import Tally
 from streams.kafka import RECORD_MARK, KafkaSettings, dead_letter_topic, partials_topic
+from streams.log import CONFLICT
 
 PARTIAL_VERSION = 1
 BULK_SLICE = 1000  # messages decoded and applied between two turns of the event loop
@@ -181,6 +182,9 @@ def apply_messages(
             new += 1
             if event.type not in CLOCKLESS:
                 touched.add(event.case_id)
+        elif state.projector.conflicts(event):  # the same id, another event: a dead letter
+            state.rejected += 1
+            rejected.append((offset, key, raw, CONFLICT))
         else:
             duplicates += 1
     return Applied(new, duplicates, touched, rejected, stored)

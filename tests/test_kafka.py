@@ -125,6 +125,10 @@ def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
 
 # --- pure parts ---------------------------------------------------------------------------
 
+# a message's Kafka timestamp (ms): 3 June 2025, when the events below arrived (an event with
+# no recorded_at counts as recorded then, and may not have occurred more than a day later)
+KAFKA_TS = int(datetime(2025, 6, 3, tzinfo=UTC).timestamp() * 1000)
+
 
 def test_broker_urls_are_checked_with_a_clear_error() -> None:
     assert parse_broker("kafka://127.0.0.1:9092") == ["127.0.0.1:9092"]
@@ -162,12 +166,47 @@ def test_a_replayed_or_repeated_message_changes_nothing() -> None:
         }
     )
     state = PartitionState(0)
-    first = apply_messages(state, [(0, b"KC-1", line, 0, ()), (1, b"KC-1", line, 0, ())])
+    first = apply_messages(
+        state, [(0, b"KC-1", line, KAFKA_TS, ()), (1, b"KC-1", line, KAFKA_TS, ())]
+    )
     assert (first.new, first.duplicates, state.position) == (1, 1, 2)
-    again = apply_messages(state, [(0, b"KC-1", line, 0, ()), (1, b"KC-1", line, 0, ())])
+    again = apply_messages(
+        state, [(0, b"KC-1", line, KAFKA_TS, ()), (1, b"KC-1", line, KAFKA_TS, ())]
+    )
     assert (again.new, again.duplicates, state.position) == (0, 0, 2)
-    bad = apply_messages(state, [(2, None, b"{not json", 0, ())])
+    bad = apply_messages(state, [(2, None, b"{not json", KAFKA_TS, ())])
     assert state.rejected == 1 and bad.rejected[0][3].startswith("not valid JSON")
+
+
+def test_an_event_id_used_again_for_a_different_event_is_a_dead_letter_on_kafka_too() -> None:
+    """CONTRACT.md 1.1, one id, one event: the same id with other content (here another
+    day) is rejected with the reason, the first applied stays; an exact repeat, even
+    recorded again at another time, is a duplicate as before."""
+
+    def message(offset: int, occurred: str, recorded: str) -> Any:
+        value = {
+            "event_id": "e1",
+            "type": "request.received",
+            "case_id": "KC-1",
+            "occurred_at": occurred,
+            "recorded_at": recorded,
+            "data": {"requested_by": "parent"},
+        }
+        return (offset, b"KC-1", orjson.dumps(value), KAFKA_TS, ())
+
+    state = PartitionState(0)
+    done = apply_messages(
+        state,
+        [
+            message(0, "2025-06-02", "2025-06-02T10:00:00Z"),
+            message(1, "2025-06-02", "2025-06-03T10:00:00Z"),  # recorded again: a repeat
+            message(2, "2025-06-09", "2025-06-09T10:00:00Z"),  # another day: a conflict
+        ],
+    )
+    assert (done.new, done.duplicates, state.rejected) == (1, 1, 1)
+    assert done.rejected[0][0] == 2
+    assert done.rejected[0][3] == "event_id already used for a different event"
+    assert [e.day for e in state.projector.events_of("KC-1")] == [date(2025, 6, 2)]
 
 
 def test_the_bulk_readers_fetch_is_split_by_partition_with_each_partitions_end() -> None:
@@ -215,10 +254,10 @@ def test_a_marked_stored_record_skips_validation_and_a_marked_non_record_is_reje
     stored = orjson.dumps(record)
     mark = [RECORD_MARK]
     state = PartitionState(0)
-    applied = apply_messages(state, [(0, b"KC-1", stored, 0, mark)])
+    applied = apply_messages(state, [(0, b"KC-1", stored, KAFKA_TS, mark)])
     assert (applied.new, applied.stored, applied.rejected) == (1, 1, [])
     want = PartitionState(0)
-    apply_messages(want, [(0, b"KC-1", stored, 0, ())])  # validated: the same state
+    apply_messages(want, [(0, b"KC-1", stored, KAFKA_TS, ())])  # validated: the same state
     now = date(2025, 6, 30)
     assert state.projector.tally(now, Period.default(now)) == want.projector.tally(
         now, Period.default(now)
@@ -234,14 +273,16 @@ def test_a_marked_stored_record_skips_validation_and_a_marked_non_record_is_reje
         (orjson.dumps({**record, "data": [1]}), "data: expected a JSON object"),
         (orjson.dumps({**record, "schema": 9}), "schema 9 is newer"),
     ]
-    messages = [(1 + n, None, value, 0, mark) for n, (value, _) in enumerate(garbage)]
+    messages = [(1 + n, None, value, KAFKA_TS, mark) for n, (value, _) in enumerate(garbage)]
     bad = apply_messages(state, messages)
     assert (bad.new, bad.stored, state.position) == (0, len(garbage), 1 + len(garbage))
     for (_, _, raw, reason), (value, expected) in zip(bad.rejected, garbage, strict=True):
         assert raw == value and expected in reason, (reason, expected)
     # not trusted: a marked message is validated like any other
     strict = PartitionState(0)
-    checked = apply_messages(strict, [(0, None, orjson.dumps(no_recorded_at), 5, mark)], False)
+    checked = apply_messages(
+        strict, [(0, None, orjson.dumps(no_recorded_at), KAFKA_TS, mark)], False
+    )
     assert (checked.new, checked.stored) == (1, 0)
 
 
@@ -256,7 +297,7 @@ def test_partial_tallies_round_trip_exactly() -> None:
             "data": {"requested_by": "parent"},
         }
     )
-    apply_messages(state, [(0, b"KC-1", line, 0, ())])
+    apply_messages(state, [(0, b"KC-1", line, KAFKA_TS, ())])
     now = date(2025, 6, 30)
     query = (now, Period.default(now))
     partial = decode_partial(encode_partial(state, [query], "w1"))
