@@ -71,12 +71,15 @@ def judge_lock(db: Path) -> Path:
     return lock_beside(alerts_path(db), "judge")
 
 
-def take_judge_lock(db: Path, wait: float) -> BinaryIO | None:
-    """The judge's lock of the log ``db``, trying for up to ``wait`` seconds; None if
-    another process still holds it."""
+def take_judge_lock(db: Path, wait: float, stop: threading.Event | None = None) -> BinaryIO | None:
+    """The judge's lock of the log ``db``, trying for up to ``wait`` seconds (or until
+    ``stop`` is set); None if another process still holds it."""
     deadline = time.monotonic() + wait
     while (held := hold_lock(judge_lock(db))) is None and time.monotonic() < deadline:
-        time.sleep(0.2)
+        if stop is not None and stop.wait(0.2):
+            break
+        if stop is None:
+            time.sleep(0.2)
     return held
 
 
@@ -219,10 +222,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the lock")
     args = parser.parse_args(argv)
     parent: int | None = args.parent
+    stop = threading.Event()
+
+    def ending() -> None:
+        """Stop: at once if the service is gone (as if killed), else after the last
+        judgement and save."""
+        if parent is not None and os.getppid() != parent:
+            os._exit(0)
+        stop.set()
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        ending()
+
+    def watching() -> None:
+        # until the service closes it, or is gone; read from the descriptor, not through
+        # sys.stdin's buffer, whose lock this thread would hold if the process ended meanwhile
+        # (Python then aborts at shutdown: "could not acquire lock for <stdin>")
+        while os.read(sys.stdin.fileno(), 65536):
+            pass
+        ending()
+
+    signal.signal(signal.SIGTERM, stopping)
+    threading.Thread(target=watching, daemon=True).start()  # even while waiting for the lock
     if parent is not None:
         die_with_parent(parent)
     try:
-        lock = take_judge_lock(args.db, args.wait)
+        lock = take_judge_lock(args.db, args.wait, stop)
     except OSError as error:
         print(
             f"sendwatch.alerting: cannot lock {judge_lock(args.db)}: {error.strerror}",
@@ -237,24 +262,6 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         raise SystemExit(JUDGE_RUNNING)
-    stop = threading.Event()
-
-    def ending() -> None:
-        """Stop: at once if the service is gone (as if killed), else after the last
-        judgement and save."""
-        if parent is not None and os.getppid() != parent:
-            os._exit(0)
-        stop.set()
-
-    def stopping(signum: int, frame: FrameType | None) -> None:
-        ending()
-
-    def watching() -> None:
-        sys.stdin.buffer.read()  # until the service closes it, or is gone
-        ending()
-
-    signal.signal(signal.SIGTERM, stopping)
-    threading.Thread(target=watching, daemon=True).start()
     try:
         frozen_now = parse_date(args.now, "now") if args.now else None
     except ValueError as error:
