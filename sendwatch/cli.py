@@ -287,17 +287,12 @@ def run(
     rules: Annotated[
         Path | None, typer.Option(help="Alert rules YAML (default: the built-in set).")
     ] = None,
-    create: Annotated[
-        bool,
-        typer.Option(
-            "--create", help="Make an empty event log at --db if there is none (a new deployment)."
-        ),
-    ] = False,
 ) -> None:
     """Run the embedded service: event log, live projections, HTTP API, /metrics, dashboard.
 
-    The log must exist (make it with sendwatch ingest, or give --create), and only one
-    sendwatch run may serve it at a time.
+    A missing --db is made, empty (a new deployment: events then come by POST /api/events or
+    sendwatch ingest), and said so; anything else at that path must be an event log. Only one
+    sendwatch run may serve a log at a time.
 
     Example: SENDWATCH_API_TOKEN=secret sendwatch run --db sendwatch.db --port 8000
     """
@@ -305,9 +300,7 @@ def run(
 
     if not 1 <= port <= 65535:
         raise fail(f"--port: expected 1 to 65535, got {port}")
-    serve(
-        db=db, host=host, port=port, now=now, alertmanager=alertmanager, rules=rules, create=create
-    )
+    serve(db=db, host=host, port=port, now=now, alertmanager=alertmanager, rules=rules)
 
 
 def plausible_month(text: str) -> None:

@@ -450,13 +450,13 @@ def serve(
     now: str | None,
     alertmanager: str | None,
     rules: Path | None,
-    create: bool = False,
 ) -> None:
     """Start the embedded service and block until it is stopped (Ctrl-C or SIGTERM).
 
-    Before anything is loaded or printed: the log must be one (``create``: an empty one is
-    made if there is none), no other ``sendwatch run`` may serve it (a lock held for the
-    process's life), and the port must be free. Each is refused with one line, exit 2."""
+    Before anything is loaded or printed: the log must be one (none at ``db``: an empty one
+    is made, in a folder that exists, and the service says so), no other ``sendwatch run``
+    may serve it (a lock held for the process's life), and the port must be free. Each is
+    refused with one line, exit 2."""
     import uvicorn
 
     def refuse(message: str) -> NoReturn:
@@ -480,9 +480,18 @@ def serve(
     except RulesError as error:
         refuse(str(error))
     try:  # checkpointed by the timer instead
-        log = EventLog(db, autocheckpoint=False, create=create)
+        new = not db.exists()
+        log = EventLog(db, autocheckpoint=False, create=True)
     except LogError as error:
         refuse(str(error))
+    if new:
+        print(
+            f"sendwatch: there was no event log at {db}: made a new, empty one "
+            "(send events with POST /api/events or sendwatch ingest FILE --db "
+            f"{db})",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         serving = hold_lock(lock_beside(db, "run"))
     except OSError as error:

@@ -149,9 +149,9 @@ class RunningService:
 
 
 def sendwatch_run_command(db: Path, port: int, now: str = NOW, *more: str) -> list[str]:
-    """The command line of ``sendwatch run`` over ``db`` on loopback ``port`` (``--create``:
-    an empty log is made if there is none)."""
-    command = [sys.executable, "-m", "sendwatch.cli", "run", "--db", str(db), "--create"]
+    """The command line of ``sendwatch run`` over ``db`` on loopback ``port`` (an empty log
+    is made if there is none)."""
+    command = [sys.executable, "-m", "sendwatch.cli", "run", "--db", str(db)]
     return [*command, "--port", str(port), "--now", now, *more]
 
 

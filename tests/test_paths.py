@@ -65,7 +65,13 @@ def a_log(folder: Path) -> Path:
 # --- a log is never made by a command that reads one ----------------------------------------
 
 
-@pytest.mark.parametrize("command", READERS, ids=READER_NAMES)
+# ``sendwatch run`` is a writer too: on a path with no log it makes one (below)
+ONLY_READERS = [
+    command for command, name in zip(READERS, READER_NAMES, strict=True) if name != "run"
+]
+
+
+@pytest.mark.parametrize("command", ONLY_READERS, ids=[n for n in READER_NAMES if n != "run"])
 def test_a_command_that_reads_a_log_never_makes_one(
     tmp_path: Path, command: Callable[[Path], list[str]]
 ) -> None:
@@ -107,11 +113,35 @@ def test_a_path_that_is_not_a_log_is_refused_naming_it_and_left_as_it_was(
     """Before: ``metrics --db sendwatch.alerts.db`` printed zeros and made the log's tables
     inside the alerts database."""
     cases = not_logs(tmp_path)
+    if command(tmp_path)[0] == "run":
+        del cases["an empty file"]  # run makes a log of an empty file, as of no file
     before = snapshot(tmp_path)
     for what, (path, says) in cases.items():
         line = refused(invoke(*command(path)), str(path), says)
         assert line, what
         assert snapshot(tmp_path) == before, f"{what}: something was written"
+
+
+def test_run_on_a_path_with_no_log_makes_an_empty_one_and_says_so(tmp_path: Path) -> None:
+    """A new deployment: ``sendwatch run`` where there is no log yet starts on an empty one
+    (here it then stops at once, the port being taken), in a folder that exists only."""
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = str(taken.getsockname()[1])
+    try:
+        missing = tmp_path / "nowhere" / "events.db"
+        refused(invoke("run", "--db", str(missing), "--port", port), "no folder")
+        db = tmp_path / "events.db"
+        result = invoke("run", "--db", str(db), "--port", port)
+        assert f"there was no event log at {db}: made a new, empty one" in result.output
+        assert result.exit_code == 2 and "is in use" in result.output
+        with EventLog.open_existing(db) as log:
+            assert log.count() == 0
+    finally:
+        taken.close()
 
 
 def test_ingest_makes_a_marked_log_but_only_in_a_folder_that_exists(tmp_path: Path) -> None:
