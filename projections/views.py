@@ -5,8 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from events import DATA_MODELS
 from projections.case import CaseFile, Clock, apply_order
 from projections.law import CLOCKS
+
+# The fields of each type's data (current schema). A log made before contract v1.1 may hold
+# others (v1 kept them, and a council's export could carry a name or a birth date there):
+# the case view shows only the contract's, so none of those is ever displayed.
+SHOWN_FIELDS: dict[str, frozenset[str]] = {
+    kind: frozenset(model.model_fields) for kind, model in DATA_MODELS.items()
+}
 
 
 def clock_view(run: Clock, now: date) -> dict[str, Any]:
@@ -73,7 +81,7 @@ def case_view(case: CaseFile, now: date) -> dict[str, Any]:
                 "type": e.type,
                 "occurred_on": e.day.isoformat(),
                 "recorded_at": e.recorded_at.isoformat(),
-                "data": e.data,
+                "data": {k: v for k, v in e.data.items() if k in SHOWN_FIELDS[e.type]},
                 "retracted": e.event_id in retracted,
             }
             for e in history

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from events import Event
 from projections import CaseFile, Period, Projector
 from projections.calendar import add_months
-from projections.case import apply_order
+from projections.case import apply_order, fold_case
 from projections.measures import appeal_window_start
 from projections.views import case_view
 from tests.history import event, measures
@@ -713,3 +713,24 @@ def test_one_run_at_a_time_never_depends_on_the_order_of_input_lines(
     shuffled = list(events)
     rnd.shuffle(shuffled)
     every_way(shuffled, date(2025, 6, 30), Period(date(2025, 1, 1), date(2025, 6, 30)))
+
+
+def test_no_personal_data_is_shown_from_a_log_made_before_v1_1() -> None:
+    """CONTRACT.md 1.1, no personal data: v1 stored fields it did not define. A record of
+    such a log (read back without validation, as a replay reads it) folds as before, and the
+    case view shows only the contract's fields of its data, never a name or a birth date."""
+    from events import from_record
+
+    record = {
+        "event_id": "old-1",
+        "type": "plan.issued",
+        "case_id": "KC-OLD",
+        "occurred_at": "2024-03-01",
+        "recorded_at": "2024-03-01T12:00:00+00:00",
+        "schema": 1,
+        "data": {"setting_id": "URN-9", "child_name": "Amelia Example", "date_of_birth": "2014"},
+    }
+    case = fold_case("KC-OLD", [from_record(record)])
+    view = case_view(case, date(2025, 6, 30))
+    assert view["history"][0]["data"] == {"setting_id": "URN-9"}
+    assert "Amelia" not in str(view)
