@@ -28,7 +28,6 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Protocol
 
-from alerts.exposition import windows as window_periods
 from alerts.rules import (
     CASES_QUARANTINED,
     DEAD_LETTERS,
@@ -42,6 +41,7 @@ from alerts.rules import (
     RuleSet,
 )
 from events.envelope import LONDON
+from observability.exposition import windows as window_periods
 from projections import CaseFile, Clock, Projector
 from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
 from projections.scorecard import POINTS, Point

@@ -8,7 +8,7 @@ dead letters (``dead_letters``), cases set aside by the projections (``quarantin
 stalled ingest (``ingest_stalled``).
 
 The same ``RuleSet`` drives the engine (``alerts.engine``) and the generated Prometheus rules
-(``alerts.promrules``). ``load_rules`` raises ``RulesError`` whose message names the rule and
+(``observability.promrules``). ``load_rules`` raises ``RulesError`` whose message names the rule and
 the field at fault.
 """
 

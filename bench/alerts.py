@@ -28,10 +28,10 @@ from datetime import time as clock_time
 from pathlib import Path
 
 from alerts.engine import CaseJudge, Engine, case_findings
-from alerts.exposition import windows
 from alerts.rules import load_rules
 from alerts.store import SqliteAlertStore
 from bench.history import END, history_years
+from observability.exposition import windows
 from projections import Projector
 from streams.log import connect
 from streams.replay import replay_lines

@@ -15,8 +15,8 @@ import threading
 import time
 from http.server import ThreadingHTTPServer
 
-from alerts.grafana import dashboards, render
-from alerts.grafana_push import push
+from observability.grafana import dashboards, render
+from observability.grafana_push import push
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from sendwatch.simulation import simulate, write_jsonl
+from simulation.council import simulate, write_jsonl
 
 DATA = Path(__file__).parent / "data"
 END = date(2026, 6, 30)  # fixed, so the same file is reused across runs

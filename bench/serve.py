@@ -10,7 +10,7 @@ Reports, for the service:
   visible when the count of children on SEN support at its setting has gone up by one),
   for several batch sizes;
 - how long after the last POST of the back-to-back run the alert process (which follows the
-  log in a process of its own, ``sendwatch.alerting``) has judged every event, as
+  log in a process of its own, ``sendwatch.alert_process``) has judged every event, as
   ``/healthz`` says;
 - the same, back to back, with the dashboard page open: a thread asks what the page asks
   (``/healthz`` every second, and its four reads when the log has moved), and the time each

@@ -106,7 +106,7 @@ def ingest(
 
     Example: sendwatch ingest events.jsonl --db sendwatch.db
     """
-    from sendwatch.ingesting import ingest_command
+    from sendwatch.ingest_command import ingest_command
 
     if partitions < 1:
         raise fail(f"--partitions: expected at least 1, got {partitions}")
@@ -130,8 +130,8 @@ def simulate(
     Example: sendwatch simulate --seed 7 --years 2 --out kent.jsonl
     """
     from sendwatch.query import parse_date, today
-    from sendwatch.simulation import simulate as generate
-    from sendwatch.simulation import write_jsonl
+    from simulation.council import simulate as generate
+    from simulation.council import write_jsonl
 
     try:
         last = parse_date(end, "end") if end else today()
@@ -296,7 +296,7 @@ def run(
 
     Example: SENDWATCH_API_TOKEN=secret sendwatch run --db sendwatch.db --port 8000
     """
-    from sendwatch.service import serve
+    from sendwatch.embedded_service import serve
 
     if not 1 <= port <= 65535:
         raise fail(f"--port: expected 1 to 65535, got {port}")
@@ -353,7 +353,7 @@ def worker(
 
     Example: sendwatch worker --broker kafka://127.0.0.1:9092 --port 6066
     """
-    from sendwatch.worker import worker_command
+    from sendwatch.kafka_service import worker_command
 
     if not 1 <= port <= 65535:
         raise fail(f"--port: expected 1 to 65535, got {port}")
@@ -470,7 +470,7 @@ def grafana_dashboards(
     Example: sendwatch grafana dashboards --out deploy/grafana/dashboards
     --alerting deploy/grafana/provisioning/alerting/sendwatch.yaml
     """
-    from alerts.grafana import write_alerting, write_dashboards
+    from observability.grafana import write_alerting, write_dashboards
 
     points = _points()  # the colours follow SENDWATCH_TARGETS, if set
     _folder(out, "--out")
@@ -499,7 +499,7 @@ def grafana_push(
 
     Example: sendwatch grafana push --url https://grafana.example --token $GRAFANA_TOKEN
     """
-    from alerts.grafana_push import PushError, push
+    from observability.grafana_push import PushError, push
 
     try:
         push(url, token, prometheus_url, err, points=_points())

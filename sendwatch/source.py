@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from observability.health import Health
 from projections.projector import Quarantined
 from sendwatch.query import Query
 
-LISTED_IN_HEALTH = 20  # quarantined case ids /healthz lists (GET /api/quarantine has all)
 # The alert process of ``sendwatch run`` writes its status every second (``written_at``):
 # silent this long, it is failing (ended and not restarted, or crash-looping); a service
 # that has just started gives it longer for its first judgement of every case.
@@ -26,28 +26,6 @@ class Accepted:
     accepted: int
     duplicates: int
     rejected: list[dict[str, Any]] = field(default_factory=list)  # {"line": n, "reason": s}
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    ok: bool
-    events: int  # events applied by the projections
-    cases: int
-    dead_letters: int
-    last_recorded_at: datetime | None  # the newest event's recorded_at
-    detail: dict[str, Any] = field(default_factory=dict)  # mode-specific (lag, partitions)
-    # cases set aside because the projections could not fold them (CONTRACT.md 1.1): the
-    # service still serves every other case, so they do not make it unhealthy
-    quarantined: tuple[Quarantined, ...] = ()
-
-    def quarantine_summary(self) -> dict[str, Any]:
-        """What /healthz says of the quarantine: how many, and the first case ids."""
-        ids = [q.case_id for q in self.quarantined]
-        return {
-            "cases": len(ids),
-            "case_ids": ids[:LISTED_IN_HEALTH],
-            "more": max(0, len(ids) - LISTED_IN_HEALTH),
-        }
 
 
 def alerting_failure(status: Mapping[str, Any], since: datetime, at: datetime) -> str | None:

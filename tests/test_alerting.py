@@ -1,7 +1,7 @@
-"""The alerts of the embedded service, judged by a process of their own (``sendwatch.alerting``)
-that follows the event log: the same alerts as judging them in the service's own process,
-kept in a file of their own, listed by the service as last saved, and a process that
-restarts, stops with the service and never outlives it."""
+"""The alerts of the embedded service, judged by a process of their own
+(``sendwatch.alert_process``) that follows the event log: the same alerts as judging them
+in the service's own process, kept in a file of their own, listed by the service as last
+saved, and a process that restarts, stops with the service and never outlives it."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import pytest
 import alerts.store as store_module
 from alerts.engine import Alert
 from alerts.store import FIRST_LISTED, FORGOTTEN, SavedAlerts, SqliteAlertStore, alerts_path
-from sendwatch.service import EmbeddedSource
+from sendwatch.embedded_service import EmbeddedSource
 from streams.ingest import ingest
 from streams.log import EventLog, connect
 from tests.running_service import NOW, history, jsonl, running_service
@@ -324,7 +324,7 @@ def test_a_service_with_bad_rules_starts_no_alert_process(tmp_path: Path) -> Non
 
 def _judge(db: Path, *more: str) -> subprocess.Popen[str]:
     """An alert process started by hand over ``db`` (its input open: it runs until closed)."""
-    command = [sys.executable, "-m", "sendwatch.alerting", "--db", str(db)]
+    command = [sys.executable, "-m", "sendwatch.alert_process", "--db", str(db)]
     return subprocess.Popen(
         [*command, "--base-url", "http://127.0.0.1:9", "--now", NOW, *more],
         stdin=subprocess.PIPE,
@@ -334,7 +334,7 @@ def _judge(db: Path, *more: str) -> subprocess.Popen[str]:
 
 
 def _holds_the_judges_lock(db: Path) -> bool:
-    from sendwatch.alerting import take_judge_lock
+    from sendwatch.alert_process import take_judge_lock
 
     held = take_judge_lock(db, 0)
     if held is None:
@@ -349,7 +349,7 @@ def test_a_second_alert_judge_refuses_and_the_service_takes_over_when_the_first_
     """At most one alert judge per log (else both deliver every alert): a second one ends at
     once with one line and exit status 75; the service's own says so once, waits quietly, and
     judges as soon as the other is gone."""
-    from sendwatch.alerting import JUDGE_RUNNING
+    from sendwatch.alert_process import JUDGE_RUNNING
 
     db = tmp_path / "events.db"
     EventLog(db).close()
@@ -360,7 +360,7 @@ def test_a_second_alert_judge_refuses_and_the_service_takes_over_when_the_first_
         _, said = second.communicate(timeout=60)
         assert second.returncode == JUDGE_RUNNING
         assert said.strip() == (
-            f"sendwatch.alerting: another alert process is judging {db} "
+            f"sendwatch.alert_process: another alert process is judging {db} "
             f"(it holds {alerts_path(db)}.judge.lock): this one stops"
         )
         with running_service(db) as service, service.client() as http:
@@ -395,7 +395,7 @@ def test_the_alert_process_dies_with_the_service_even_while_its_input_stays_open
             sys.executable,
             "-c",
             "import os, subprocess, sys, time\n"
-            "judge = subprocess.Popen([sys.executable, '-m', 'sendwatch.alerting', '--db',"
+            "judge = subprocess.Popen([sys.executable, '-m', 'sendwatch.alert_process', '--db',"
             f" {str(db)!r}, '--base-url', 'http://127.0.0.1:9', '--parent', str(os.getpid())],"
             f" stdin={read}, pass_fds=[{read}])\n"
             "print(judge.pid, flush=True)\n"

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from alerts.store import SqliteAlertStore, alerts_path
 from sendwatch.cli import app as cli
-from sendwatch.service import EmbeddedSource, embedded_app
+from sendwatch.embedded_service import EmbeddedSource, embedded_app
 from streams.log import EventLog, connect
 from tests.running_service import (
     NOW,
@@ -393,8 +393,8 @@ def test_a_quarantined_case_is_listed_counted_and_explained_and_the_rest_served(
 
 
 def test_healthz_lists_the_first_20_quarantined_cases() -> None:
+    from observability.health import Health
     from projections.projector import Quarantined
-    from sendwatch.source import Health
 
     aside = tuple(
         Quarantined(f"K{n:02}", "E: x", "", "fold", None, ("e",), 0, datetime.now(UTC))

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from alerts.grafana import (
+from observability.grafana import (
     ALERTMANAGER_URL,
     DATASOURCE_UID,
     FOLDER_TITLE,

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from sendwatch.cli import app as cli
-from sendwatch.service import EmbeddedSource, embedded_app
+from sendwatch.embedded_service import EmbeddedSource, embedded_app
 from streams.log import Appended, EventLog, connect
 from tests.running_service import NOW, TOKEN, history, jsonl, running_service
 

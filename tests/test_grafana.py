@@ -19,7 +19,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.grafana import (
+from observability.grafana import (
     CLOCK_STANDARD,
     DATASOURCE_UID,
     OPERATIONS_UID,
@@ -46,7 +46,7 @@ COMMITTED_ALERTING = ROOT / "deploy" / "grafana" / "provisioning" / "alerting" /
 # Series Prometheus makes itself for every scrape target.
 SYNTHETIC = {"up"}
 WORKER_ONLY = {"sendwatch_consumer_lag", "sendwatch_worker_partitions"}
-# Gauges /metrics leaves out while their value is null (alerts/exposition.py).
+# Gauges /metrics leaves out while their value is null (observability/exposition.py).
 ABSENT_WHEN_NULL = {
     "sendwatch_clock_rate",
     "sendwatch_first_time_right_rate",
@@ -297,13 +297,13 @@ def _exposed_names(text: str) -> set[str]:
 
 
 def test_every_query_names_metrics_the_collector_really_yields() -> None:
-    from alerts.exposition import (
+    from observability.exposition import (
         ExpositionCollector,
         IngestCounters,
         build_exposition,
         firing_by_severity,
     )
-    from sendwatch.source import Health
+    from observability.health import Health
 
     now = date(2025, 6, 30)
     projector = Projector()

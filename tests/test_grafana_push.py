@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from alerts.grafana import (
+from observability.grafana import (
     DATASOURCE_UID,
     FOLDER_UID,
     OPERATIONS_UID,
@@ -31,7 +31,7 @@ from alerts.grafana import (
     dashboards,
     rule_group,
 )
-from alerts.grafana_push import Change, PushError, covers, push
+from observability.grafana_push import Change, PushError, covers, push
 
 CONTRACTS = Path(__file__).parent / "contracts" / "grafana"
 CONTRACT: dict[str, Any] = json.loads((CONTRACTS / "api.json").read_text(encoding="utf-8"))
@@ -338,7 +338,7 @@ def test_grafana_client_stays_out_of_the_rest_of_sendwatch() -> None:
     """grafana-client brings urllib3-future, which takes the `urllib3` import name: nothing
     but the push itself may load it."""
     code = (
-        "import sys, sendwatch.cli, alerts.grafana, alerts.grafana_push\n"
+        "import sys, sendwatch.cli, observability.grafana, observability.grafana_push\n"
         "names = ('grafana_client', 'niquests', 'urllib3')\n"
         "loaded = sorted(m for m in names if m in sys.modules)\n"
         "print(','.join(loaded))\n"

@@ -28,7 +28,7 @@ from alerts.rules import load_rules
 from events import decode
 from projections import Period, Projector
 from projections.scorecard import POINTS
-from sendwatch.simulation import DEFAULT_CALIBRATION, simulate
+from simulation.council import DEFAULT_CALIBRATION, simulate
 from streams.kafka import (
     RECORD_MARK,
     BrokerError,
@@ -38,8 +38,8 @@ from streams.kafka import (
     parse_broker,
     produce_file,
 )
+from streams.kafka_worker import PartitionState, apply_messages, decode_partial, encode_partial
 from streams.replay import replay_lines
-from streams.worker import PartitionState, apply_messages, decode_partial, encode_partial
 from tests.history import sendwatch
 from tests.kafka_broker import (
     NOW,
@@ -215,7 +215,7 @@ def test_the_bulk_readers_fetch_is_split_by_partition_with_each_partitions_end()
     watermark of the fetch that reached it), and other errors, which are only logged."""
     from confluent_kafka import TIMESTAMP_CREATE_TIME, KafkaError, Message
 
-    from streams.worker import read_fetched
+    from streams.kafka_worker import read_fetched
 
     mark = [RECORD_MARK]
     fetched = [

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from alerts.promrules import main, prometheus_rules, render
 from alerts.rules import load_rules, parse_rules
+from observability.promrules import main, prometheus_rules, render
 from tests.services import AGREED_METRICS, promtool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +21,7 @@ UNIT_TESTS = sorted((ROOT / "tests" / "promtool").glob("*_test.yml"))
 
 def test_the_committed_rules_file_is_a_fresh_generation() -> None:
     assert COMMITTED.read_text(encoding="utf-8") == render(load_rules()), (
-        "regenerate: python -m alerts.promrules --out deploy/prometheus/sendwatch.rules.yml"
+        "regenerate: python -m observability.promrules --out deploy/prometheus/sendwatch.rules.yml"
     )
 
 

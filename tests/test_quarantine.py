@@ -31,7 +31,7 @@ from events import Event
 from projections import Period, Projector, fold_case
 from projections.case import apply_order
 from sendwatch.cli import app as cli
-from streams.worker import PartitionState, apply_messages
+from streams.kafka_worker import PartitionState, apply_messages
 from tests.history import event
 from tests.running_service import NOW as SERVICE_NOW
 from tests.running_service import history, jsonl
@@ -384,7 +384,7 @@ def render_of(projector: Projector) -> dict[str, Any]:
 
 
 def test_a_worker_lists_the_quarantined_cases_of_every_partition_it_owns() -> None:
-    from sendwatch.worker import quarantined_in
+    from sendwatch.kafka_service import quarantined_in
 
     first, second = PartitionState(0), PartitionState(1)
     with poisoned("q1", "request.received"), poisoned("p1", "request.received"):

@@ -33,7 +33,7 @@ from reports.build import report_command
 from reports.disclosure import Disclosure
 from reports.document import Options, render_html
 from reports.figures import Figures, Month, compute, reporting_cutoff
-from sendwatch.simulation import Calibration, simulate, write_jsonl
+from simulation.council import Calibration, simulate, write_jsonl
 from streams.ingest import ingest
 from streams.log import EventLog
 

@@ -17,7 +17,7 @@ import pytest
 import events
 from events.envelope import parse_instant, parse_occurred
 from projections.calendar import working_days_after
-from sendwatch.simulation import Calibration, simulate, write_jsonl
+from simulation.council import Calibration, simulate, write_jsonl
 
 Event = dict[str, Any]
 END = date(2025, 3, 31)

@@ -73,7 +73,7 @@ from streams.log import CONFLICT
 
 PARTIAL_VERSION = 1
 BULK_SLICE = 1000  # messages decoded and applied between two turns of the event loop
-log = logging.getLogger("sendwatch.worker")
+log = logging.getLogger("sendwatch.kafka_service")
 
 Query = tuple[date, Period]  # (now, period): the live queries whose tallies are published
 Headers = Sequence[tuple[str, str | bytes | None]]
@@ -541,7 +541,7 @@ class Worker:
                 "queued.min.messages": 1_000_000,
                 "fetch.max.bytes": 32 * 1024 * 1024,
                 "max.partition.fetch.bytes": 8 * 1024 * 1024,
-                "logger": logging.getLogger("sendwatch.worker.librdkafka"),
+                "logger": logging.getLogger("sendwatch.kafka_service.librdkafka"),
             }
         )
 

@@ -1,7 +1,7 @@
 """The alert process of ``sendwatch run``: the alert engine, in a process of its own, over
 an ``EmbeddedSource`` that follows the event log the service appends to.
 
-    python -m sendwatch.alerting --db FILE --base-url URL [--now DATE] [--rules FILE]
+    python -m sendwatch.alert_process --db FILE --base-url URL [--now DATE] [--rules FILE]
                                  [--alertmanager URL]
 
 Judging alerts costs about as much as projecting the events (a backfill fires and resolves
@@ -49,13 +49,13 @@ from typing import BinaryIO
 from alerts.alertmanager import start_delivery
 from alerts.store import alerts_path
 from sendwatch import settings
-from sendwatch.query import parse_date
-from sendwatch.service import (
+from sendwatch.embedded_service import (
     HOUSEKEEPING_SECONDS,
     EmbeddedSource,
     tick,
     timed_full_collections,
 )
+from sendwatch.query import parse_date
 from streams.log import EventLog, LogError, hold_lock, lock_beside
 
 RESTART_SECONDS = 10.0  # at least this long between restarts of a process that ended
@@ -153,7 +153,7 @@ class AlertProcess:
         rules: Path | None,
         alertmanager: str | None,
     ) -> None:
-        command = [sys.executable, "-m", "sendwatch.alerting", "--db", str(db)]
+        command = [sys.executable, "-m", "sendwatch.alert_process", "--db", str(db)]
         command += ["--base-url", base_url, "--parent", str(os.getpid())]
         command += ["--wait", str(LOCK_WAIT_SECONDS)]
         for flag, value in (("--now", now), ("--rules", rules), ("--alertmanager", alertmanager)):
@@ -250,13 +250,13 @@ def main(argv: list[str] | None = None) -> None:
         lock = take_judge_lock(args.db, args.wait, stop)
     except OSError as error:
         print(
-            f"sendwatch.alerting: cannot lock {judge_lock(args.db)}: {error.strerror}",
+            f"sendwatch.alert_process: cannot lock {judge_lock(args.db)}: {error.strerror}",
             file=sys.stderr,
         )
         raise SystemExit(2) from None
     if lock is None:
         print(
-            f"sendwatch.alerting: another alert process is judging {args.db} "
+            f"sendwatch.alert_process: another alert process is judging {args.db} "
             f"(it holds {judge_lock(args.db)}): this one stops",
             file=sys.stderr,
             flush=True,
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         frozen_now = parse_date(args.now, "now") if args.now else None
     except ValueError as error:
-        print(f"sendwatch.alerting: --{error}", file=sys.stderr)
+        print(f"sendwatch.alert_process: --{error}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
         follow(
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
             stop=stop,
         )
     except LogError as error:
-        print(f"sendwatch.alerting: {error}", file=sys.stderr)
+        print(f"sendwatch.alert_process: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     finally:
         lock.close()

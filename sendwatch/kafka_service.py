@@ -1,4 +1,4 @@
-"""``sendwatch worker``: the Kafka worker's shell. ``streams.worker.Worker`` consumes and
+"""``sendwatch worker``: the Kafka worker's shell. ``streams.kafka_worker.Worker`` consumes and
 projects; this module serves it over the same HTTP app as ``sendwatch run`` (``/metrics``,
 ``/api/measures``, ``/api/alerts``, ``/healthz`` and the rest) through a ``KafkaSource``.
 
@@ -40,7 +40,8 @@ from prometheus_client.registry import Collector
 
 from alerts.alertmanager import start_delivery
 from alerts.engine import Engine
-from alerts.exposition import (
+from alerts.rules import RulesError, load_rules
+from observability.exposition import (
     Exposition,
     ExpositionCollector,
     IngestCounters,
@@ -48,7 +49,7 @@ from alerts.exposition import (
     firing_by_severity,
     windows,
 )
-from alerts.rules import RulesError, load_rules
+from observability.health import Health
 from projections import CaseFile, Period, Projector
 from projections.measures import render
 from projections.projector import Quarantined
@@ -57,7 +58,7 @@ from projections.views import case_view
 from sendwatch import settings
 from sendwatch.api import create_app
 from sendwatch.query import Query, parse_date, today
-from sendwatch.source import Accepted, Health
+from sendwatch.source import Accepted
 from streams.ingest import decode_lines, split_lines
 from streams.kafka import (
     BrokerError,
@@ -66,8 +67,8 @@ from streams.kafka import (
     ensure_topics,
     parse_broker,
 )
+from streams.kafka_worker import Assembled, PartitionState, Worker
 from streams.log import Rejected
-from streams.worker import Assembled, PartitionState, Worker
 
 REEVALUATE_SECONDS = 30.0  # every case judged again (and aggregates) this often
 JUDGE_SECONDS = 1.0  # the cases that changed are judged again this often
@@ -143,7 +144,7 @@ OWN_FAMILIES = frozenset(
 
 
 class WorkerCollector(Collector):
-    """The agreed families from ``alerts.exposition``, split between workers so that
+    """The agreed families from ``observability.exposition``, split between workers so that
     Prometheus's sums over instances count everything once (docs/kafka.md)."""
 
     def __init__(self, source: KafkaSource) -> None:
@@ -427,7 +428,9 @@ class KafkaSource:
                 aggregates=aggregates,
             )
         except Exception as error:  # alerts must never stop the projections
-            logging.getLogger("sendwatch.worker").warning("alert evaluation failed: %r", error)
+            logging.getLogger("sendwatch.kafka_service").warning(
+                "alert evaluation failed: %r", error
+            )
         return True
 
     async def _alerts(self) -> None:

@@ -6,7 +6,7 @@ transaction, then applies it (``streams.replay.apply_appended``: the projector i
 per request). One lock guards the log and the projector: decoding happens outside it.
 
 The alert engine runs in ``EmbeddedSource.on_change`` (see there). ``sendwatch run`` runs it
-in a process of its own (``sendwatch.alerting``), which follows the same log: judging alerts
+in a process of its own (``sendwatch.alert_process``), which follows the same log: judging alerts
 never delays a POST or a read, and takes the machine's second core.
 """
 
@@ -31,10 +31,16 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from alerts.engine import Engine
-from alerts.exposition import Exposition, ExpositionCollector, IngestCounters, build_exposition
 from alerts.rules import RulesError, load_rules
 from alerts.store import FIRST_LISTED, SavedAlerts, SqliteAlertStore, alerts_path
 from events import Event, Record
+from observability.exposition import (
+    Exposition,
+    ExpositionCollector,
+    IngestCounters,
+    build_exposition,
+)
+from observability.health import Health
 from projections import Period, Projector
 from projections.case import CLOCKLESS
 from projections.projector import paused_collector
@@ -43,13 +49,13 @@ from projections.views import case_view
 from sendwatch import settings
 from sendwatch.api import MAX_BODY, clock_trend, create_app
 from sendwatch.query import Query, parse_date, today
-from sendwatch.source import Accepted, Health, alerting_failure
+from sendwatch.source import Accepted, alerting_failure
 from streams.ingest import decode_lines, split_lines
 from streams.log import EventLog, LogError, Rejected, connect, hold_lock, lock_beside
 from streams.replay import apply_appended, catch_up
 
 if TYPE_CHECKING:
-    from sendwatch.alerting import AlertProcess
+    from sendwatch.alert_process import AlertProcess
 
 HOUSEKEEPING_SECONDS = 1.0  # the timer: alerts saved and the log checkpointed this often
 REEVALUATE_EVERY = 30  # timer ticks between ``on_change`` runs, so time-driven alerts fire
@@ -75,7 +81,7 @@ class EmbeddedSource:
     service's timer, every second, and delivery before it sends anything) rather than
     inside the POST; the same timer checkpoints a log opened with ``autocheckpoint=False``.
 
-    ``judge_alerts`` False: another process judges the alerts (``sendwatch.alerting``, over
+    ``judge_alerts`` False: another process judges the alerts (``sendwatch.alert_process``, over
     an ``EmbeddedSource`` of its own that ``follow``s the log); this one lists them as that
     process last saved them, with its status (``health``: how far it has judged).
     """
@@ -513,7 +519,7 @@ def serve(
     expire_dead_letters_of(log, keep_days)
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
     # the alerts are judged by a process of their own, which follows the log
-    from sendwatch.alerting import AlertProcess
+    from sendwatch.alert_process import AlertProcess
 
     alerting = AlertProcess(
         db, base_url=address.rstrip("/"), now=now, rules=rules, alertmanager=alertmanager

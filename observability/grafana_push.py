@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from alerts.grafana import (
+from observability.grafana import (
     DATASOURCE_NAME,
     DATASOURCE_UID,
     FOLDER_TITLE,

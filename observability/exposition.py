@@ -21,11 +21,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from alerts.rules import SEVERITIES
+from observability.health import Health
 from projections import Period
 from projections.law import APPEAL_AGAINST, APPEAL_OUTCOMES, CLOCK_IDS
 from projections.measures import CLOCK_FIELDS
 from projections.scorecard import POINTS, Point, scorecard_json
-from sendwatch.source import Health
 
 WINDOWS: tuple[str, ...] = ("7d", "28d", "12m")
 RAG_CODE: dict[str, int] = {"green": 0, "amber": 1, "red": 2, "no data": -1, "not rated": -1}

@@ -1,0 +1,1 @@
+"""Synthetic council histories, calibrated to DfE's published figures (``council``)."""
