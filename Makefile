@@ -32,6 +32,7 @@ check: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Everything CI runs: system packages, Python packages, lint, types, then every test.
 test: system setup-dev check

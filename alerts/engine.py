@@ -41,9 +41,9 @@ from alerts.rules import (
     RuleSet,
 )
 from events.envelope import LONDON
-from observability.exposition import windows as window_periods
 from projections import CaseFile, Clock, Projector
 from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
+from projections.measures import windows as window_periods
 from projections.scorecard import POINTS, Point
 
 QUARANTINED_NAMED = 10  # case ids a CasesQuarantined alert names (GET /api/quarantine has all)

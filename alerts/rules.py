@@ -15,7 +15,7 @@ the field at fault.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -298,3 +298,14 @@ def _explain(error: ValidationError, raw: Mapping[str, Any], origin: str) -> str
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"{origin}: {where or 'top level'}: {message}")
     return "\n".join(lines)
+
+
+def firing_by_severity(alerts: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many of ``alerts`` (a source's alert list) are firing, by severity: an entry
+    counts when its ``state`` is "firing" (or absent)."""
+    firing = dict.fromkeys(SEVERITIES, 0)
+    for alert in alerts:
+        severity = alert.get("severity")
+        if alert.get("state", "firing") == "firing" and severity in firing:
+            firing[severity] += 1
+    return firing

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from alerts.engine import Alert, ListingKey, in_listing_order, listing_key
-from observability.exposition import firing_by_severity
+from alerts.rules import firing_by_severity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (

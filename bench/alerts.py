@@ -31,8 +31,8 @@ from alerts.engine import CaseJudge, Engine, case_findings
 from alerts.rules import load_rules
 from alerts.store import SqliteAlertStore
 from bench.history import END, history_years
-from observability.exposition import windows
 from projections import Projector
+from projections.measures import windows
 from streams.log import connect
 from streams.replay import replay_lines
 

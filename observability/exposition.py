@@ -12,9 +12,9 @@ everything that is not about completed clocks, do not depend on the window.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -24,20 +24,11 @@ from alerts.rules import SEVERITIES
 from observability.health import Health
 from projections import Period
 from projections.law import APPEAL_AGAINST, APPEAL_OUTCOMES, CLOCK_IDS
-from projections.measures import CLOCK_FIELDS
+from projections.measures import CLOCK_FIELDS, windows
 from projections.scorecard import POINTS, Point, scorecard_json
 
 WINDOWS: tuple[str, ...] = ("7d", "28d", "12m")
 RAG_CODE: dict[str, int] = {"green": 0, "amber": 1, "red": 2, "no data": -1, "not rated": -1}
-
-
-def windows(now: date) -> dict[str, Period]:
-    """The three windows of completed clocks, each ending on ``now``."""
-    return {
-        "7d": Period(now - timedelta(days=6), now),
-        "28d": Period(now - timedelta(days=27), now),
-        "12m": Period.default(now),
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +54,6 @@ class Exposition:
     consumer_lag: Mapping[int, int] | None = None  # Kafka worker only: partition -> messages
     partitions: int | None = None  # Kafka worker only: partitions assigned
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def firing_by_severity(alerts: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """How many of ``alerts`` (a source's alert list) are firing, by severity: an entry
-    counts when its ``state`` is "firing" (or absent)."""
-    firing = dict.fromkeys(SEVERITIES, 0)
-    for alert in alerts:
-        severity = alert.get("severity")
-        if alert.get("state", "firing") == "firing" and severity in firing:
-            firing[severity] += 1
-    return firing
 
 
 def build_exposition(

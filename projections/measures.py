@@ -62,6 +62,16 @@ class Period:
         return cls(start or add_months(end, -12) + timedelta(days=1), end)
 
 
+def windows(now: date) -> dict[str, Period]:
+    """The three windows of completed clocks that /metrics and the alert rules read
+    (7 days, 28 days, and the contract's default 12 months), each ending on ``now``."""
+    return {
+        "7d": Period(now - timedelta(days=6), now),
+        "28d": Period(now - timedelta(days=27), now),
+        "12m": Period.default(now),
+    }
+
+
 def standing(case: CaseFile, now: date) -> Tally:
     """What one case adds to the measures of how things stand on ``now`` (open clocks,
     children out of education, SEN support): the same for every period."""

@@ -40,18 +40,16 @@ from prometheus_client.registry import Collector
 
 from alerts.alertmanager import start_delivery
 from alerts.engine import Engine
-from alerts.rules import RulesError, load_rules
+from alerts.rules import RulesError, firing_by_severity, load_rules
 from observability.exposition import (
     Exposition,
     ExpositionCollector,
     IngestCounters,
     build_exposition,
-    firing_by_severity,
-    windows,
 )
 from observability.health import Health
 from projections import CaseFile, Period, Projector
-from projections.measures import render
+from projections.measures import render, windows
 from projections.projector import Quarantined
 from projections.scorecard import POINTS, Point
 from projections.views import case_view

@@ -297,12 +297,8 @@ def _exposed_names(text: str) -> set[str]:
 
 
 def test_every_query_names_metrics_the_collector_really_yields() -> None:
-    from observability.exposition import (
-        ExpositionCollector,
-        IngestCounters,
-        build_exposition,
-        firing_by_severity,
-    )
+    from alerts.rules import firing_by_severity
+    from observability.exposition import ExpositionCollector, IngestCounters, build_exposition
     from observability.health import Health
 
     now = date(2025, 6, 30)
