@@ -17,8 +17,9 @@ and read for as long again, on one core of a machine that has two. Here it follo
 - it delivers to Alertmanager when asked (``alerts.alertmanager.Dispatcher``).
 
 The service starts it before loading the log (both catch up at once), restarts it if it
-ends, and stops it by closing its standard input (SIGTERM stops it too): it then judges what
-the log holds and saves before ending. It runs in a process group of its own, so a Ctrl-C
+ends, and stops it by closing its standard input (SIGTERM stops it too), through its handle
+``sendwatch.alert_supervisor.AlertProcess``: it then judges what the log holds and saves
+before ending. It runs in a process group of its own, so a Ctrl-C
 meant for the service reaches only the service, which then stops it.
 
 One judge per log: it holds an exclusive lock (``flock`` on ``events.alerts.db.judge.lock``
@@ -37,7 +38,6 @@ import argparse
 import ctypes
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -47,8 +47,8 @@ from types import FrameType
 from typing import BinaryIO
 
 from alerts.alertmanager import start_delivery
-from alerts.store import alerts_path
 from sendwatch import settings
+from sendwatch.alert_supervisor import JUDGE_RUNNING, judge_lock
 from sendwatch.embedded_service import (
     HOUSEKEEPING_SECONDS,
     EmbeddedSource,
@@ -56,19 +56,10 @@ from sendwatch.embedded_service import (
     timed_full_collections,
 )
 from sendwatch.query import parse_date
-from streams.log import EventLog, LogError, hold_lock, lock_beside
+from streams.log import EventLog, LogError, hold_lock
 
-RESTART_SECONDS = 10.0  # at least this long between restarts of a process that ended
-STOP_SECONDS = 60.0  # for its last judgement and save, once asked to stop
 AGGREGATES_EVERY = 10  # seconds (ticks) between judgements of the aggregate rules
-JUDGE_RUNNING = 75  # exit status: another alert process judges this log (EX_TEMPFAIL)
-LOCK_WAIT_SECONDS = 10.0  # how long the service's alert process waits for the judge's lock
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def judge_lock(db: Path) -> Path:
-    """The lock that one alert process per log holds, beside its alerts."""
-    return lock_beside(alerts_path(db), "judge")
 
 
 def take_judge_lock(db: Path, wait: float, stop: threading.Event | None = None) -> BinaryIO | None:
@@ -135,80 +126,6 @@ def follow(
                 dispatcher.stop()
     finally:
         log.close()
-
-
-class AlertProcess:
-    """The service's handle on its alert process: started, restarted if it ends, stopped.
-
-    One that refuses because another alert process judges the log (``JUDGE_RUNNING``, after
-    waiting ``LOCK_WAIT_SECONDS`` for it) is said once and started again at once, quietly,
-    so that it takes over when the other ends."""
-
-    def __init__(
-        self,
-        db: Path,
-        *,
-        base_url: str,
-        now: str | None,
-        rules: Path | None,
-        alertmanager: str | None,
-    ) -> None:
-        command = [sys.executable, "-m", "sendwatch.alert_process", "--db", str(db)]
-        command += ["--base-url", base_url, "--parent", str(os.getpid())]
-        command += ["--wait", str(LOCK_WAIT_SECONDS)]
-        for flag, value in (("--now", now), ("--rules", rules), ("--alertmanager", alertmanager)):
-            if value:
-                command += [flag, str(value)]
-        self.command = command
-        self.db = db
-        self._process: subprocess.Popen[bytes] | None = None
-        self._started = 0.0
-        self._waiting = False  # another alert process judges the log: said once
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._process = subprocess.Popen(self.command, stdin=subprocess.PIPE, process_group=0)
-
-    def check(self) -> None:
-        """Restart the process if it has ended (at most every ``RESTART_SECONDS``)."""
-        process = self._process
-        if process is None or process.poll() is None:
-            return
-        if process.returncode == JUDGE_RUNNING:  # it waited for the lock, in vain
-            if not self._waiting:
-                self._waiting = True
-                print(
-                    f"sendwatch: another alert process is judging {self.db} (it holds "
-                    f"{judge_lock(self.db)}); this service's takes over when it ends",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            self.start()
-            return
-        self._waiting = False
-        if time.monotonic() - self._started < RESTART_SECONDS:
-            return
-        print(
-            f"sendwatch: the alert process ended (exit status {process.returncode}); "
-            "starting it again",
-            file=sys.stderr,
-            flush=True,
-        )
-        self.start()
-
-    def stop(self) -> None:
-        """Close its input, then wait for its last judgement and save (killed after 60 s)."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            print("sendwatch: the alert process did not stop: killed", file=sys.stderr)
-            process.kill()
-            process.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import yaml
 from fastapi import FastAPI
@@ -47,15 +47,13 @@ from projections.projector import paused_collector
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
+from sendwatch.alert_supervisor import AlertProcess
 from sendwatch.api import MAX_BODY, clock_trend, create_app
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted, alerting_failure
 from streams.ingest import decode_lines, split_lines
 from streams.log import EventLog, LogError, Rejected, connect, hold_lock, lock_beside
 from streams.replay import apply_appended, catch_up
-
-if TYPE_CHECKING:
-    from sendwatch.alert_process import AlertProcess
 
 HOUSEKEEPING_SECONDS = 1.0  # the timer: alerts saved and the log checkpointed this often
 REEVALUATE_EVERY = 30  # timer ticks between ``on_change`` runs, so time-driven alerts fire
@@ -519,8 +517,6 @@ def serve(
     expire_dead_letters_of(log, keep_days)
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
     # the alerts are judged by a process of their own, which follows the log
-    from sendwatch.alert_process import AlertProcess
-
     alerting = AlertProcess(
         db, base_url=address.rstrip("/"), now=now, rules=rules, alertmanager=alertmanager
     )
