@@ -41,9 +41,10 @@ from alerts.rules import (
     RuleSet,
 )
 from events.envelope import LONDON
-from projections import CaseFile, Clock, Projector
+from projections import CaseFile, Clock
 from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
 from projections.measures import windows as window_periods
+from projections.reading import ProjectionReader
 from projections.scorecard import POINTS, Point
 
 QUARANTINED_NAMED = 10  # case ids a CasesQuarantined alert names (GET /api/quarantine has all)
@@ -584,7 +585,7 @@ class Engine:
 
     def update(
         self,
-        projector: Projector,
+        projector: ProjectionReader,
         now: date,
         at: datetime,
         *,
@@ -646,7 +647,7 @@ class Engine:
 
     def _judge_aggregates(
         self,
-        projector: Projector,
+        projector: ProjectionReader,
         now: date,
         at: datetime,
         dead_letters: int,

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -48,9 +48,8 @@ from observability.exposition import (
     build_exposition,
 )
 from observability.health import Health
-from projections import CaseFile, Period, Projector
+from projections import Period
 from projections.measures import render, windows
-from projections.projector import Quarantined
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
@@ -65,60 +64,18 @@ from streams.kafka import (
     ensure_topics,
     parse_broker,
 )
-from streams.kafka_worker import Assembled, PartitionState, Worker
+from streams.kafka_worker import (
+    Assembled,
+    PartitionState,
+    Worker,
+    WorkerProjection,
+    quarantined_in,
+)
 from streams.log import Rejected
 
 REEVALUATE_SECONDS = 30.0  # every case judged again (and aggregates) this often
 JUDGE_SECONDS = 1.0  # the cases that changed are judged again this often
 JUDGE_SLICE = 500  # cases judged between two turns of the event loop
-
-
-class WorkerProjection(Projector):
-    """What the alert engine reads in Kafka mode: the cases of this worker's partitions and
-    the measures of the whole topic. It holds no events of its own."""
-
-    def __init__(self, source: KafkaSource) -> None:
-        super().__init__()
-        self.source = source
-
-    def case_files(
-        self, now: date | None = None, as_at: datetime | None = None
-    ) -> Iterator[CaseFile]:
-        for state in self.source.worker.owned():
-            yield from state.projector.case_files(now, as_at)
-
-    def case_file(
-        self, case_id: str, now: date | None = None, as_at: datetime | None = None
-    ) -> CaseFile | None:
-        for state in self.source.worker.owned():
-            found = state.projector.case_file(case_id, now, as_at)
-            if found is not None:
-                return found
-        return None
-
-    def measures(
-        self,
-        now: date,
-        period: Period | None = None,
-        as_at: datetime | None = None,
-        dead_letters: int = 0,
-    ) -> dict[str, Any]:
-        assembled = self.source.worker.assemble(now, period or Period.default(now))
-        return render(assembled.tally, self.source.worker.dead_letters)
-
-    def quarantined(self) -> list[Quarantined]:
-        """The cases of this worker's partitions set aside by their projectors."""
-        return quarantined_in(self.source.worker.owned())
-
-    def quarantined_case(self, case_id: str) -> Quarantined | None:
-        return next((q for q in self.quarantined() if q.case_id == case_id), None)
-
-
-def quarantined_in(owned: Iterable[PartitionState]) -> list[Quarantined]:
-    """The cases set aside in the partitions a worker owns (CONTRACT.md 1.1), by case id:
-    each partition's projector quarantines its own; every other case carries on."""
-    found = [q for state in owned for q in state.projector.quarantined()]
-    return sorted(found, key=lambda q: q.case_id)
 
 
 # Families every worker exposes about itself (summed over the workers, each counts once).
@@ -188,7 +145,7 @@ class KafkaSource:
         self.posted = IngestCounters()
         self._producer: EventProducer | None = None
         self._producer_lock = threading.Lock()
-        self._view = WorkerProjection(self)
+        self._view = WorkerProjection(worker)  # what the alert engine reads
         worker.on_applied.append(self._on_applied)
         self._to_judge: set[str] = set()
         self._aggregates_due = False  # events arrived since the aggregate rules were judged
@@ -379,15 +336,14 @@ class KafkaSource:
             counts.duplicates + self.posted.duplicates,
             counts.rejected + self.posted.rejected,
         )
-        mine = [s.projector for s in worker.owned()]
-        _, _, newest = worker.totals()
+        view = self._view
         health = Health(
             ok=True,
-            events=sum(p.event_count for p in mine),
-            cases=sum(p.case_count for p in mine),
+            events=view.event_count,  # its own partitions': summed over the workers
+            cases=view.case_count,
             dead_letters=worker.dead_letters if whole else 0,
-            last_recorded_at=newest,
-            quarantined=tuple(quarantined_in(worker.owned())),  # its own: summed over the workers
+            last_recorded_at=view.last_recorded,  # the whole topic's
+            quarantined=tuple(view.quarantined()),  # its own: summed over the workers
         )
         alerts = [a for a in self.alerts() if whole or a.get("case_id") is not None]
         exposition = build_exposition(
@@ -444,8 +400,7 @@ class KafkaSource:
                 # cases that changed (one pass over every case held the loop for seconds)
                 if self.worker.assemble(now, Period.default(now)).missing:
                     continue  # aggregate rules need the whole picture
-                for state in self.worker.owned():
-                    self._to_judge |= state.projector.case_ids()
+                self._to_judge |= self._view.case_ids()
                 self._to_judge |= self.alert_engine.begin_day(now)
                 self._aggregates_due = True  # with the last slice, or alone if no case
                 last = time.monotonic()

@@ -45,11 +45,11 @@ import gc
 import logging
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 import orjson
@@ -66,8 +66,9 @@ from faust.types import TP
 from events import InvalidEvent, read_event
 from events.codec import from_stored
 from projections import Period, Projector
-from projections.case import CLOCKLESS
-from projections.measures import Tally
+from projections.case import CLOCKLESS, CaseFile
+from projections.measures import Tally, render
+from projections.projector import Quarantined
 from streams.kafka import RECORD_MARK, KafkaSettings, dead_letter_topic, partials_topic
 from streams.log import CONFLICT
 
@@ -330,7 +331,6 @@ class Worker:
         self.started = asyncio.Event()
         self._partials_loaded = asyncio.Event()
         self._bulk_wanted = asyncio.Event()
-        self._published = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sendwatch-bulk")
         self._producer: AIOKafkaProducer | None = None
         self._dead_letters_unflushed = False
@@ -680,7 +680,6 @@ class Worker:
                 partials_topic(self.topic), key=str(state.partition).encode(), value=value
             )
             state.published = mark
-        self._published.set()
 
     async def _partials_reader(self) -> None:
         await self.started.wait()
@@ -793,14 +792,96 @@ class Worker:
                 newest = last
         return events, cases, newest
 
-    async def wait_published(self, timeout: float) -> None:
-        self._published.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._published.wait(), timeout)
-
     def run(self, loglevel: str = "warn") -> None:
         """Run until stopped (SIGINT or SIGTERM)."""
         worker = faust.Worker(
             self.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, workdir=None
         )
         worker.execute_from_commandline()
+
+
+# --- what the alert engine and the service read -------------------------------------------
+
+
+class WorkerProjection:
+    """A worker's projections as the alert engine and the service read them
+    (``projections.reading.ProjectionReader``): the cases of the partitions it owns, and the
+    whole topic's measures and newest ``recorded_at``, assembled from its own partitions
+    and the other workers' partials. It holds no events of its own; read it on the
+    worker's event loop, like the worker."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    @property
+    def last_recorded(self) -> datetime | None:
+        """The newest ``recorded_at`` over the whole topic: of the owned partitions'
+        events, and of the other partitions' published partials (``Worker.totals``), so
+        the stalled-feed alert reads the whole feed, as in embedded mode."""
+        return self.worker.totals()[2]
+
+    @property
+    def event_count(self) -> int:
+        return sum(state.projector.event_count for state in self.worker.owned())
+
+    @property
+    def case_count(self) -> int:
+        return sum(state.projector.case_count for state in self.worker.owned())
+
+    def case_ids(self) -> set[str]:
+        ids: set[str] = set()
+        for state in self.worker.owned():
+            ids |= state.projector.case_ids()
+        return ids
+
+    def case_files(
+        self, now: date | None = None, as_at: datetime | None = None
+    ) -> Iterator[CaseFile]:
+        for state in self.worker.owned():
+            yield from state.projector.case_files(now, as_at)
+
+    def case_file(
+        self, case_id: str, now: date | None = None, as_at: datetime | None = None
+    ) -> CaseFile | None:
+        for state in self.worker.owned():
+            found = state.projector.case_file(case_id, now, as_at)
+            if found is not None:
+                return found
+        return None
+
+    def measures(
+        self,
+        now: date,
+        period: Period | None = None,
+        as_at: datetime | None = None,
+        dead_letters: int = 0,
+    ) -> dict[str, Any]:
+        """The whole topic's measures for a published query (``Worker.assemble``), with
+        the topic's dead letters; ``as_at`` cannot be assembled (the partials are as
+        published), and ``dead_letters`` is the worker's own count."""
+        if as_at is not None:
+            raise ValueError("as_at: a worker assembles the measures as published only")
+        assembled = self.worker.assemble(now, period or Period.default(now))
+        return render(assembled.tally, self.worker.dead_letters)
+
+    def quarantined(self) -> list[Quarantined]:
+        """The cases of this worker's partitions set aside by their projectors."""
+        return quarantined_in(self.worker.owned())
+
+    def quarantined_case(self, case_id: str) -> Quarantined | None:
+        return next((q for q in self.quarantined() if q.case_id == case_id), None)
+
+
+def quarantined_in(owned: Iterable[PartitionState]) -> list[Quarantined]:
+    """The cases set aside in the partitions a worker owns (CONTRACT.md 1.1), by case id:
+    each partition's projector quarantines its own; every other case carries on."""
+    found = [q for state in owned for q in state.projector.quarantined()]
+    return sorted(found, key=lambda q: q.case_id)
+
+
+if TYPE_CHECKING:
+    from projections.reading import ProjectionReader
+
+    def _both_read(projector: Projector, worker: Worker) -> tuple[ProjectionReader, ...]:
+        """mypy --strict checks that both satisfy ``ProjectionReader``."""
+        return (projector, WorkerProjection(worker))
