@@ -1,21 +1,14 @@
 """``sendwatch report``: load the events, compute the figures, write the HTML and the PDF.
 
-Settings (environment):
-- ``SENDWATCH_REPORT_CUTOFF_DAYS``: the reporting cutoff, in days after the month ends
-  (default 10: records made by the end of the 10th, UK time, count);
-- ``SENDWATCH_REPORT_SUPPRESS_BELOW``: small-number threshold (default 5; 0 turns it off);
-- ``SENDWATCH_TARGETS``: the scorecard's local targets and floors, as for the dashboard
-  and the API (``sendwatch.settings.scorecard_points``), e.g.
-  ``{4: {target: 0.5, floor: 0.4}, 7: {target: 14}}``;
-- ``SENDWATCH_REPORT_BENCHMARKS``: another benchmarks file in the shape of
-  reports/benchmarks.yml (default: the packaged one).
+Settings (``sendwatch.settings``, listed in the README's "Settings" table):
+``SENDWATCH_REPORT_CUTOFF_DAYS``, ``SENDWATCH_REPORT_SUPPRESS_BELOW``, ``SENDWATCH_TARGETS``
+(the same standards as the dashboard and the API) and ``SENDWATCH_REPORT_BENCHMARKS``.
 
 Exit codes: 0 written; 1 no valid event in the input; 2 a usage error.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,30 +44,21 @@ class ReportSettings:
     benchmarks: Path | None = None
 
 
-def _whole(name: str, default: int) -> int:
-    text = os.environ.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name}: expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise ValueError(f"{name}: must not be negative, got {value}")
-    return value
-
-
 def report_settings() -> ReportSettings:
-    """The report's settings from the environment; raises ValueError naming the one wrong."""
-    cutoff = _whole("SENDWATCH_REPORT_CUTOFF_DAYS", CUTOFF_DAYS)
-    suppress = _whole("SENDWATCH_REPORT_SUPPRESS_BELOW", SUPPRESS_BELOW)
-    targets = os.environ.get("SENDWATCH_TARGETS")
+    """The report's settings (``sendwatch.settings``, the one place they are read); raises
+    ValueError naming the one wrong."""
+    config = settings.load()
     try:
-        points = settings.scorecard_points()  # the same standards as the dashboard and API
+        points = config.scorecard_points()  # the same standards as the dashboard and API
     except (OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as error:
-        raise ValueError(f"SENDWATCH_TARGETS: cannot use {targets}: {error}") from None
-    marks = os.environ.get("SENDWATCH_REPORT_BENCHMARKS")
-    return ReportSettings(cutoff, suppress, points, bool(targets), Path(marks) if marks else None)
+        raise ValueError(f"SENDWATCH_TARGETS: cannot use {config.targets}: {error}") from None
+    return ReportSettings(
+        config.report_cutoff_days,
+        config.report_suppress_below,
+        points,
+        config.targets is not None,
+        config.report_benchmarks,
+    )
 
 
 def _lines(stream: BinaryIO, progress: Progress, task: TaskID) -> Iterator[bytes]:

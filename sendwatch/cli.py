@@ -25,7 +25,8 @@ from sendwatch import settings
 
 app = typer.Typer(
     name="sendwatch",
-    help="Live evidence of whether a council keeps its legal duties to children with SEND.",
+    help="Live evidence of whether a council keeps its legal duties to children with SEND."
+    "\n\nExample: sendwatch simulate --years 1 --out kent.jsonl",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -41,6 +42,16 @@ DEFAULT_DB = Path("sendwatch.db")
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
+
+
+@app.callback()
+def _settings_are_checked() -> None:
+    # every SENDWATCH_* setting (and .env) is checked before any command runs: a bad value
+    # is refused in one line naming it, exit 2, whichever command would have used it
+    try:
+        settings.load()
+    except settings.SettingsError as error:
+        raise fail(str(error)) from None
 
 
 def _points() -> Any:
@@ -363,7 +374,8 @@ def worker(
 
 
 dead_letters = typer.Typer(
-    help="The dead letters: input rejected with its reason (kept 90 days by default).",
+    help="The dead letters: input rejected with its reason (kept 90 days by default).\n\n"
+    "Example: sendwatch dead-letters list --db sendwatch.db --limit 20",
     no_args_is_help=True,
 )
 app.add_typer(dead_letters, name="dead-letters")
@@ -453,7 +465,11 @@ def dead_letters_purge(
     print(f"purged {purged:,} dead letters received before {day} ({left:,} stored)")
 
 
-grafana = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)
+grafana = typer.Typer(
+    help="Grafana dashboards as code.\n\n"
+    "Example: sendwatch grafana dashboards --out deploy/grafana/dashboards",
+    no_args_is_help=True,
+)
 app.add_typer(grafana, name="grafana")
 
 

@@ -67,8 +67,14 @@ def ingest_command(
         from streams.kafka import BrokerError, produce_file
 
         try:
+            config = settings.load()
             summary = produce_file(
-                path, broker=broker, topic=topic, partitions=partitions, council=settings.council()
+                path,
+                broker=broker,
+                topic=topic,
+                partitions=partitions,
+                council=config.council,
+                replication=config.kafka_replication,
             )
         except BrokerError as error:
             console.print(f"[red]error:[/red] {escape(str(error))}")

@@ -60,7 +60,6 @@ from streams.ingest import decode_lines, split_lines
 from streams.kafka import (
     BrokerError,
     EventProducer,
-    KafkaSettings,
     ensure_topics,
     parse_broker,
 )
@@ -468,7 +467,7 @@ def worker_command(
     try:
         servers = parse_broker(broker)
         frozen = parse_date(now, "now") if now else None
-        kafka = KafkaSettings.from_env()
+        kafka = settings.load().kafka()
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

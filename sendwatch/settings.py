@@ -1,55 +1,275 @@
-"""Settings from the environment (SENDWATCH_*), read when asked, never cached globally."""
+"""Every setting of sendwatch, in one place: ``SENDWATCH_*`` environment variables, or the
+same names in a ``.env`` file in the working folder (the environment wins).
+
+``load()`` reads them afresh each time it is called (nothing is cached for the process) and
+checks every one: a bad value is refused in one line naming the variable. The CLI calls it
+before any command runs, so a command never starts with a setting it cannot use. The README's
+"Settings" table lists every field here (tests/test_settings.py holds them equal).
+
+The layers below the shell never read the environment: they are given what they need, e.g.
+``streams.kafka.KafkaSettings``, made here by ``Settings.kafka``.
+"""
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from projections.scorecard import Point
+    from streams.kafka import KafkaSettings
 
 KENT = "886"
+DEAD_LETTER_DAYS = 90
+PREFIX = "SENDWATCH_"
+
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+_FLAGS.update({"0": False, "false": False, "no": False, "off": False})
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
+def _flag(value: Any) -> Any:
+    if isinstance(value, str):
+        flag = _FLAGS.get(value.strip().lower())
+        if flag is None:
+            raise ValueError("expected true or false")
+        return flag
+    return value
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _WHOLE.fullmatch(value.strip()):
+            raise ValueError("expected a whole number")
+        return int(value)
+    return value
+
+
+def _days(value: Any) -> Any:
+    """A whole number of days, at least 1 (the dead letters' expiry)."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError("expected a whole number of days (at least 1)")
+    return int(text)
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Whole = Annotated[int, BeforeValidator(_whole)]
+Number = Annotated[float, BeforeValidator(_number)]
+
+
+class Settings(BaseSettings):
+    """sendwatch's settings. Each field is the variable ``SENDWATCH_`` + its name in capitals;
+    its description is what the README's table says of it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # VAR= is the default, as before
+        extra="ignore",  # .env may hold other things (deploy/.env holds compose's settings)
+        frozen=True,
+    )
+
+    api_token: SecretStr | None = Field(
+        None,
+        description="The bearer token the API asks for (`sendwatch run`, `sendwatch worker`); "
+        "unset: a random one for the run, printed at start.",
+    )
+    council: str = Field(
+        KENT,
+        description="The DfE local-authority code stamped on events that carry none (Kent: 886).",
+    )
+    targets: Path | None = Field(
+        None,
+        description="A YAML or JSON file of local targets and floors for the petition points, "
+        "e.g. `{4: {target: 0.6, floor: 0.46}}`; used by the dashboard, the API, the alerts, "
+        "the Grafana dashboards and the report. Unset: the built-in standards.",
+    )
+    dead_letter_days: Annotated[int, BeforeValidator(_days)] = Field(
+        DEAD_LETTER_DAYS,
+        description="Days dead letters are kept before they are purged (a whole number, at "
+        "least 1): they keep the raw input, which may hold personal data.",
+    )
+    report_cutoff_days: Whole = Field(
+        10,
+        ge=0,
+        description="The report's cutoff, in days after the month ends: records made by the "
+        "end of that day, UK time, count.",
+    )
+    report_suppress_below: Whole = Field(
+        5,
+        ge=0,
+        description="The report's small-number threshold: counts below it are not shown "
+        "(0 or 1 turns suppression off).",
+    )
+    report_benchmarks: Path | None = Field(
+        None,
+        description="Another benchmarks file for the report, in the shape of "
+        "reports/benchmarks.yml. Unset: the packaged one.",
+    )
+    kafka_session_timeout: Number = Field(
+        45.0,
+        description="Seconds without a heartbeat before a worker is dropped (the tests use 6: "
+        "Tansu answers a group join only after half of it).",
+    )
+    kafka_heartbeat_interval: Number = Field(3.0, description="Seconds between heartbeats.")
+    kafka_rebalance_timeout: Number = Field(60.0, description="Seconds a rebalance may take.")
+    kafka_partitions: Whole = Field(
+        12, description="Partitions of an event topic a worker creates."
+    )
+    kafka_replication: Whole = Field(
+        1,
+        description="Replication factor of the topics sendwatch creates (3 on a production "
+        "cluster).",
+    )
+    kafka_take: Whole = Field(
+        10_000, description="Messages per `take_events()` batch and per bulk fetch."
+    )
+    kafka_take_within: Number = Field(0.5, description="Seconds a batch waits to fill.")
+    kafka_catch_up_lag: Whole = Field(
+        5_000, description="A partition this many messages behind is caught up in bulk."
+    )
+    kafka_publish_interval: Number = Field(
+        1.0, description="Seconds between a worker's partial tallies."
+    )
+    kafka_query_wait: Number = Field(
+        10.0,
+        description="Seconds a query waits for every partition's partial tally before "
+        "answering 503.",
+    )
+    kafka_group: str = Field(
+        "",
+        description="The consumer group (Faust app id). Unset: `sendwatch-<topic>`.",
+    )
+    kafka_loglevel: str = Field(
+        "warn", description="Faust's log level: crit, error, warn, info or debug."
+    )
+    kafka_trust_records: Flag = Field(
+        True,
+        description="Read messages marked `sendwatch-record: 1` without validating them again; "
+        "false validates every message (docs/kafka.md, the trust boundary).",
+    )
+
+    def kafka(self) -> KafkaSettings:
+        """The Kafka worker's and producer's settings (the ``kafka_*`` fields)."""
+        from streams.kafka import KafkaSettings
+
+        return KafkaSettings(
+            session_timeout=self.kafka_session_timeout,
+            heartbeat_interval=self.kafka_heartbeat_interval,
+            rebalance_timeout=self.kafka_rebalance_timeout,
+            partitions=self.kafka_partitions,
+            replication=self.kafka_replication,
+            take=self.kafka_take,
+            take_within=self.kafka_take_within,
+            catch_up_lag=self.kafka_catch_up_lag,
+            publish_interval=self.kafka_publish_interval,
+            query_wait=self.kafka_query_wait,
+            group=self.kafka_group,
+            loglevel=self.kafka_loglevel,
+            trust_records=self.kafka_trust_records,
+        )
+
+    def scorecard_points(self) -> tuple[Point, ...]:
+        """The petition points with the local targets and floors of ``targets``; the built-in
+        standards if it is unset. Raises OSError, yaml.YAMLError, ValueError or TypeError if
+        the file cannot be used."""
+        from projections.scorecard import POINTS, with_overrides
+
+        if self.targets is None:
+            return POINTS
+        import yaml
+
+        with open(self.targets, encoding="utf-8") as stream:
+            given = yaml.safe_load(stream) or {}
+        overrides = {int(n): {k: float(v) for k, v in (s or {}).items()} for n, s in given.items()}
+        return with_overrides(overrides)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; its message is one line naming the variable."""
+
+
+def variable(field: str) -> str:
+    """The environment variable of a field of Settings: ``council`` -> ``SENDWATCH_COUNCIL``."""
+    return PREFIX + field.upper()
+
+
+def _line(error: ErrorDetails) -> str:
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    if error["type"] == "value_error":
+        message = str(error["ctx"]["error"])
+    elif error["type"] == "greater_than_equal":
+        least = error["ctx"]["ge"]
+        message = "must not be negative" if least == 0 else f"must be at least {least}"
+    else:
+        message = error["msg"]
+    return f"{variable(field)}: {message}, got {error['input']!r}"
+
+
+def load(env_file: Path | str | None = ".env") -> Settings:
+    """The settings now, from the environment and ``env_file``; raises SettingsError (one line,
+    naming each variable that is wrong) if any cannot be used."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise SettingsError("; ".join(_line(e) for e in error.errors())) from None
 
 
 def council() -> str:
-    """The DfE local-authority code stamped on events that carry none (Kent: 886)."""
-    return os.environ.get("SENDWATCH_COUNCIL", KENT)
+    """The DfE local-authority code stamped on events that carry none (SENDWATCH_COUNCIL)."""
+    return load().council
 
 
 def api_token() -> str | None:
-    """The bearer token the API asks for (SENDWATCH_API_TOKEN)."""
-    return os.environ.get("SENDWATCH_API_TOKEN") or None
+    """The bearer token the API asks for (SENDWATCH_API_TOKEN); None if unset."""
+    token = load().api_token
+    return None if token is None else token.get_secret_value()
 
 
 def scorecard_points() -> tuple[Point, ...]:
-    """The petition points with local targets and floors (SENDWATCH_TARGETS: a YAML or JSON
-    file such as ``{4: {target: 0.6, floor: 0.46}}``); the built-in standards otherwise."""
-    from projections.scorecard import POINTS, with_overrides
-
-    path = os.environ.get("SENDWATCH_TARGETS")
-    if not path:
-        return POINTS
-    import yaml
-
-    with open(path, encoding="utf-8") as stream:
-        given = yaml.safe_load(stream) or {}
-    overrides = {int(n): {k: float(v) for k, v in (s or {}).items()} for n, s in given.items()}
-    return with_overrides(overrides)
-
-
-DEAD_LETTER_DAYS = 90
+    """The petition points with local targets and floors (SENDWATCH_TARGETS)."""
+    return load().scorecard_points()
 
 
 def dead_letter_days() -> int:
-    """How many days dead letters are kept before they are purged (SENDWATCH_DEAD_LETTER_DAYS,
-    default 90): they keep the raw input, which may hold personal data. Raises ValueError
-    naming the variable if it is not a whole number of days, at least 1."""
-    text = os.environ.get("SENDWATCH_DEAD_LETTER_DAYS", "").strip()
-    if not text:
-        return DEAD_LETTER_DAYS
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise ValueError(
-            "SENDWATCH_DEAD_LETTER_DAYS: expected a whole number of days (at least 1), "
-            f"got {text!r}"
-        )
-    return int(text)
+    """Days dead letters are kept before they are purged (SENDWATCH_DEAD_LETTER_DAYS)."""
+    return load().dead_letter_days
+
+
+def _shown(value: object) -> str:
+    if value is None or value == "":
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def table() -> str:
+    """The README's "Settings" table, from the fields of Settings (``python -m
+    sendwatch.settings`` prints it; tests/test_settings.py holds the README to it)."""
+    rows = ["| variable | default | what |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        rows.append(f"| `{variable(name)}` | {_shown(field.default)} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(table(), end="")

@@ -22,12 +22,10 @@ trust boundary (Kafka ACLs in production, docs/kafka.md).
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from contextlib import suppress
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import orjson
 from kafka import KafkaProducer
@@ -78,13 +76,10 @@ def partials_topic(topic: str) -> str:
     return topic + PARTIALS
 
 
-_FLAGS = {"1": True, "true": True, "yes": True, "on": True}
-_FLAGS.update({"0": False, "false": False, "no": False, "off": False})
-
-
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
-    """Broker timings and worker tuning, from ``SENDWATCH_KAFKA_*`` environment variables.
+    """Broker timings and worker tuning. The shell makes them from the ``SENDWATCH_KAFKA_*``
+    settings (``sendwatch.settings.Settings.kafka``); nothing here reads the environment.
 
     The defaults suit Apache Kafka in production. Tansu (the test broker) holds a group
     join for half the session timeout, so the tests set ``SESSION_TIMEOUT=6``,
@@ -105,27 +100,6 @@ class KafkaSettings:
     loglevel: str = "warn"  # Faust's log level: crit, error, warn, info or debug
     # take messages marked ``sendwatch-record: 1`` as validated (only sendwatch writes them)
     trust_records: bool = True
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> KafkaSettings:
-        values: dict[str, Any] = {}
-        for item in fields(cls):
-            name = "SENDWATCH_KAFKA_" + item.name.upper()
-            raw = environ.get(name)
-            if raw is None or raw == "":
-                continue
-            kind = type(getattr(cls(), item.name))
-            if kind is bool:
-                flag = _FLAGS.get(raw.strip().lower())
-                if flag is None:
-                    raise ValueError(f"{name}: expected true or false, got {raw!r}")
-                values[item.name] = flag
-                continue
-            try:
-                values[item.name] = kind(raw)
-            except ValueError:
-                raise ValueError(f"{name}: expected {kind.__name__}, got {raw!r}") from None
-        return cls(**values)
 
     def group_for(self, topic: str) -> str:
         return self.group or f"sendwatch-{topic}"
@@ -281,13 +255,19 @@ class EventProducer:
 
 
 def produce_file(
-    path: str, *, broker: str, topic: str, partitions: int, council: str | None = None
+    path: str,
+    *,
+    broker: str,
+    topic: str,
+    partitions: int,
+    council: str | None = None,
+    replication: int = 1,
 ) -> IngestSummary:
-    """``sendwatch ingest PATH --broker ...``: a JSONL file (or - for stdin) to Kafka."""
+    """``sendwatch ingest PATH --broker ...``: a JSONL file (or - for stdin) to Kafka;
+    ``replication`` is that of the topics it creates (SENDWATCH_KAFKA_REPLICATION)."""
     servers = parse_broker(broker)
-    settings = KafkaSettings.from_env()
     with (
-        EventProducer(servers, topic, partitions, settings.replication) as producer,
+        EventProducer(servers, topic, partitions, replication) as producer,
         open_lines(path) as lines,
     ):
         return producer.produce_lines(

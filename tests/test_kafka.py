@@ -10,6 +10,7 @@ timeout each) and rebalances.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -138,19 +139,36 @@ def test_broker_urls_are_checked_with_a_clear_error() -> None:
             parse_broker(bad)
 
 
-def test_settings_come_from_the_environment_and_are_checked() -> None:
-    settings = KafkaSettings.from_env(
-        {"SENDWATCH_KAFKA_SESSION_TIMEOUT": "6", "SENDWATCH_KAFKA_TAKE": "500"}
+def kafka_settings(monkeypatch: pytest.MonkeyPatch, **environ: str) -> KafkaSettings:
+    """The worker's settings as the shell makes them (``sendwatch.settings``), from these
+    variables alone (no .env)."""
+    from sendwatch.settings import load
+
+    for name in list(os.environ):
+        if name.startswith("SENDWATCH_"):
+            monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return load(env_file=None).kafka()
+
+
+def test_settings_come_from_the_environment_and_are_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = kafka_settings(
+        monkeypatch, SENDWATCH_KAFKA_SESSION_TIMEOUT="6", SENDWATCH_KAFKA_TAKE="500"
     )
     assert settings.session_timeout == 6.0 and settings.take == 500
     assert settings.heartbeat_interval == KafkaSettings().heartbeat_interval
     assert settings.group_for("events") == "sendwatch-events"
     with pytest.raises(ValueError, match="SENDWATCH_KAFKA_TAKE"):
-        KafkaSettings.from_env({"SENDWATCH_KAFKA_TAKE": "many"})
+        kafka_settings(monkeypatch, SENDWATCH_KAFKA_TAKE="many")
     assert settings.trust_records
-    assert not KafkaSettings.from_env({"SENDWATCH_KAFKA_TRUST_RECORDS": "false"}).trust_records
+    assert not kafka_settings(monkeypatch, SENDWATCH_KAFKA_TRUST_RECORDS="false").trust_records
     with pytest.raises(ValueError, match="SENDWATCH_KAFKA_TRUST_RECORDS: expected true or false"):
-        KafkaSettings.from_env({"SENDWATCH_KAFKA_TRUST_RECORDS": "maybe"})
+        kafka_settings(monkeypatch, SENDWATCH_KAFKA_TRUST_RECORDS="maybe")
+    # the defaults of the shell's settings are the dataclass's own
+    assert kafka_settings(monkeypatch) == KafkaSettings()
 
 
 def test_a_replayed_or_repeated_message_changes_nothing() -> None:
