@@ -51,7 +51,6 @@ QUARANTINED_NAMED = 10  # case ids a CasesQuarantined alert names (GET /api/quar
 RESOLVED_KEPT = timedelta(hours=24)  # resolved alerts stay listed (and deliverable) this long
 PRUNE_EVERY = timedelta(minutes=1)  # how often resolved alerts past RESOLVED_KEPT are dropped
 SEVERITY_RANK = {"page": 0, "critical": 1, "warning": 2}
-STEP_WORDS = {"notify": "tell the family that it will assess", "draft": "send the draft plan"}
 Measures = Mapping[str, Any]
 
 
@@ -243,7 +242,7 @@ def _case_finding(
         return alert.finding
     law = CLOCKS[run.clock]
     if order is not None and step is not None:
-        what = STEP_WORDS.get(step, order.what) if step != "final" else order.what
+        what = (order.interim_what or order.what) if step != "final" else order.what
         subject = f"Tribunal order {run.key} ({run.kind})"
         if step != "final":
             subject += f", {step} step"

@@ -3,7 +3,9 @@
 Sources: Children and Families Act 2014 ("CFA"); the Special Educational Needs and Disability
 Regulations 2014, SI 2014/1530 ("Regs"); the SEND Code of Practice 0-25 (2015) ("Code").
 "Within N weeks" means on or before the start date + 7N days. A change in the law is a
-change to one line here.
+change to one line here: the simulator, the report, the alerts and the API take the limits,
+the grounds and their words from this file, and tests/test_law.py holds the closed sets of
+``events.types`` to its tables.
 """
 
 from __future__ import annotations
@@ -11,16 +13,58 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def days_words(days: int) -> str:
+    """A limit of calendar days in words: ``20 weeks`` when it is whole weeks, else ``45 days``."""
+    weeks, rest = divmod(days, 7)
+    return _count(weeks, "week") if not rest and weeks else _count(days, "day")
+
+
 @dataclass(frozen=True, slots=True)
 class ClockRule:
     id: str
-    title: str  # plain English, for people
+    name: str  # plain English, for people, without the limit (see ``title`` and ``label``)
     starts: str
     stops: str
     days: int | None = None  # calendar days
     months: int | None = None  # calendar months (the day clamped to the month's end)
     working_days: int | None = None  # Monday to Friday, England and Wales bank holidays off
     citation: str = ""
+    known_by_limit: bool = False  # people name it by its limit ("the 20-week clock")
+
+    @property
+    def limit(self) -> str | None:
+        """The limit in words (``limit_words``)."""
+        return limit_words(self)
+
+    @property
+    def title(self) -> str:
+        """The clock's name as tables and headings show it: with its limit when people know
+        the clock by it (``Final EHC plan issued (20 weeks)``), else the bare name."""
+        limit = limit_words(self)
+        return f"{self.name} ({limit})" if self.known_by_limit and limit else self.name
+
+    @property
+    def label(self) -> str:
+        """The name with its limit, wherever the clock has a limit in days, months or
+        working days (``Decision whether to assess (6 weeks)``)."""
+        limit = limit_words(self)
+        return f"{self.name} ({limit})" if limit else self.name
+
+
+def limit_words(rule: ClockRule) -> str | None:
+    """A clock's limit in words: ``6 weeks``, ``12 months``, ``5 working days``; None for a
+    clock whose deadline is set by its kind or by a date (tribunal orders, phase transfer)."""
+    if rule.days is not None:
+        return days_words(rule.days)
+    if rule.months is not None:
+        return _count(rule.months, "month")
+    if rule.working_days is not None:
+        return _count(rule.working_days, "working day")
+    return None
 
 
 CLOCKS: dict[str, ClockRule] = {
@@ -44,11 +88,12 @@ CLOCKS: dict[str, ClockRule] = {
         ),
         ClockRule(
             "final_plan",
-            "Final EHC plan issued (20 weeks)",
+            "Final EHC plan issued",
             "request for an EHC needs assessment received",
             "final EHC plan issued",
             days=20 * 7,
             citation="SEND Regs 2014 reg 13(2)",
+            known_by_limit=True,
         ),
         ClockRule(
             "review_due",
@@ -101,9 +146,36 @@ CLOCKS: dict[str, ClockRule] = {
 
 CLOCK_IDS: tuple[str, ...] = tuple(CLOCKS)
 
+# Regs 5(4), 10(4) and 13(3): the grounds on which the 6, 16 and 20-week limits need not be
+# met, in the regulations' order (a) to (d), with their words. Reg 44(3) applies the same to
+# tribunal orders.
+EXCEPTION_GROUNDS: dict[str, str] = {
+    "school_closure": "(a) a school closure of 4 weeks or more",
+    "early_years_closure": "(b) an early years provider's closure of 4 weeks or more",
+    "personal_circumstances": "(c) exceptional personal circumstances",
+    "absence": "(d) absence from the area for 4 weeks or more",
+}
+# The source says an exception applies, not which ground (SEN2's flag): not a ground in law,
+# but a value ``exception.applied`` accepts.
+GROUND_NOT_RECORDED = "not_recorded"
+EXCEPTION_GROUND_VALUES: tuple[str, ...] = (*EXCEPTION_GROUNDS, GROUND_NOT_RECORDED)
+# The clocks an exception can apply to (Regs 5(4), 10(4), 13(3) and 44(3)).
+EXCEPTION_CLOCKS: tuple[str, ...] = (
+    "assess_decision",
+    "no_plan_decision",
+    "final_plan",
+    "tribunal_order",
+)
+# The clocks DfE publishes leaving out exceptions (the 6, 16 and 20-week limits): the report
+# headlines them the same way, the other clocks including them.
+DFE_EXCLUDING_EXCEPTIONS: frozenset[str] = frozenset(
+    {"assess_decision", "no_plan_decision", "final_plan"}
+)
+
 # Phase transfer (reg 18(1)): the plan must be amended by 15 February of the calendar year of
 # the transfer (31 March for a move from secondary school to post-16 education).
 TRANSFER_DEADLINE: dict[str, tuple[int, int]] = {"school": (2, 15), "post16": (3, 31)}
+TRANSFER_KINDS: tuple[str, ...] = tuple(TRANSFER_DEADLINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +188,18 @@ class OrderDeadline:
     final_days_no_plan: int | None = None  # `assess`: when the outcome is "no plan"
     interim_step: str | None = None
     interim_days: int | None = None
+    interim_what: str | None = None  # what the interim step requires, for people
+
+
+def order_limit_words(order: OrderDeadline) -> str:
+    """An order kind's deadlines in words: ``14 weeks (10 weeks if no plan); notify within 2
+    weeks``."""
+    text = "the same day" if order.final_days == 0 else days_words(order.final_days)
+    if order.final_days_no_plan is not None:
+        text += f" ({days_words(order.final_days_no_plan)} if no plan)"
+    if order.interim_step is not None and order.interim_days is not None:
+        text += f"; {order.interim_step} within {days_words(order.interim_days)}"
+    return text
 
 
 ORDER_DEADLINES: dict[str, OrderDeadline] = {
@@ -128,6 +212,7 @@ ORDER_DEADLINES: dict[str, OrderDeadline] = {
             final_days_no_plan=10 * 7,
             interim_step="notify",
             interim_days=2 * 7,
+            interim_what="tell the family that it will assess",
         ),
         OrderDeadline(
             "make_plan",
@@ -135,6 +220,7 @@ ORDER_DEADLINES: dict[str, OrderDeadline] = {
             final_days=11 * 7,
             interim_step="draft",
             interim_days=5 * 7,
+            interim_what="send the draft plan",
         ),
         OrderDeadline("amend_plan", "amend Sections B and F (and I)", final_days=5 * 7),
         OrderDeadline("name_setting", "amend Section I only", final_days=2 * 7),
@@ -144,11 +230,20 @@ ORDER_DEADLINES: dict[str, OrderDeadline] = {
     )
 }
 
+ORDER_KINDS: tuple[str, ...] = tuple(ORDER_DEADLINES)
+# The steps an order's record can report: an interim step of some kind, or the final one.
+ORDER_STEPS: tuple[str, ...] = (
+    *dict.fromkeys(d.interim_step for d in ORDER_DEADLINES.values() if d.interim_step),
+    "final",
+)
+ORDER_OUTCOMES: tuple[str, ...] = ("plan", "no_plan")  # an order to assess ends in one
+
 ORDER_CITATION: dict[str, str] = {
     "order": "SEND Regs 2014 reg 44",
     "unopposed": "SEND Regs 2014 reg 45",
     "mediation": "SEND Regs 2014 reg 42",
 }
+ORDER_BASES: tuple[str, ...] = tuple(ORDER_CITATION)
 
 # Appealable decisions (CFA 2014 s51(2)) and which appeals each can be the subject of. An
 # appeal is linked to the latest such decision on the same case on or before it was registered.
@@ -161,7 +256,6 @@ APPEALABLE: dict[str, tuple[str, ...]] = {
     "refusal_to_reassess": (),
     "cease": ("plan.ceased", "review.decided:cease"),
 }
-DECISION_KINDS: frozenset[str] = frozenset(k for ks in APPEALABLE.values() for k in ks)
 APPEAL_AGAINST: tuple[str, ...] = tuple(APPEALABLE)
 APPEAL_OUTCOMES: tuple[str, ...] = ("withdrawn", "conceded", "appellant_won", "la_won")
 OVERTURNED: frozenset[str] = frozenset({"conceded", "appellant_won"})

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from events.envelope import LONDON
-from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES
+from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES, order_limit_words
 from projections.scorecard import POINTS, Point, scorecard_json
 from reports import charts, narrative
 from reports.benchmarks import Benchmarks
@@ -223,22 +223,9 @@ def clock_blocks(figures: Figures, benchmarks: Benchmarks, d: Disclosure) -> lis
 
 
 def order_deadline(kind: str) -> str:
+    """An order kind's deadlines in the law's words; ``unknown`` for a kind it has not."""
     rule = ORDER_DEADLINES.get(kind)
-    if rule is None:
-        return "unknown"
-    if rule.final_days == 0:
-        text = "the same day"
-    else:
-        text = (
-            f"{rule.final_days // 7} weeks"
-            if rule.final_days % 7 == 0
-            else f"{rule.final_days} days"
-        )
-    if rule.final_days_no_plan is not None:
-        text += f" ({rule.final_days_no_plan // 7} weeks if no plan)"
-    if rule.interim_step is not None and rule.interim_days is not None:
-        text += f"; {rule.interim_step} within {rule.interim_days // 7} weeks"
-    return text
+    return "unknown" if rule is None else order_limit_words(rule)
 
 
 # --- revisions ----------------------------------------------------------------------------

@@ -33,17 +33,12 @@ from typing import Any
 from events import Event
 from events.envelope import LONDON, UTC
 from projections import CaseFile, Period, Projector, fold_case
-from projections.law import CLOCK_IDS, ORDER_DEADLINES
+from projections.law import CLOCK_IDS, EXCEPTION_CLOCKS, EXCEPTION_GROUNDS, ORDER_DEADLINES
 from projections.measures import completed_by_period, dated_total, measures
 
 Measures = dict[str, Any]
 CUTOFF_DAYS = 10  # the reporting cutoff: the end of the 10th day after the month ends
 TREND_MONTHS = 12
-
-# Regs 5(4), 10(4) and 13(3): the grounds on which the 6, 16 and 20-week limits need not be
-# met, in the regulations' order (a) to (d). Reg 44(3) applies the same to tribunal orders.
-EXCEPTION_GROUNDS = ("school_closure", "early_years_closure", "personal_circumstances", "absence")
-EXCEPTION_CLOCKS = ("assess_decision", "no_plan_decision", "final_plan", "tribunal_order")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -316,6 +311,8 @@ def _ledgers(files: list[CaseFile], month: Period, year: Period) -> tuple[Ledger
 
 
 def _ledger(tally: Counter[tuple[str, str]]) -> Ledger:
+    """The law's grounds in the regulations' order and its clocks in the law's order, then any
+    other value recorded (``not_recorded``), sorted."""
     grounds = list(EXCEPTION_GROUNDS) + sorted(
         {k for kind, k in tally if kind == "ground"} - set(EXCEPTION_GROUNDS)
     )

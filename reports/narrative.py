@@ -11,11 +11,20 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from projections.law import APPEAL_AGAINST, CLOCK_IDS, CLOCKS
+from projections.law import (
+    APPEAL_AGAINST,
+    CLOCK_IDS,
+    CLOCKS,
+    DFE_EXCLUDING_EXCEPTIONS,
+    EXCEPTION_GROUNDS,
+    TRANSFER_DEADLINE,
+    limit_words,
+)
 from projections.scorecard import POINTS, Point
 from reports.benchmarks import Benchmarks
 from reports.disclosure import Disclosure, percent
@@ -26,9 +35,8 @@ YEAR_STEP = 2.0
 MOVEMENT_CASES = 20  # a share over fewer cases moves too much by chance to be news
 MOVEMENTS_LISTED = 4
 
-# The 6, 16 and 20-week clocks are published by DfE leaving out exceptions (Regs 5(4),
-# 10(4), 13(3)); the report headlines them the same way, the other clocks including them.
-EXCLUDING_EXCEPTIONS = frozenset({"assess_decision", "no_plan_decision", "final_plan"})
+# The clocks DfE publishes leaving out exceptions: the report headlines them the same way.
+EXCLUDING_EXCEPTIONS = DFE_EXCLUDING_EXCEPTIONS
 
 NOUNS: dict[str, str] = {
     "assess_decision": "decisions on whether to assess a child's needs",
@@ -66,12 +74,7 @@ OUTCOMES: dict[str, str] = {
     "appellant_won": "won by the family",
     "la_won": "won by the council",
 }
-GROUNDS: dict[str, str] = {
-    "school_closure": "(a) a school closure of 4 weeks or more",
-    "early_years_closure": "(b) an early years provider's closure of 4 weeks or more",
-    "personal_circumstances": "(c) exceptional personal circumstances",
-    "absence": "(d) absence from the area for 4 weeks or more",
-}
+GROUNDS: dict[str, str] = EXCEPTION_GROUNDS  # the law's words for each ground
 CLOCK_FIELDS: dict[str, str] = {
     "completed": "completed",
     "on_time": "completed on time",
@@ -107,25 +110,27 @@ OTHER_FIELDS: dict[tuple[str, str], str] = {
 
 def limit(clock: str) -> str:
     """The clock's limit in words, from the law's table."""
-    rule = CLOCKS[clock]
-    if rule.days is not None:
-        weeks, rest = divmod(rule.days, 7)
-        return f"{weeks} weeks" if not rest else f"{rule.days} days"
-    if rule.months is not None:
-        return f"{rule.months} months"
-    if rule.working_days is not None:
-        return f"{rule.working_days} working days"
-    return "its deadline"
+    return limit_words(CLOCKS[clock]) or "its deadline"
+
+
+def day_and_month(month_day: tuple[int, int]) -> str:
+    """``15 February``."""
+    month, day = month_day
+    return f"{day} {calendar.month_name[month]}"
 
 
 def on_time_phrase(clock: str) -> str:
     """``issued within 20 weeks``: what being on time means for the clock's cases."""
     if clock == "phase_transfer":
-        return "amended by 15 February of the year of the move (31 March for post-16)"
+        school, post16 = TRANSFER_DEADLINE["school"], TRANSFER_DEADLINE["post16"]
+        return (
+            f"amended by {day_and_month(school)} of the year of the move"
+            f" ({day_and_month(post16)} for post-16)"
+        )
     if clock == "tribunal_order":
         return "carried out by the order's deadline"
     if clock == "review_due":
-        return "decided within 12 months of the plan or the last review"
+        return f"decided within {limit(clock)} of the plan or the last review"
     verb = VERBS.get(clock, "completed")
     phrase = f"{verb} within {limit(clock)}"
     if clock == "review_decision":

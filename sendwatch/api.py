@@ -163,22 +163,13 @@ def clock_trend(
 
 
 def clock_description(rule: ClockRule) -> dict[str, Any]:
-    """A clock's id, title, limit in words and citation, for people."""
-    if rule.days is not None:
-        weeks, rest = divmod(rule.days, 7)
-        limit = f"{weeks} weeks" if not rest else f"{rule.days} days"
-    elif rule.months is not None:
-        limit = f"{rule.months} months"
-    elif rule.working_days is not None:
-        limit = f"{rule.working_days} working days"
-    else:
-        limit = None  # by kind or by date: see DOMAIN.md
-    label = rule.title if limit is None or limit in rule.title else f"{rule.title} ({limit})"
+    """A clock's id, title, label (its name with its limit), limit in words (None: by kind or
+    by date, see DOMAIN.md) and citation, for people: all worded by ``projections.law``."""
     return {
         "id": rule.id,
         "title": rule.title,
-        "label": label,
-        "limit": limit,
+        "label": rule.label,
+        "limit": rule.limit,
         "citation": rule.citation,
     }
 

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from projections.calendar import bank_holidays
+from projections.law import CLOCKS, ORDER_DEADLINES, TRANSFER_DEADLINE
 from projections.projector import paused_collector
 
 Data = Mapping[str, Any]
@@ -151,11 +152,23 @@ INCLUSION: Final = "inclusion-tracker"  # children missing education
 SEN_RETURN: Final = "sen-support-return"  # schools' SEN support returns
 
 EMPTY: Final[Data] = {}
-ASSESS_LIMIT: Final = 42
-NO_PLAN_LIMIT: Final = 112
-FINAL_PLAN_LIMIT: Final = 140
-REVIEW_DECISION_LIMIT: Final = 28
-AMENDMENT_LIMIT: Final = 56
+
+
+def _limit(clock: str) -> int:
+    """A clock's limit from the law: calendar days, or working days for a contact."""
+    rule = CLOCKS[clock]
+    limit = rule.days if rule.days is not None else rule.working_days
+    if limit is None:
+        raise ValueError(f"clock {clock}: the law gives it no limit in days")
+    return limit
+
+
+ASSESS_LIMIT: Final = _limit("assess_decision")
+NO_PLAN_LIMIT: Final = _limit("no_plan_decision")
+FINAL_PLAN_LIMIT: Final = _limit("final_plan")
+REVIEW_DECISION_LIMIT: Final = _limit("review_decision")
+AMENDMENT_LIMIT: Final = _limit("amended_plan")
+CONTACT_LIMIT: Final = _limit("contact_response")  # working days
 
 SETTING_COUNTS: Final = (
     ("mainstream", 560),
@@ -224,16 +237,32 @@ ORDER_KIND: Final = {
     "refusal_to_reassess": "assess",
     "cease": "maintain",
 }
-# each order kind's steps and their deadlines in days from the order (DOMAIN.md)
-ORDER_STEPS: Final = {
-    "make_plan": (("draft", 35), ("final", 77)),
-    "amend_plan": (("final", 35),),
-    "name_setting": (("final", 14),),
-    "maintain": (("final", 0),),
-    "reconsider": (("final", 14),),
+Steps = tuple[tuple[str, int], ...]  # (step, deadline in days from the order)
+# each order kind's steps and their deadlines in days from the order, from the law
+ORDER_STEPS: Final[dict[str, Steps]] = {
+    kind: (
+        ((d.interim_step, d.interim_days), ("final", d.final_days))
+        if d.interim_step is not None and d.interim_days is not None
+        else (("final", d.final_days),)
+    )
+    for kind, d in ORDER_DEADLINES.items()
+    if kind != "assess"
 }
-ASSESS_ORDER_PLAN: Final = (("notify", 14), ("draft", 70), ("final", 98))
-ASSESS_ORDER_NO_PLAN: Final = (("notify", 14), ("final", 70))
+
+
+def _assess_order_steps() -> tuple[Steps, Steps]:
+    """An order to assess's steps when it ends in a plan and when it ends in no plan. With a
+    plan, the simulated council sends the draft by the no-plan deadline (an assumption: the
+    law sets no draft step for it)."""
+    d = ORDER_DEADLINES["assess"]
+    if d.interim_step is None or d.interim_days is None or d.final_days_no_plan is None:
+        raise ValueError("ORDER_DEADLINES['assess']: expected an interim step and a no-plan limit")
+    notify = (d.interim_step, d.interim_days)
+    plan = (notify, ("draft", d.final_days_no_plan), ("final", d.final_days))
+    return plan, (notify, ("final", d.final_days_no_plan))
+
+
+ASSESS_ORDER_PLAN, ASSESS_ORDER_NO_PLAN = _assess_order_steps()
 BASE32: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
@@ -1024,7 +1053,8 @@ def _phase_transfer(h: _History, plan: _Plan, year: int, autumn: int) -> _Transf
     post16 = rng.random() < h.cal.transfer_post16_share
     transfer_date = date(year + 1, 9, 1)
     data = {"transfer_date": transfer_date.isoformat(), "kind": "post16" if post16 else "school"}
-    deadline = (date(year + 1, 3, 31) if post16 else date(year + 1, 2, 15)).toordinal()
+    month, day = TRANSFER_DEADLINE["post16" if post16 else "school"]
+    deadline = date(year + 1, month, day).toordinal()
     if rng.random() < h.cal.transfer_on_time:
         named = max(h.on_time(deadline - 120, 0, 120), h.working(due + 14))
     else:
@@ -1330,7 +1360,10 @@ def _contacts(h: _History) -> None:
 
 
 CHANNEL: Final = _Choice(CHANNELS)
+# the share of on-time human replies sent 0, 1, ... CONTACT_LIMIT working days after
 ON_TIME_WORKING_DAYS: Final = _cumulative((0.08, 0.27, 0.2, 0.17, 0.15, 0.13))
+if len(ON_TIME_WORKING_DAYS) != CONTACT_LIMIT + 1:
+    raise ValueError("ON_TIME_WORKING_DAYS: expected a share for each day up to the limit")
 
 
 def _contact(h: _History, case: str, day: int) -> None:
@@ -1361,7 +1394,7 @@ def _contact(h: _History, case: str, day: int) -> None:
         share = rng.random() * ON_TIME_WORKING_DAYS[-1]
         after = bisect_right(ON_TIME_WORKING_DAYS, share)
     else:
-        after = 6 + min(40, int(rng.expovariate(1 / 6)))
+        after = CONTACT_LIMIT + 1 + min(40, int(rng.expovariate(1 / 6)))
     answer = rng.between(9 * 3600, 17 * 3600 + 1800)
     if after == 0 and (not h.calendar.is_working(day) or second >= 16 * 3600):
         after = 1
