@@ -37,6 +37,35 @@ the partial with the highest offset per partition, and adds its own partitions' 
 tallies to the others' partials: the sum is exact because the tallies are additive.
 """
 
+# Faust internals we rely on (faust-streaming 0.15, mode-streaming 0.7, aiokafka 0.14,
+# confluent-kafka 2.16). tests/test_faust_internals.py asserts that each exists on the
+# installed classes, so an upgrade that drops one fails there first, loudly; the fallbacks
+# below are silent, and no test on the broker fails for certain without them.
+#
+# - ``app.consumer._thread`` (``faust.transport.consumer.ThreadDelegateConsumer._thread``:
+#   the ``AIOKafkaConsumerThread`` that owns aiokafka's consumer), read by ``_fetching`` and
+#   ``_finish_bulk``. Faust's ``pause_partitions`` only stops handing messages to the agent:
+#   aiokafka goes on fetching and parsing them (a rebuild read the topic twice), so fetching
+#   is paused on that thread too; and Faust's ``seek`` moves aiokafka's fetcher from the
+#   calling thread while the consumer's thread may be draining it (a KeyError in aiokafka's
+#   ``fetched_records`` killed a worker), so the seek runs on that thread. Without it
+#   (``getattr`` gives None) fetching is not paused and the seek runs on the loop: slower
+#   rebuilds, and the race back. First to fail:
+#   ``test_faust_internals.py::test_fausts_consumer_hands_over_its_consumer_thread``.
+# - ``_thread._ensure_consumer()`` (``AIOKafkaConsumerThread._ensure_consumer``): the
+#   ``aiokafka.AIOKafkaConsumer`` whose public ``assignment``, ``pause`` and ``resume``
+#   ``_fetching`` calls on that thread. Without it the pause raises inside a task that
+#   suppresses errors: silent, as above. First to fail: the same test.
+# - ``_thread.call_thread(function, *args)`` (``mode.threads.QueueServiceThread``; public in
+#   mode, but reached only through ``_thread``): runs a function on the consumer's thread.
+#   First to fail: the same test.
+# - ``confluent_kafka.KafkaError._PARTITION_EOF`` (librdkafka's internal codes start with an
+#   underscore): a partition's end, in ``read_fetched``, reported because the bulk reader
+#   sets ``enable.partition.eof``. Without it the bulk reader's task fails at the first
+#   partition's end, and no partition is ever rebuilt. First to fail:
+#   ``test_faust_internals.py::test_librdkafka_reports_a_partitions_end``, then test_kafka.py's
+#   ``test_the_bulk_readers_fetch_is_split_by_partition_with_each_partitions_end``.
+
 from __future__ import annotations
 
 import asyncio
