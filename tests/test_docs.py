@@ -121,3 +121,17 @@ def test_a_broken_json_block_would_be_found() -> None:
     assert line == 4
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(block)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_within_the_readme_goes_to_a_heading() -> None:
+    """The sections link to the Settings table and the command table links below."""
+    anchors = {slug(line.lstrip("#")) for line in README.splitlines() if line.startswith("#")}
+    links = re.findall(r"\]\(#([^)]+)\)", README)
+    assert "settings" in links
+    for link in links:
+        assert link in anchors, f"README.md: no heading for the link #{link}"
