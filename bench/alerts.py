@@ -33,6 +33,7 @@ from alerts.store import SqliteAlertStore
 from bench.history import END, history_years
 from projections import Projector
 from projections.measures import windows
+from sendwatch.tuning import paused_collector
 from streams.log import connect
 from streams.replay import replay_lines
 
@@ -53,8 +54,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     path = history_years(args.years, args.seed)
-    projector = Projector()
-    with open(path, "rb") as lines:
+    projector = Projector(pause=paused_collector)
+    with open(path, "rb") as lines, paused_collector():
         replay_lines(projector, lines, origin="bench")
     now = END
     at = datetime.combine(now, clock_time(12), UTC)

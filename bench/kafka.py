@@ -56,7 +56,7 @@ import orjson
 from bench.history import END, history_lines
 from events.codec import from_stored
 from projections import Projector
-from projections.projector import paused_collector
+from sendwatch.tuning import paused_collector
 from streams.ingest import decode_lines
 from streams.kafka import RECORD_MARK, ensure_topics
 from streams.replay import replay_lines
@@ -139,8 +139,9 @@ def in_process(lines: list[bytes], collector: bool = True) -> tuple[float, dict[
         gc.disable()
     try:
         start = time.perf_counter()
-        projector = Projector()
-        replay_lines(projector, lines, origin="bench")
+        projector = Projector(pause=paused_collector)
+        with paused_collector():
+            replay_lines(projector, lines, origin="bench")
         result = projector.measures(END)
         seconds = time.perf_counter() - start
     finally:
@@ -156,7 +157,7 @@ def from_records(records: list[bytes]) -> tuple[float, dict[str, Any]]:
     gc.collect()
     start = time.perf_counter()
     with paused_collector():
-        projector = Projector()
+        projector = Projector(pause=paused_collector)
         apply = projector.apply
         for value in records:
             apply(from_stored(value))

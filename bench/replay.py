@@ -26,7 +26,7 @@ from events import from_record
 from projections import Projector
 from projections.case import HANDLERS
 from projections.measures import dated, standing
-from projections.projector import paused_collector
+from sendwatch.tuning import paused_collector
 from streams.ingest import ingest
 from streams.log import EventLog
 from streams.replay import catch_up, replay_lines
@@ -47,8 +47,9 @@ def folded(log: EventLog, rules: bool = True) -> tuple[Projector, float]:
     """A projector of every event in ``log``, and the seconds its first fold of every case
     took; ``rules`` False folds with no handler (the fold's own loop: sorting, the case
     records, the history), to tell what the rules cost from what carrying them costs."""
-    projector = Projector()
-    catch_up(projector, log)
+    projector = Projector(pause=paused_collector)
+    with paused_collector():
+        catch_up(projector, log)
     some_case = next(iter(projector.case_ids()))
     saved = dict(HANDLERS)
     if not rules:
@@ -113,8 +114,9 @@ def main() -> None:
     gc.collect()
     before = rss()
     start = time.perf_counter()
-    projector = Projector()
-    replay_lines(projector, lines, origin="bench")
+    projector = Projector(pause=paused_collector)
+    with paused_collector():
+        replay_lines(projector, lines, origin="bench")
     fold_file_s = time.perf_counter() - start + timed_measures(projector, END)
     gc.collect()
     held = rss() - before
@@ -125,8 +127,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, EventLog(Path(folder) / "bench.db") as log:
         ingest(lines, log, origin="bench")
         start = time.perf_counter()
-        projector = Projector()
-        catch_up(projector, log)
+        projector = Projector(pause=paused_collector)
+        with paused_collector():
+            catch_up(projector, log)
         fold_log_s = time.perf_counter() - start + timed_measures(projector, END)
         start = time.perf_counter()
         projector.measures(END)  # again: the live tallies are current

@@ -24,6 +24,7 @@ from reports.build import report_command
 from reports.disclosure import Disclosure
 from reports.document import Options, render_html, write_pdf
 from reports.figures import Month, compute
+from sendwatch.tuning import paused_collector
 from streams.replay import replay_lines
 
 END = date(2025, 6, 30)
@@ -38,8 +39,8 @@ def main() -> None:
     month = Month.parse(args.month)
 
     start = time.perf_counter()
-    projector = Projector()
-    with open(path, "rb") as lines:
+    projector = Projector(pause=paused_collector)
+    with open(path, "rb") as lines, paused_collector():
         replay_lines(projector, lines, origin="bench")
     replay_s = time.perf_counter() - start
 

@@ -22,10 +22,9 @@ CPython 3.11 until something raises, so each case's fold and tallies are guarded
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -66,30 +65,6 @@ SNAPSHOT_VERSION = 1
 REWINDOW = 5000
 LIVE_NOWS = 2  # "now"s whose tallies are kept current: today, and one a query asked about
 LIVE_PERIODS = 8  # periods kept current on each: the windows of /metrics and the alert rules
-
-
-@contextmanager
-def paused_collector() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while millions of small objects are made,
-    and move what is still alive at the end out of its sight (``gc.freeze``).
-
-    Events, records and folds hold no reference cycles, and the collector's repeated passes
-    over them took about half of a replay's time (measured); its first pass after the pause
-    walked everything made during it (another 2 µs an event). Frozen objects are still freed
-    when nothing refers to them; only cyclic garbage made during a pause is never collected,
-    and these paths make none. Used by every path that makes many: the projector's refolds
-    and re-tallies (however few: a live service's batch of 1,000 events spent 12% of its time
-    in the collector's passes, measured), the embedded service's decoding and applying of a
-    batch, replay from a log or a file, the simulator. Freezing is cheap (it moves lists).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 EMPTY_DATED: Dated = {}  # a case that adds nothing (never changed in place)
@@ -283,8 +258,15 @@ class _Case(list[Keyed]):
         self.targets: set[str] | None = None  # what its retractions name
 
 
+# what the projector's bulk work (refolds and re-tallies) runs inside: a context manager the
+# shell chooses (``sendwatch.tuning.paused_collector``); the projector itself changes no
+# process-wide state, so by default nothing
+Pause = Callable[[], AbstractContextManager[object]]
+
+
 class Projector:
-    def __init__(self) -> None:
+    def __init__(self, pause: Pause = nullcontext) -> None:
+        self._pause = pause
         self._cases: dict[str, _Case] = {}
         self._seen: set[str] = set()
         self._stale: set[str] = set()  # cases whose fold must be rebuilt
@@ -480,7 +462,7 @@ class Projector:
         changed by many batches between two such readers is re-tallied once."""
         if not (self._stale or (tallies and self._changed)):
             return
-        with paused_collector():
+        with self._pause():
             self._refold()
             if tallies:
                 self._retally_changed()

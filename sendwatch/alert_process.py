@@ -53,9 +53,9 @@ from sendwatch.embedded_service import (
     HOUSEKEEPING_SECONDS,
     EmbeddedSource,
     tick,
-    timed_full_collections,
 )
 from sendwatch.query import parse_date
+from sendwatch.tuning import timed_full_collections
 from streams.log import EventLog, LogError, hold_lock
 
 AGGREGATES_EVERY = 10  # seconds (ticks) between judgements of the aggregate rules

@@ -141,6 +141,7 @@ def simulate(
     Example: sendwatch simulate --seed 7 --years 2 --out kent.jsonl
     """
     from sendwatch.query import parse_date, today
+    from sendwatch.tuning import paused_collector
     from simulation.council import simulate as generate
     from simulation.council import write_jsonl
 
@@ -152,7 +153,9 @@ def simulate(
         raise fail(
             f"--years: expected 1 to {last.year - 2000} (a history from 2000 on), got {years}"
         )
-    history = generate(seed=seed, years=years, end=last, council=settings.council())
+    history = generate(
+        seed=seed, years=years, end=last, council=settings.council(), pause=paused_collector
+    )
     try:
         count = write_jsonl(sys.stdout.buffer if out == "-" else out, history)
     except OSError as error:
@@ -208,28 +211,26 @@ def metrics(
 
 def _load(events: str | None, db: Path) -> tuple[Any, int, bool]:
     """A projector over a JSONL file (bad lines reported on stderr) or the embedded log."""
-    from projections import Projector
-    from streams.replay import catch_up, open_lines, replay_lines
+    from sendwatch.tuning import paused_collector
+    from streams.log import LogError
+    from streams.replay import load_projector
 
-    projector = Projector()
-    if events is not None:
-        try:
-            with open_lines(events) as lines:
-                rejected = replay_lines(
-                    projector,
-                    lines,
-                    origin=events if events != "-" else "stdin",
-                )
-        except OSError as error:
-            raise fail(f"cannot read {events}: {error.strerror}") from None
-        for item in rejected:
-            err.print(f"rejected {item.origin}: {item.reason}", markup=False)
-        if not projector.event_count and rejected:
-            err.print("no valid event in the input")
-        return projector, len(rejected), projector.event_count > 0 or not rejected
-    with open_log(db) as log:
-        catch_up(projector, log)
-        return projector, log.dead_letter_count(), True
+    try:
+        loaded = load_projector(events, db, pause=paused_collector)
+    except LogError as error:
+        raise fail(str(error)) from None
+    except OSError as error:
+        if events is None:
+            raise
+        raise fail(f"cannot read {events}: {error.strerror}") from None
+    projector = loaded.projector
+    if events is None:
+        return projector, loaded.dead_letters, True
+    for item in loaded.rejected:
+        err.print(f"rejected {item.origin}: {item.reason}", markup=False)
+    if not projector.event_count and loaded.rejected:
+        err.print("no valid event in the input")
+    return projector, loaded.dead_letters, projector.event_count > 0 or not loaded.rejected
 
 
 def _warn_quarantined(projector: Any) -> None:

@@ -13,14 +13,13 @@ never delays a POST or a read, and takes the machine's second core.
 from __future__ import annotations
 
 import errno
-import gc
 import secrets
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,7 +42,6 @@ from observability.exposition import (
 from observability.health import Health
 from projections import Period, Projector
 from projections.case import CLOCKLESS
-from projections.projector import paused_collector
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
@@ -51,8 +49,17 @@ from sendwatch.alert_supervisor import AlertProcess
 from sendwatch.api import MAX_BODY, clock_trend, create_app
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted, alerting_failure
-from streams.ingest import decode_lines, split_lines
-from streams.log import EventLog, LogError, Rejected, connect, hold_lock, lock_beside
+from sendwatch.tuning import paused_collector, settle_collector, timed_full_collections
+from streams.ingest import ingest, split_lines
+from streams.log import (
+    Appended,
+    EventLog,
+    LogError,
+    Rejected,
+    connect,
+    hold_lock,
+    lock_beside,
+)
 from streams.replay import apply_appended, catch_up
 
 HOUSEKEEPING_SECONDS = 1.0  # the timer: alerts saved and the log checkpointed this often
@@ -60,6 +67,30 @@ REEVALUATE_EVERY = 30  # timer ticks between ``on_change`` runs, so time-driven 
 COLLECT_EVERY = 600  # timer ticks (10 minutes) between full collections of the heap
 FOLLOW_SLICE = 5_000  # events applied at a time, lock held, when following other writers
 EXPIRE_SECONDS = 86_400.0  # the timer purges expired dead letters once a day
+
+
+class _Applying:
+    """The log as the sink of a POST (``streams.ingest.Sink``): the batch is stored, then
+    applied to the projector, under the source's lock, so a reader sees both or neither."""
+
+    def __init__(self, source: EmbeddedSource) -> None:
+        self.source = source
+
+    def store(
+        self,
+        records: Sequence[Record],
+        rejected: Sequence[Rejected],
+        *,
+        origin: str,
+        lines: Sequence[int],
+        events: Sequence[Event],
+    ) -> Appended:
+        source = self.source
+        with source.lock:
+            # fsynced before it returns (streams.log): the answer acknowledges a durable write
+            done = source.log.append(records, rejected, origin=origin, lines=lines)
+            source._stored(events, done)
+        return done
 
 
 class EmbeddedSource:
@@ -100,7 +131,7 @@ class EmbeddedSource:
     ) -> None:
         self.log = log
         self.deferred_saves = deferred_saves
-        self.projector = projector or Projector()
+        self.projector = projector or Projector(pause=paused_collector)
         self.lock = threading.RLock()
         self.frozen_now = frozen_now
         self.council = council
@@ -127,7 +158,8 @@ class EmbeddedSource:
         else:
             self.saved_alerts = self._listed = SavedAlerts(store)
         with self.lock:
-            catch_up(self.projector, log)
+            with paused_collector():
+                catch_up(self.projector, log)
             self.dead_letters = log.dead_letter_count()  # one writer: kept current from here
             self.on_change(self.now())  # every case judged: alerts found again after a restart
         self._serving_since = datetime.now(UTC)  # the alert process's grace starts here
@@ -202,48 +234,41 @@ class EmbeddedSource:
 
     def post_events(self, body: bytes, origin: str) -> Accepted:
         """Validate JSONL (item n on line n), then store and apply the batch atomically."""
-        records: list[Record] = []
-        events: list[Event] = []
-        record_lines: list[int] = []  # each record's line, should its id be a conflict
-        rejected: list[Rejected] = []
-        lines: list[int] = []
-        with paused_collector():  # thousands of small objects, none in a cycle
-            for item in decode_lines(
-                split_lines(body), origin=origin, council=self.council, events=True
-            ):
-                if item.record is not None and item.event is not None:
-                    records.append(item.record)
-                    events.append(item.event)
-                    record_lines.append(item.line)
-                elif item.rejected is not None:
-                    rejected.append(item.rejected)
-                    lines.append(item.line)
-        with self.lock:
-            # fsynced before it returns (streams.log): the answer acknowledges a durable write
-            done = self.log.append(records, rejected, origin=origin, lines=record_lines)
-            with paused_collector():
-                apply_appended(self.projector, self.log, events, done)
-            self.dead_letters += done.rejected
-            c = self.counters
-            self.counters = replace(
-                c,
-                accepted=c.accepted + done.accepted,
-                duplicates=c.duplicates + done.duplicates,
-                rejected=c.rejected + done.rejected,
-            )
-            if done.accepted:
-                # only the cases whose clocks the batch may have changed: the per-case
-                # alert rules read nothing else
-                self.on_change(
-                    self.now(), frozenset(e.case_id for e in events if e.type not in CLOCKLESS)
-                )
-        refused = [(n, r.reason) for n, r in zip(lines, rejected, strict=True)]
-        refused += [(record_lines[i], r.reason) for i, r in done.conflicts]  # id already used
-        return Accepted(
-            done.accepted,
-            done.duplicates,
-            [{"line": n, "reason": reason} for n, reason in sorted(refused)],
+        summary = ingest(
+            split_lines(body),
+            _Applying(self),
+            origin=origin,
+            council=self.council,
+            batch=None,  # one transaction
+            events=True,
+            refusals=True,  # conflicts with the log too, each with its line
+            pause=paused_collector,  # thousands of small objects, none in a cycle
         )
+        return Accepted(
+            summary.accepted,
+            summary.duplicates,
+            [{"line": n, "reason": reason} for n, reason in summary.refused],
+        )
+
+    def _stored(self, events: Sequence[Event], done: Appended) -> None:
+        """After the log has stored a posted batch (``self.lock`` held): apply it, count it,
+        and judge the cases it may have changed."""
+        with paused_collector():
+            apply_appended(self.projector, self.log, events, done)
+        self.dead_letters += done.rejected
+        c = self.counters
+        self.counters = replace(
+            c,
+            accepted=c.accepted + done.accepted,
+            duplicates=c.duplicates + done.duplicates,
+            rejected=c.rejected + done.rejected,
+        )
+        if done.accepted:
+            # only the cases whose clocks the batch may have changed: the per-case
+            # alert rules read nothing else
+            self.on_change(
+                self.now(), frozenset(e.case_id for e in events if e.type not in CLOCKLESS)
+            )
 
     # --- beyond the protocol: the dashboard's trend, /metrics, the alert hook -----------
 
@@ -302,13 +327,14 @@ class EmbeddedSource:
         touched: set[str] = set()
         new = 0
         while slice is not None:
-            with self.lock:
+            with self.lock, paused_collector():
                 start = self.projector.position
                 new += catch_up(self.projector, self.log, touched, CLOCKLESS, limit=slice)
                 if self.projector.position - start < slice:
                     break  # caught up
         with self.lock:
-            new += catch_up(self.projector, self.log, touched, CLOCKLESS)
+            with paused_collector():
+                new += catch_up(self.projector, self.log, touched, CLOCKLESS)
             dead_letters, self.dead_letters = self.dead_letters, self.log.dead_letter_count()
             self._aggregates_due |= bool(new) or dead_letters != self.dead_letters
             judge_aggregates = aggregates and self._aggregates_due
@@ -337,27 +363,6 @@ class EmbeddedSource:
             self.alert_engine.save()
         if not self.log.autocheckpoint:
             self.log.checkpoint()
-
-
-def settle_collector() -> None:
-    """Collect everything, then move the survivors out of the cyclic collector's sight.
-
-    The projections hold millions of long-lived objects without reference cycles. Python's
-    automatic full collections walk them all and stalled requests for up to a second (p99 of
-    a 100-event POST made visible: 920 ms with them, 60 ms without, over a Kent-sized log).
-    So ``serve`` turns automatic full collections off and the timer runs this every 10
-    minutes instead: cyclic garbage is still freed, and each pass sees only what is new.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-def timed_full_collections() -> None:
-    """``settle_collector`` once the projections are loaded, and no automatic full
-    collections from then on: the timer's ``tick`` runs one every 10 minutes."""
-    settle_collector()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 10**9)
 
 
 def tick(source: EmbeddedSource, ticks: int) -> None:

@@ -56,10 +56,11 @@ from sendwatch import settings
 from sendwatch.api import create_app
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted
-from streams.ingest import decode_lines, split_lines
+from streams.ingest import ingest, split_lines
 from streams.kafka import (
     BrokerError,
     EventProducer,
+    TopicSink,
     ensure_topics,
     parse_broker,
 )
@@ -70,7 +71,6 @@ from streams.kafka_worker import (
     WorkerProjection,
     quarantined_in,
 )
-from streams.log import Rejected
 
 REEVALUATE_SECONDS = 30.0  # every case judged again (and aggregates) this often
 JUDGE_SECONDS = 1.0  # the cases that changed are judged again this often
@@ -280,38 +280,30 @@ class KafkaSource:
         )
 
     def post_events(self, body: bytes, origin: str) -> Accepted:
-        """Validate (the one loop) and produce to the event topic; the answer comes once the
-        broker has acknowledged every message (``acks=all``)."""
-        rejected: list[Rejected] = []
-        lines: list[int] = []
-        accepted = duplicates = 0
-        seen: set[str] = set()
+        """Validate (the one pipeline) and produce to the event topic; the answer comes once
+        the broker has acknowledged every message (``acks=all``)."""
         with self._producer_lock:
             if self._producer is None:
                 worker = self.worker
                 self._producer = EventProducer(worker.servers, worker.topic, 1)
-            producer = self._producer
-            for item in decode_lines(split_lines(body), origin=origin, council=self.council):
-                if item.record is not None:
-                    if item.record["event_id"] in seen:
-                        duplicates += 1
-                        continue
-                    seen.add(item.record["event_id"])
-                    producer.send_record(item.record)
-                    accepted += 1
-                elif item.rejected is not None:
-                    producer.send_dead_letter(item.rejected)
-                    rejected.append(item.rejected)
-                    lines.append(item.line)
-            producer.flush()
+            summary = ingest(
+                split_lines(body),
+                TopicSink(self._producer),
+                origin=origin,
+                council=self.council,
+                batch=None,  # one answer, once all of it is acknowledged
+                refusals=True,
+            )
         c = self.posted
         self.posted = IngestCounters(
-            c.accepted + accepted, c.duplicates + duplicates, c.rejected + len(rejected)
+            c.accepted + summary.accepted,
+            c.duplicates + summary.duplicates,
+            c.rejected + summary.rejected,
         )
         return Accepted(
-            accepted,
-            duplicates,
-            [{"line": n, "reason": r.reason} for n, r in zip(lines, rejected, strict=True)],
+            summary.accepted,
+            summary.duplicates,
+            [{"line": n, "reason": reason} for n, reason in summary.refused],
         )
 
     # --- /metrics and alerts ----------------------------------------------------------------

@@ -27,6 +27,7 @@ import math
 import random
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
 from operator import itemgetter
@@ -38,7 +39,7 @@ import orjson
 
 from projections.calendar import bank_holidays
 from projections.law import CLOCKS, ORDER_DEADLINES, TRANSFER_DEADLINE
-from projections.projector import paused_collector
+from projections.projector import Pause
 
 Data = Mapping[str, Any]
 
@@ -1461,23 +1462,25 @@ def simulate(
     end: date,
     calibration: Calibration = DEFAULT_CALIBRATION,
     council: str = "886",
+    pause: Pause = nullcontext,
 ) -> Iterator[dict[str, Any]]:
     """The synthetic history of ``years`` years ending at ``end``, as JSON-ready event dicts
-    in recorded order (``recorded_at``, then ``event_id``)."""
+    in recorded order (``recorded_at``, then ``event_id``). ``pause``: what making the
+    history runs inside (the shell passes ``sendwatch.tuning.paused_collector``)."""
     if years < 1:
         raise ValueError("years: at least 1")
     if not council.isascii() or not council.isalnum():
         raise ValueError(
             f"council: expected a DfE local-authority code such as 886, not {council!r}"
         )
-    return _generate(seed, years, end, calibration, council)
+    return _generate(seed, years, end, calibration, council, pause)
 
 
 def _generate(
-    seed: int, years: int, end: date, calibration: Calibration, council: str
+    seed: int, years: int, end: date, calibration: Calibration, council: str, pause: Pause
 ) -> Iterator[dict[str, Any]]:
     history = _History(seed, years, end, calibration, council)
-    with paused_collector():  # hundreds of thousands of small records
+    with pause():  # hundreds of thousands of small records
         _existing_plans(history)
         _requests(history)
         _refusals_to_reassess(history)

@@ -1,7 +1,11 @@
-"""Ingest adapters: JSONL lines in, validated records and dead letters out.
+"""Ingest: JSONL lines in, validated records and dead letters out, to a sink.
 
-``decode_lines`` is the one loop that turns raw lines into records or rejections, used by
-the embedded ingest, the HTTP endpoint, the Kafka producer and ``sendwatch metrics``.
+``decode_lines`` is the one loop that turns raw lines into records or rejections (used by
+``ingest`` and by the replays of ``sendwatch metrics``). ``ingest`` is the one pipeline that
+takes input to where it is kept: a file (``sendwatch ingest``, with ``--db`` or
+``--broker``), a POST (either service) and the coming importers all go through it, to a
+``Sink``: the embedded log (``streams.log.EventLog``) or the Kafka producer
+(``streams.kafka.TopicSink``), a batch at a time.
 
 Lines end at a line feed, on every path: a file read line by line and a body split with
 ``split_lines`` give the same lines (a carriage return before the line feed is part of the
@@ -11,13 +15,16 @@ byte-order mark at the start of the input is ignored (CONTRACT.md section 1.1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from events import Event, InvalidEvent, Record, decode, decode_event, read_event
 from events.codec import BOM, MAX_BYTES, unreadable
-from streams.log import EventLog, Rejected
+from streams.log import Rejected
 
 FIRST_REASONS = 10
 
@@ -108,13 +115,50 @@ def _unended(line: bytes) -> bytes:
     return line
 
 
+class Stored(Protocol):
+    """What a sink did with one batch."""
+
+    @property
+    def accepted(self) -> int: ...  # records newly kept
+
+    @property
+    def duplicates(self) -> int: ...  # records of an event already kept (changing nothing)
+
+    @property
+    def conflicts(self) -> Sequence[tuple[int, Rejected]]:
+        """Records refused because their event id is kept for a different event: (index in
+        the batch's records, its dead letter), in the batch's order."""
+        ...
+
+
+class Sink(Protocol):
+    """Where ``ingest`` puts each batch: its valid records and its rejected lines (dead
+    letters). Once ``store`` returns, the batch is durably kept (a fsynced commit, or every
+    message acknowledged by the broker)."""
+
+    def store(
+        self,
+        records: Sequence[Record],
+        rejected: Sequence[Rejected],
+        *,
+        origin: str,
+        lines: Sequence[int],
+        events: Sequence[Event],
+    ) -> Stored:
+        """``lines``: each record's input line (named in a conflict's dead letter);
+        ``events``: each record's ``Event``, when ``ingest`` was asked for them."""
+        ...
+
+
 @dataclass
 class IngestSummary:
     accepted: int = 0
     duplicates: int = 0
-    rejected: int = 0
+    rejected: int = 0  # lines rejected, and records refused as conflicts
     lines: int = 0  # the last input line read
     first_rejections: list[Rejected] = field(default_factory=list)
+    # every refusal (rejection or conflict) as (line, reason), in line order, when asked for
+    refused: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, accepted: int, duplicates: int, rejected: list[Rejected]) -> None:
         self.accepted += accepted
@@ -127,41 +171,67 @@ class IngestSummary:
 
 def ingest(
     lines: Iterable[bytes],
-    log: EventLog,
+    sink: Sink,
     *,
     origin: str,
     council: str | None = None,
-    batch: int = 5_000,
+    batch: int | None = 5_000,
+    events: bool = False,
+    refusals: bool = False,
+    pause: Callable[[], AbstractContextManager[object]] = nullcontext,
     on_commit: Callable[[IngestSummary], None] | None = None,
 ) -> IngestSummary:
-    """Append JSONL input to the embedded log in batches of ``batch`` lines.
+    """Validate JSONL input and store it in ``sink`` in batches of ``batch`` lines (None:
+    all of it in one); returns what was accepted, duplicated and rejected.
 
-    Each batch (its events and its dead letters) is one transaction; ``on_commit`` is told
+    Each batch (its records and its dead letters) is stored at once; ``on_commit`` is told
     after each, so every line up to ``summary.lines`` is then durably acknowledged.
-    ``recorded_at`` is stamped with the batch's arrival time where absent.
+    ``recorded_at`` is stamped with the batch's arrival time where absent. ``events``: hand
+    the sink each record's ``Event`` too (a sink that applies them); ``refusals``: list every
+    refused line with its reason in ``summary.refused`` (an answer to a POST); ``pause``:
+    what the decoding runs inside (the shell's ``paused_collector``; never the storing).
     """
     summary = IngestSummary()
     records: list[Record] = []
     record_lines: list[int] = []  # each record's input line, for a conflict's dead letter
+    decoded: list[Event] = []
     rejected: list[Rejected] = []
+    rejected_lines: list[int] = []
+    limit = batch if batch is not None else sys.maxsize
 
     def commit() -> None:
-        done = log.append(records, rejected, origin=origin, lines=record_lines)
-        summary.add(done.accepted, done.duplicates, [*rejected, *(r for _, r in done.conflicts)])
+        done = sink.store(records, rejected, origin=origin, lines=record_lines, events=decoded)
+        conflicts = done.conflicts
+        summary.add(done.accepted, done.duplicates, [*rejected, *(r for _, r in conflicts)])
+        if refusals:
+            summary.refused += zip(rejected_lines, (r.reason for r in rejected), strict=True)
+            summary.refused += ((record_lines[i], r.reason) for i, r in conflicts)
         records.clear()
         record_lines.clear()
+        decoded.clear()
         rejected.clear()
+        rejected_lines.clear()
         if on_commit is not None:
             on_commit(summary)
 
-    for item in decode_lines(lines, origin=origin, council=council):
-        summary.lines = item.line
-        if item.record is not None:
-            records.append(item.record)
-            record_lines.append(item.line)
-        elif item.rejected is not None:
-            rejected.append(item.rejected)
-        if len(records) + len(rejected) >= batch:
-            commit()
-    commit()
+    items = decode_lines(lines, origin=origin, council=council, events=events)
+    ended = False
+    while not ended:
+        with pause():
+            for item in items:
+                summary.lines = item.line
+                if item.record is not None:
+                    records.append(item.record)
+                    record_lines.append(item.line)
+                    if item.event is not None:
+                        decoded.append(item.event)
+                elif item.rejected is not None:
+                    rejected.append(item.rejected)
+                    rejected_lines.append(item.line)
+                if len(records) + len(rejected) >= limit:
+                    break
+            else:
+                ended = True
+        commit()
+    summary.refused.sort()
     return summary

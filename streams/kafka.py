@@ -11,19 +11,20 @@ The topics of one event topic ``T`` (see docs/kafka.md):
 - ``T.partials``: compacted, keyed by partition: each worker's latest partial tallies of the
   partitions it owns, which any worker merges into the whole picture.
 
-Every line is validated by the one validation loop (``streams.ingest.decode_lines``) before it
-is produced; the producer is kafka-python's, idempotent, with ``acks=all``. What it produces
-is the stored record (the event normalised by ``events.decode``), marked with the header
-``sendwatch-record: 1``: a worker takes a message with that header as already validated and
-skips the validation (``events.codec.from_stored``), unless ``SENDWATCH_KAFKA_TRUST_RECORDS``
-is off. Any producer allowed to write the topic can set that header: who may write it is the
-trust boundary (Kafka ACLs in production, docs/kafka.md).
+Every line is validated by the one ingest pipeline (``streams.ingest.ingest``, to a
+``TopicSink``) before it is produced; the producer is kafka-python's, idempotent, with
+``acks=all``. What it produces is the stored record (the event normalised by
+``events.decode``), marked with the header ``sendwatch-record: 1``: a worker takes a message
+with that header as already validated and skips the validation (``events.codec.from_stored``),
+unless ``SENDWATCH_KAFKA_TRUST_RECORDS`` is off. Any producer allowed to write the topic can
+set that header: who may write it is the trust boundary (Kafka ACLs in production,
+docs/kafka.md).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -33,8 +34,8 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
-from events import Record
-from streams.ingest import IngestSummary, decode_lines
+from events import Event, Record
+from streams.ingest import IngestSummary, ingest
 from streams.log import Rejected
 from streams.replay import open_lines
 
@@ -222,36 +223,53 @@ class EventProducer:
         )
         future.add_errback(self._failed)
 
-    def produce_lines(
-        self, lines: Iterable[bytes], *, origin: str, council: str | None = None
-    ) -> IngestSummary:
-        """Validate and produce JSONL lines; returns once every message is acknowledged.
 
-        ``duplicates`` counts event ids repeated within this input (not produced again).
-        Ids already on the topic from an earlier ingest are not looked up here: the
-        workers skip them when they apply (the fold is idempotent on ``event_id``).
-        """
-        summary = IngestSummary()
-        seen: set[str] = set()
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What ``TopicSink.store`` did with a batch (``streams.ingest.Stored``)."""
+
+    accepted: int
+    duplicates: int
+    conflicts: tuple[tuple[int, Rejected], ...] = ()  # none: ids are not looked up
+
+
+class TopicSink:
+    """The producer as an ingest sink (``streams.ingest.Sink``), for one input: its records
+    to the event topic, its rejected lines to the dead-letter topic; ``store`` returns once
+    the broker has acknowledged every message.
+
+    ``duplicates`` counts event ids repeated within this input (not produced again). Ids
+    already on the topic from an earlier ingest are not looked up here: the workers skip
+    them when they apply (the fold is idempotent on ``event_id``).
+    """
+
+    def __init__(self, producer: EventProducer) -> None:
+        self.producer = producer
+        self._seen: set[str] = set()
+
+    def store(
+        self,
+        records: Sequence[Record],
+        rejected: Sequence[Rejected],
+        *,
+        origin: str,
+        lines: Sequence[int],
+        events: Sequence[Event] = (),
+    ) -> Sent:
+        producer, seen = self.producer, self._seen
         accepted = duplicates = 0
-        rejected: list[Rejected] = []
-        for item in decode_lines(lines, origin=origin, council=council):
-            summary.lines = item.line
-            record = item.record
-            if record is not None:
-                event_id = record["event_id"]
-                if event_id in seen:
-                    duplicates += 1
-                    continue
-                seen.add(event_id)
-                self.send_record(record)
-                accepted += 1
-            elif item.rejected is not None:
-                self.send_dead_letter(item.rejected)
-                rejected.append(item.rejected)
-        self.flush()
-        summary.add(accepted, duplicates, rejected)
-        return summary
+        for record in records:
+            event_id = record["event_id"]
+            if event_id in seen:
+                duplicates += 1
+                continue
+            seen.add(event_id)
+            producer.send_record(record)
+            accepted += 1
+        for letter in rejected:
+            producer.send_dead_letter(letter)
+        producer.flush()
+        return Sent(accepted, duplicates)
 
 
 def produce_file(
@@ -270,6 +288,6 @@ def produce_file(
         EventProducer(servers, topic, partitions, replication) as producer,
         open_lines(path) as lines,
     ):
-        return producer.produce_lines(
-            lines, origin="stdin" if path == "-" else path, council=council
+        return ingest(
+            lines, TopicSink(producer), origin="stdin" if path == "-" else path, council=council
         )

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import orjson
 
-from events import Record
+from events import Event, Record
 
 APPLICATION_ID = 0x5357_4C47  # "SWLG": PRAGMA application_id of a sendwatch event log
 LOG_VERSION = 1  # PRAGMA user_version of the logs this version makes (0: made before the mark)
@@ -308,6 +308,19 @@ class EventLog:
             raise
         duplicates = len(records) - accepted - len(conflicts)
         return Appended(accepted, duplicates, len(letters), head, conflicts)
+
+    def store(
+        self,
+        records: Sequence[Record],
+        rejected: Sequence[Rejected],
+        *,
+        origin: str,
+        lines: Sequence[int],
+        events: Sequence[Event] = (),
+    ) -> Appended:
+        """The log as an ingest sink (``streams.ingest.Sink``): ``append`` (the events,
+        which the log keeps as records, are not needed)."""
+        return self.append(records, rejected, origin=origin, lines=lines)
 
     def _conflicts(
         self, records: Sequence[Record], start: int, origin: str, lines: Sequence[int] | None

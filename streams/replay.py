@@ -1,10 +1,15 @@
-"""Replay: feed a projector from the embedded log or straight from a JSONL file."""
+"""Replay: feed a projector from the embedded log or straight from a JSONL file.
+
+Nothing here tunes the process: a caller that replays much wraps the call in the shell's
+``sendwatch.tuning.paused_collector`` (``load_projector`` is given it as ``pause``).
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Container, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,7 +17,7 @@ import orjson
 
 from events import Event, from_record
 from projections import Projector
-from projections.projector import paused_collector
+from projections.projector import Pause
 from streams.ingest import decode_lines
 from streams.log import Appended, EventLog, Rejected
 
@@ -35,18 +40,17 @@ def catch_up(
     new = read = 0
     apply = projector.apply
     batch = 10_000 if limit is None else max(1, min(limit, 10_000))
-    with paused_collector():
-        for rows in log.read_raw(after=projector.position, batch=batch):
-            for _, body in rows:
-                event = from_record(orjson.loads(body))
-                if apply(event):
-                    new += 1
-                    if touched is not None and event.type not in skip:
-                        touched.add(event.case_id)
-            projector.position = rows[-1][0]  # every row of the batch applied
-            read += len(rows)
-            if limit is not None and read >= limit:
-                break
+    for rows in log.read_raw(after=projector.position, batch=batch):
+        for _, body in rows:
+            event = from_record(orjson.loads(body))
+            if apply(event):
+                new += 1
+                if touched is not None and event.type not in skip:
+                    touched.add(event.case_id)
+        projector.position = rows[-1][0]  # every row of the batch applied
+        read += len(rows)
+        if limit is not None and read >= limit:
+            break
     return new
 
 
@@ -84,10 +88,46 @@ def replay_lines(projector: Projector, lines: Iterable[bytes], *, origin: str) -
     as recorded when it occurred (the embedded log stamps arrival time instead).
     """
     rejected: list[Rejected] = []
-    with paused_collector():
-        for item in decode_lines(lines, origin=origin, arrival=lambda: None, records=False):
-            if item.event is not None:
-                projector.apply(item.event)
-            elif item.rejected is not None:
-                rejected.append(item.rejected)
+    for item in decode_lines(lines, origin=origin, arrival=lambda: None, records=False):
+        if item.event is not None:
+            projector.apply(item.event)
+        elif item.rejected is not None:
+            rejected.append(item.rejected)
     return rejected
+
+
+@dataclass(slots=True)
+class Loaded:
+    """A projector loaded from a JSONL file or the embedded log (``load_projector``)."""
+
+    projector: Projector
+    dead_letters: int  # the file's rejected lines, or the log's dead letters
+    rejected: list[Rejected]  # the file's rejected lines, in order (none from a log)
+    source: str  # where from, in words: "a file of events" or "the embedded event log"
+
+
+def load_projector(
+    events: str | Path | None,
+    db: str | Path,
+    *,
+    pause: Pause = nullcontext,
+    read: Callable[[BinaryIO], Iterable[bytes]] = iter,
+) -> Loaded:
+    """The one way a command loads a projector: from the JSONL file ``events`` (``-``: standard
+    input), its bad lines rejected (``replay_lines``), or else from the embedded log at ``db``,
+    which must exist (``EventLog.open_existing``: nothing is made or written).
+
+    ``pause``: what the projector's bulk work and the replay run inside (the shell's
+    ``paused_collector``); ``read``: the file's lines from its stream (a progress bar's hook).
+    Raises OSError if the file cannot be read, ``LogError`` if ``db`` is not a log.
+    """
+    projector = Projector(pause=pause)
+    if events is not None:
+        origin = "stdin" if str(events) == "-" else str(events)
+        with open_lines(events) as stream, pause():
+            rejected = replay_lines(projector, read(stream), origin=origin)
+        return Loaded(projector, len(rejected), rejected, "a file of events")
+    with EventLog.open_existing(db) as log, pause():
+        catch_up(projector, log)
+        dead = log.dead_letter_count()
+    return Loaded(projector, dead, [], "the embedded event log")
