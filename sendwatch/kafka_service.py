@@ -56,6 +56,7 @@ from sendwatch import settings
 from sendwatch.api import create_app
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted
+from sendwatch.tuning import bulk_collection, paused_collector
 from streams.ingest import ingest, split_lines
 from streams.kafka import (
     BrokerError,
@@ -490,6 +491,8 @@ def worker_command(
         settings=kafka,
         queries=queries,
         name=f"{socket.gethostname()}:{port}",
+        bulk_collection=bulk_collection,
+        pause=paused_collector,
     )
     source = KafkaSource(
         worker,

@@ -70,12 +70,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -97,7 +97,7 @@ from events.codec import from_stored
 from projections import Period, Projector
 from projections.case import CLOCKLESS, CaseFile
 from projections.measures import Tally, render
-from projections.projector import Quarantined
+from projections.projector import Pause, Quarantined
 from streams.kafka import RECORD_MARK, KafkaSettings, dead_letter_topic, partials_topic
 from streams.log import CONFLICT
 
@@ -154,16 +154,10 @@ class Partial:
     tallies: dict[Query, Tally]
 
 
-def bulk_collection(reading: bool) -> None:
-    """Bulk reading allocates millions of long-lived objects and almost no cyclic garbage:
-    while it lasts, the cyclic garbage collector is paused (what exists is frozen first), and
-    it resumes when no partition is read in bulk any more."""
-    if reading and gc.isenabled():
-        gc.freeze()
-        gc.disable()
-    elif not reading and not gc.isenabled():
-        gc.unfreeze()
-        gc.enable()
+def untuned(reading: bool) -> None:
+    """The default of ``Worker(bulk_collection=...)``: the process is left as it is (the
+    shell gives ``sendwatch.tuning.bulk_collection``, which pauses the garbage collector
+    while any partition is read in bulk)."""
 
 
 def _arrival(timestamp_ms: int, cache: dict[int, datetime]) -> datetime:
@@ -341,7 +335,13 @@ class Worker:
         settings: KafkaSettings,
         queries: Callable[[], Sequence[Query]],
         name: str = "",
+        bulk_collection: Callable[[bool], None] = untuned,
+        pause: Pause = nullcontext,
     ) -> None:
+        # process tuning is the shell's: told True when bulk reading starts, False when no
+        # partition is read in bulk any more; ``pause``, what the projectors' refolds run in
+        self._bulk_collection = bulk_collection
+        self._pause = pause
         self.servers = servers
         self.topic = topic
         self.settings = settings
@@ -423,7 +423,7 @@ class Worker:
             if partition not in mine:
                 self._drop(partition)
         for partition in sorted(mine - set(self.partitions)):
-            self.partitions[partition] = PartitionState(partition)
+            self.partitions[partition] = PartitionState(partition, Projector(pause=self._pause))
             log.info("partition %s assigned: rebuilding it from the event topic", partition)
         self._fetching([p for p, s in self.partitions.items() if s.bulk], False)
         self._bulk_wanted.set()
@@ -438,7 +438,7 @@ class Worker:
         if self.partitions.pop(partition, None) is not None:
             log.info("partition %s revoked", partition)
             if not any(s.bulk for s in self.partitions.values()):
-                bulk_collection(False)
+                self._bulk_collection(False)
 
     # --- the live path: the Faust agent ---------------------------------------------------
 
@@ -600,7 +600,7 @@ class Worker:
                     self._bulk_wanted.clear()
                     await self._bulk_wanted.wait()
                     continue
-                bulk_collection(True)
+                self._bulk_collection(True)
                 fetched = await loop.run_in_executor(
                     fetcher, consumer.consume, self.settings.take, 0.2
                 )
@@ -647,7 +647,7 @@ class Worker:
         state.bulk = False
         state.ready = True
         if not any(s.bulk for s in self.partitions.values()):
-            bulk_collection(False)  # back to normal collection for the live tail
+            self._bulk_collection(False)  # back to normal collection for the live tail
         tp = TP(self.topic, state.partition)
         consumer = self.app.consumer
         thread = getattr(consumer, "_thread", None)
