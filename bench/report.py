@@ -20,10 +20,10 @@ from pathlib import Path
 from bench.history import history_years
 from projections import Projector
 from reports import benchmarks
-from reports.build import report_command
 from reports.disclosure import Disclosure
 from reports.document import Options, render_html, write_pdf
 from reports.figures import Month, compute
+from sendwatch.report_command import report_command
 from sendwatch.tuning import paused_collector
 from streams.replay import replay_lines
 

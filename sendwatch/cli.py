@@ -339,7 +339,7 @@ def report(
 
     Example: sendwatch report --month 2025-03 --events kent.jsonl --out reports/
     """
-    from reports.build import report_command
+    from sendwatch.report_command import report_command
 
     plausible_month(month)
     _folder(out, "--out")

@@ -428,7 +428,7 @@ def test_sendwatch_metrics_over_a_poisoned_log_exits_0_with_a_warning(tmp_path: 
 
 
 def test_sendwatch_report_over_a_poisoned_file_completes_and_says_so(tmp_path: Path) -> None:
-    from reports.build import report_command
+    from sendwatch.report_command import report_command
 
     path = tmp_path / "events.jsonl"
     path.write_bytes(jsonl(history()))

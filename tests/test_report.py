@@ -29,10 +29,10 @@ from projections import Period, Projector
 from projections.law import CLOCK_IDS, CLOCKS
 from projections.measures import measures
 from reports import benchmarks, charts, narrative
-from reports.build import report_command
 from reports.disclosure import Disclosure
 from reports.document import Options, render_html
 from reports.figures import Figures, Month, compute, reporting_cutoff
+from sendwatch.report_command import report_command
 from simulation.council import Calibration, simulate, write_jsonl
 from streams.ingest import ingest
 from streams.log import EventLog
