@@ -5,6 +5,7 @@ shell hands them its ``paused_collector``."""
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 from events import Event, Record, read_event
 from projections import Projector
+from sendwatch.tuning import paused_collector
 from simulation.council import simulate
 from streams.ingest import IngestSummary, ingest
 from streams.kafka import TopicSink
@@ -138,35 +140,54 @@ def test_the_kafka_producer_is_a_sink_counting_repeats_across_batches() -> None:
 
 
 @contextmanager
-def counted(entered: list[int]) -> Iterator[None]:
-    entered.append(1)
-    yield
+def collector_calls() -> Iterator[list[str]]:
+    """The calls this thread makes that change the garbage collector's state (other threads'
+    are not counted: a service left running by another test may collect meanwhile)."""
+    calls: list[str] = []
+    me = threading.get_ident()
+    names = ("disable", "enable", "freeze", "unfreeze", "collect", "set_threshold")
+    originals = {name: getattr(gc, name) for name in names}
+
+    def watched(name: str) -> Any:
+        def call(*args: Any) -> Any:
+            if threading.get_ident() == me:
+                calls.append(name)
+            return originals[name](*args)
+
+        return call
+
+    try:
+        for name in names:
+            setattr(gc, name, watched(name))
+        yield calls
+    finally:
+        for name, original in originals.items():
+            setattr(gc, name, original)
 
 
 def test_the_projector_changes_no_process_wide_state_unless_given_a_pause() -> None:
     events = [line for line in five_lines() if line.startswith(b"{")]  # e1, e2, e3
-    assert gc.isenabled()
-    frozen = gc.get_freeze_count()
-    projector = Projector()
-    for event in events:
-        projector.apply(read_event(event, arrival=None))
-    projector.measures(date(2025, 6, 30))  # refolds and re-tallies
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
-    entered: list[int] = []
-    paused = Projector(pause=lambda: counted(entered))
-    for event in events:
-        paused.apply(read_event(event, arrival=None))
-    paused.measures(date(2025, 6, 30))
-    assert entered  # its bulk work ran inside what it was given
+    with collector_calls() as calls:
+        projector = Projector()
+        for event in events:
+            projector.apply(read_event(event, arrival=None))
+        projector.measures(date(2025, 6, 30))  # refolds and re-tallies
+    assert calls == []
+    with collector_calls() as calls:
+        paused = Projector(pause=paused_collector)
+        for event in events:
+            paused.apply(read_event(event, arrival=None))
+        paused.measures(date(2025, 6, 30))
+    assert calls[:1] == ["disable"]  # its bulk work ran inside what the shell gave it
 
 
 def test_the_simulator_changes_no_process_wide_state_unless_given_a_pause() -> None:
-    frozen = gc.get_freeze_count()
-    entered: list[int] = []
-    first = next(simulate(years=1, end=date(2025, 6, 30), pause=lambda: counted(entered)))
-    assert first["event_id"] and entered == [1]
-    next(simulate(years=1, end=date(2025, 6, 30)))
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    with collector_calls() as calls:
+        next(simulate(years=1, end=date(2025, 6, 30)))
+    assert calls == []
+    with collector_calls() as calls:
+        next(simulate(years=1, end=date(2025, 6, 30), pause=paused_collector))
+    assert calls == ["disable", "freeze", "enable"]
 
 
 def test_one_loader_reads_a_file_or_the_log_alike(tmp_path: Path) -> None:
