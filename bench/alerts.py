@@ -31,11 +31,10 @@ from alerts.engine import CaseJudge, Engine, case_findings
 from alerts.rules import load_rules
 from alerts.store import SqliteAlertStore
 from bench.history import END, history_years
-from projections import Projector
 from projections.measures import windows
 from sendwatch.tuning import paused_collector
 from streams.log import connect
-from streams.replay import replay_lines
+from streams.replay import load_projector
 
 
 def best(repeat: int, run: Callable[[], object]) -> float:
@@ -54,9 +53,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     path = history_years(args.years, args.seed)
-    projector = Projector(pause=paused_collector)
-    with open(path, "rb") as lines, paused_collector():
-        replay_lines(projector, lines, origin="bench")
+    projector = load_projector(path, pause=paused_collector).projector
     now = END
     at = datetime.combine(now, clock_time(12), UTC)
     rules = load_rules()

@@ -18,14 +18,13 @@ from datetime import date
 from pathlib import Path
 
 from bench.history import history_years
-from projections import Projector
 from reports import benchmarks
 from reports.disclosure import Disclosure
 from reports.document import Options, render_html, write_pdf
 from reports.figures import Month, compute
 from sendwatch.report_command import report_command
 from sendwatch.tuning import paused_collector
-from streams.replay import replay_lines
+from streams.replay import load_projector
 
 END = date(2025, 6, 30)
 
@@ -39,9 +38,7 @@ def main() -> None:
     month = Month.parse(args.month)
 
     start = time.perf_counter()
-    projector = Projector(pause=paused_collector)
-    with open(path, "rb") as lines, paused_collector():
-        replay_lines(projector, lines, origin="bench")
+    projector = load_projector(path, pause=paused_collector).projector
     replay_s = time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as folder:

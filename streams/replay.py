@@ -108,7 +108,7 @@ class Loaded:
 
 def load_projector(
     events: str | Path | None,
-    db: str | Path,
+    db: str | Path | None = None,
     *,
     pause: Pause = nullcontext,
     read: Callable[[BinaryIO], Iterable[bytes]] = iter,
@@ -127,6 +127,8 @@ def load_projector(
         with open_lines(events) as stream, pause():
             rejected = replay_lines(projector, read(stream), origin=origin)
         return Loaded(projector, len(rejected), rejected, "a file of events")
+    if db is None:
+        raise ValueError("load_projector: neither a file of events nor a log")
     with EventLog.open_existing(db) as log, pause():
         catch_up(projector, log)
         dead = log.dead_letter_count()
