@@ -38,8 +38,12 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as prom_models
 
-from projections.law import CLOCK_IDS, CLOCKS
+from projections.law import CLOCK_IDS, CLOCKS, limit_words
 from projections.scorecard import POINTS, Point, Status
+
+# the 20-week clock's limit, in words (projections.law states it)
+FINAL_PLAN_LIMIT = limit_words(CLOCKS["final_plan"]) or ""
+FINAL_PLAN_WEEKS = (CLOCKS["final_plan"].days or 0) // 7
 
 # Stable identifiers shared by the files in deploy/grafana/ and by `sendwatch grafana push`.
 DATASOURCE_UID = "sendwatch-prometheus"
@@ -385,7 +389,8 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
         _rate_gauge(
             "On time, exceptions excluded",
             "Clocks completed in the 12 months to today that met their legal deadline, leaving "
-            "out cases where a lawful exception applied (as DfE publishes the 20-week rate). "
+            "out cases where a lawful exception applied (as DfE publishes the "
+            f"{FINAL_PLAN_WEEKS}-week rate). "
             "Coloured against each clock's target and floor.",
             "excluded",
             points,
@@ -446,8 +451,9 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
     final_plan = _point(CLOCK_STANDARD["final_plan"], points)
     board.add(
         _series(
-            "Final plans within 20 weeks, against target and floor",
-            "12-month rate of final EHC plans issued within 20 weeks (exceptions excluded), "
+            f"Final plans within {FINAL_PLAN_LIMIT}, against target and floor",
+            f"12-month rate of final EHC plans issued within {FINAL_PLAN_LIMIT} (exceptions "
+            "excluded), "
             f"with petition point {final_plan.number}'s target and floor standard.",
             "percentunit",
         )
@@ -455,7 +461,7 @@ def service_managers_dashboard(points: tuple[Point, ...] = POINTS) -> dm.Dashboa
             _query(
                 'sendwatch_clock_rate{clock="final_plan",window="12m",exceptions="excluded"}',
                 "A",
-                "Within 20 weeks (12 months)",
+                f"Within {FINAL_PLAN_LIMIT} (12 months)",
             )
         )
         .with_target(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from projections.law import CLOCK_IDS
+from projections.law import CLOCK_IDS, CLOCKS, limit_words
 
 Measures = Mapping[str, Any]
 
@@ -88,7 +88,7 @@ POINTS: tuple[Point, ...] = (
     Point(
         1,
         "A human reply to emails and calls within 5 days",
-        "Contacts answered by a person within 5 working days",
+        f"Contacts answered by a person within {limit_words(CLOCKS['contact_response'])}",
         _contact,
         "share",
         0.90,
@@ -115,7 +115,7 @@ POINTS: tuple[Point, ...] = (
     Point(
         4,
         "Statutory timescales met",
-        "Final EHC plans issued within 20 weeks (excluding exceptions)",
+        f"Final EHC plans issued within {limit_words(CLOCKS['final_plan'])} (excluding exceptions)",
         _final_plan,
         "share",
         0.60,
