@@ -166,6 +166,9 @@ EXCEPTION_CLOCKS: tuple[str, ...] = (
     "final_plan",
     "tribunal_order",
 )
+# Where the law sets out the exceptions: for the clocks of a request, and for tribunal orders.
+EXCEPTION_CITATION = "regulations 5(4), 10(4) and 13(3)"
+ORDER_EXCEPTION_CITATION = "regulation 44(3)"
 # The clocks DfE publishes leaving out exceptions (the 6, 16 and 20-week limits): the report
 # headlines them the same way, the other clocks including them.
 DFE_EXCLUDING_EXCEPTIONS: frozenset[str] = frozenset(

@@ -17,7 +17,16 @@ from typing import Any
 import jinja2
 
 from events.envelope import LONDON
-from projections.law import CLOCK_IDS, CLOCKS, ORDER_DEADLINES, order_limit_words
+from projections.law import (
+    CLOCK_IDS,
+    CLOCKS,
+    EXCEPTION_CITATION,
+    EXCEPTION_CLOCKS,
+    EXCEPTION_GROUNDS,
+    ORDER_DEADLINES,
+    ORDER_EXCEPTION_CITATION,
+    order_limit_words,
+)
 from projections.scorecard import POINTS, Point, scorecard_json
 from reports import charts, narrative
 from reports.benchmarks import Benchmarks
@@ -368,6 +377,27 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def exception_limits() -> str:
+    """The limits an exception lifts, in words, from the law: "6, 16 and 20-week"."""
+    weeks = sorted(
+        (CLOCKS[c].days or 0) // 7 for c in EXCEPTION_CLOCKS if CLOCKS[c].days is not None
+    )
+    if len(weeks) == 1:
+        return f"{weeks[0]}-week"
+    return ", ".join(str(w) for w in weeks[:-1]) + f" and {weeks[-1]}-week"
+
+
+def exception_law() -> dict[str, str]:
+    """What the exceptions chapter says of the law, from ``projections.law``."""
+    count = ("one", "two", "three", "four", "five", "six")[len(EXCEPTION_GROUNDS) - 1]
+    return {
+        "limits": exception_limits(),
+        "grounds": count,
+        "citation": EXCEPTION_CITATION,
+        "orders": ORDER_EXCEPTION_CITATION,
+    }
+
+
 def render_html(
     figures: Figures,
     benchmarks: Benchmarks,
@@ -418,6 +448,7 @@ def render_html(
         grounds=narrative.GROUNDS,
         order_deadline=order_deadline,
         order_what={k: r.what for k, r in ORDER_DEADLINES.items()},
+        exception_law=exception_law(),
         clocks=CLOCKS,
         clock_ids=CLOCK_IDS,
         revisions=revision_rows(figures, d),

@@ -113,3 +113,16 @@ def test_an_order_kinds_deadlines_in_words(kind: str, words: str) -> None:
 def test_an_orders_interim_step_says_what_it_requires() -> None:
     for order in law.ORDER_DEADLINES.values():
         assert (order.interim_step is None) == (order.interim_what is None), order.kind
+
+
+def test_the_reports_words_for_the_exceptions_come_from_the_law() -> None:
+    """Regs 5(4), 10(4) and 13(3): the 6, 16 and 20-week limits, four grounds; 44(3) for
+    orders. The report's exceptions chapter puts them into words from projections.law."""
+    from reports.document import exception_law
+
+    assert exception_law() == {
+        "limits": "6, 16 and 20-week",
+        "grounds": "four",
+        "citation": "regulations 5(4), 10(4) and 13(3)",
+        "orders": "regulation 44(3)",
+    }
