@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 KENT = "886"
 DEAD_LETTER_DAYS = 90
 PREFIX = "SENDWATCH_"
+SECRET_LENGTH = 16
 
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True}
 _FLAGS.update({"0": False, "false": False, "no": False, "off": False})
@@ -56,6 +57,14 @@ def _days(value: Any) -> Any:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ValueError("expected a whole number of days (at least 1)")
     return int(text)
+
+
+def _secret(value: Any) -> Any:
+    """A secret key: at least 16 characters (never shown in the error)."""
+    shown = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(shown, str) and len(shown.strip()) < SECRET_LENGTH:
+        raise ValueError(f"must be at least {SECRET_LENGTH} characters")
+    return value
 
 
 def _number(value: Any) -> Any:
@@ -89,6 +98,12 @@ class Settings(BaseSettings):
         None,
         description="The bearer token the API asks for (`sendwatch run`, `sendwatch worker`); "
         "unset: a random one for the run, printed at start.",
+    )
+    import_secret: Annotated[SecretStr | None, BeforeValidator(_secret)] = Field(
+        None,
+        description="The council's secret key for pseudonyms (at least 16 characters): "
+        "`sendwatch import` turns each child's identifier into a case id with it and refuses "
+        "to run without it. Keep it safe and never change it: a new one makes new case ids.",
     )
     council: str = Field(
         KENT,
@@ -219,6 +234,8 @@ def _line(error: ErrorDetails) -> str:
         message = "must not be negative" if least == 0 else f"must be at least {least}"
     else:
         message = error["msg"]
+    if field.endswith("secret") or field.endswith("token"):
+        return f"{variable(field)}: {message}"  # a secret is never shown
     return f"{variable(field)}: {message}, got {error['input']!r}"
 
 
@@ -245,6 +262,12 @@ def api_token() -> str | None:
 def scorecard_points() -> tuple[Point, ...]:
     """The petition points with local targets and floors (SENDWATCH_TARGETS)."""
     return load().scorecard_points()
+
+
+def import_secret() -> str | None:
+    """The council's secret key for pseudonyms (SENDWATCH_IMPORT_SECRET); None if unset."""
+    secret = load().import_secret
+    return None if secret is None else secret.get_secret_value()
 
 
 def dead_letter_days() -> int:
