@@ -52,42 +52,83 @@ def parse_instant(value: str) -> datetime:
 
 
 class Envelope(BaseModel):
-    """Fields every event has. ``schema`` is the version of the type's ``data``.
+    """The fields every event has, whatever its type: which event it is, which case it
+    belongs to, when it happened and when it was recorded, and its ``data``. A field not
+    listed here is rejected: sendwatch keeps no personal data."""
 
-    A top-level field not defined here is rejected. The two timestamps are checked for
-    their form here (a pattern) and for being real and plausible dates by ``events.codec``,
-    outside pydantic, because a Python validator here would halve the decoder's speed.
-    """
-
+    # The two timestamps are checked for their form here (a pattern) and for being real and
+    # plausible dates by ``events.codec``, outside pydantic, because a Python validator here
+    # would halve the decoder's speed. Descriptions are for the data dictionary only: the
+    # decoder's validators take the fields' constraints, not their descriptions.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    event_id: str = Field(min_length=1, max_length=128)
-    schema_version: int = Field(default=1, ge=1, le=MAX_EXACT, alias="schema")
-    case_id: str = Field(pattern=CASE_ID_PATTERN)
+    event_id: str = Field(
+        min_length=1,
+        max_length=128,
+        description="A unique reference for this event, 1 to 128 characters, chosen by the "
+        "sending system and kept stable: sending the same event again changes nothing, but "
+        "the same id with different content is rejected. Required.",
+    )
+    schema_version: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_EXACT,
+        alias="schema",
+        description="The version of this type's `data` layout. Optional: left out, it is 1; "
+        "older versions are still read (`eotas.agreed` is at 2).",
+    )
+    case_id: str = Field(
+        pattern=CASE_ID_PATTERN,
+        description="The pseudonymous reference of the child's case, 1 to 64 letters, digits "
+        "and `.`, `_`, `:`, `-`; the same for every event of the case. Never a name, UPN or "
+        "other identifying detail. Required.",
+    )
     occurred_at: str = Field(
         pattern=DATE_OR_DATETIME_PATTERN,
-        description="ISO 8601 date or datetime, 2000 to 2100; naive values are Europe/London",
+        description="When it happened: an ISO 8601 date (`2025-03-14`) or date and time, "
+        "2000 to 2100; a time with no offset is UK time (Europe/London). Its London date "
+        "drives the legal clocks. It may be at most a day after `recorded_at`. Required.",
         examples=["2025-03-14", "2025-03-14T09:30:00", "2025-03-14T09:30:00+00:00"],
     )
     recorded_at: str | None = Field(
         default=None,
         pattern=DATE_OR_DATETIME_PATTERN,
-        description="ISO 8601 datetime the source system recorded it; stamped on arrival if absent",
+        description="When the sending system recorded it, as an ISO 8601 date and time; "
+        'questions asked "as at" a moment see only events recorded by then. Optional: '
+        "left out, the time it arrives is used.",
     )
-    type: str
-    source: str | None = None
-    council: str | None = None
+    type: str = Field(description="What happened: one of the 32 event types.")
+    source: str | None = Field(
+        default=None,
+        description="The council system it came from, in the council's own words (such as "
+        "`synergy`). Optional.",
+    )
+    council: str | None = Field(
+        default=None,
+        description="The council's DfE local-authority code (Kent is `886`). Optional: left "
+        "out, the deployment's `SENDWATCH_COUNCIL` setting is used.",
+    )
 
 
 def _event_model(event_type: str, data: Any) -> type[Envelope]:
     name = "".join(part.title() for part in re.split(r"[._]", event_type)) + "Event"
     tag: Any = Literal[event_type]
+    doc = getattr(data, "__doc__", None)
     return create_model(
         name,
         __base__=Envelope,
         __module__=__name__,
-        type=(tag, ...),
-        data=(data, Field(default_factory=dict, validate_default=True)),
+        __doc__=doc,
+        type=(tag, Field(description=f"Always `{event_type}` for this type.")),
+        data=(
+            data,
+            Field(
+                default_factory=dict,
+                validate_default=True,
+                description=f"The facts of this `{event_type}`, with exactly the fields "
+                "below (none other). It may be left out when no field is required.",
+            ),
+        ),
     )
 
 

@@ -1,0 +1,85 @@
+"""The data dictionary: `sendwatch schema` describes every event type and every field, in
+words a council's data analyst can act on (issue 19, item 5), and docs/contract.md holds the
+tables that ``python -m events.dictionary`` prints from the same models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from events import EVENT_TYPES, json_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+# words that mark a description as a stub rather than an explanation
+PLACEHOLDERS = ("todo", "tbd", "fixme", "xxx", "description", "lorem")
+SHORTEST = 12  # characters: "`true` or ..." and up; anything shorter says nothing
+
+
+def resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    return schema["$defs"][ref.rsplit("/", 1)[1]]
+
+
+def event_schemas() -> dict[str, dict[str, Any]]:
+    """Each type's event schema, by type, found through the discriminator's mapping."""
+    schema = json_schema()
+    return {
+        kind: resolve(schema, {"$ref": ref})
+        for kind, ref in schema["discriminator"]["mapping"].items()
+    }
+
+
+def assert_says_something(text: Any, where: str) -> None:
+    assert isinstance(text, str), f"{where}: no description"
+    words = text.strip()
+    assert len(words) >= SHORTEST, f"{where}: description too short: {words!r}"
+    lowered = words.lower()
+    for stub in PLACEHOLDERS:
+        assert stub not in lowered.split(), f"{where}: placeholder {stub!r} in {words!r}"
+    assert "``" not in words, f"{where}: reStructuredText markup in {words!r}"
+
+
+def test_every_event_type_in_the_schema_has_a_description() -> None:
+    events = event_schemas()
+    assert sorted(events) == sorted(EVENT_TYPES)
+    for kind, event in events.items():
+        assert_says_something(event.get("description"), kind)
+
+
+def test_every_envelope_field_of_every_type_has_a_description() -> None:
+    # the envelope: event_id, schema, case_id, occurred_at, recorded_at, type, source,
+    # council and data, in every type's schema alike
+    envelope = {"event_id", "schema", "case_id", "occurred_at", "recorded_at", "type",
+                "source", "council", "data"}  # fmt: skip
+    for kind, event in event_schemas().items():
+        properties = event["properties"]
+        assert set(properties) == envelope, kind
+        for name, field in properties.items():
+            assert_says_something(field.get("description"), f"{kind}: {name}")
+
+
+def test_every_data_field_of_every_type_has_a_description() -> None:
+    schema = json_schema()
+    fields = 0
+    for kind, event in event_schemas().items():
+        data = resolve(schema, event["properties"]["data"])
+        assert_says_something(data.get("description"), f"{kind}: data")
+        for name, field in data.get("properties", {}).items():
+            assert_says_something(field.get("description"), f"{kind}: data.{name}")
+            fields += 1
+    # the contract's 32 types have 48 data fields between them (eotas.agreed at schema 2)
+    assert fields == 48
+
+
+def test_the_data_of_types_that_share_no_fields_is_still_described_per_type() -> None:
+    # eight types carry an empty data object: each has its own description, not one shared
+    schema = json_schema()
+    empty = {
+        kind: resolve(schema, event["properties"]["data"])["description"]
+        for kind, event in event_schemas().items()
+        if not resolve(schema, event["properties"]["data"]).get("properties")
+    }
+    assert len(empty) == 8
+    assert len(set(empty.values())) == len(empty)
