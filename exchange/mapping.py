@@ -1,0 +1,297 @@
+"""Mapping files (docs/mapping.md): a source system's export described in YAML, validated.
+
+``load_mapping`` reads one and returns a ``Mapping``, or raises ``MappingError`` whose message
+names the mapping file's line for each thing wrong ("sen2.yml line 14: events[2].date: no column
+'recieveddate' in table requests"). The YAML is composed into nodes first so that every value
+keeps the line it was written on; pydantic checks the shape, then the references between
+tables, columns and rules are checked here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from events import DATA_MODELS
+
+Scalar = str | int | float | bool
+Path_ = tuple[str | int, ...]
+ISO = "iso"
+_RAW_LISTS = {"in", "not_in"}  # codes compared with cells as written, never as YAML types
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Ref(_Model):
+    table: str
+    column: str
+
+
+class Table(_Model):
+    file: str = Field(min_length=1)
+    sheet: str | None = None
+    delimiter: str | None = Field(None, min_length=1, max_length=1)
+    key: str | list[str]
+    parent: Ref | None = None
+    columns: dict[str, str | list[str]] = Field(min_length=1)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
+
+    def headers(self, column: str) -> tuple[str, ...]:
+        names = self.columns[column]
+        return (names,) if isinstance(names, str) else tuple(names)
+
+
+class Condition(_Model):
+    column: str
+    in_: list[str] | None = Field(None, alias="in")
+    not_in: list[str] | None = None
+    empty: bool | None = None
+
+    def holds(self, value: str) -> bool:
+        if self.in_ is not None and value not in self.in_:
+            return False
+        if self.not_in is not None and value in self.not_in:
+            return False
+        return self.empty is None or self.empty == (value == "")
+
+
+class MappedType(_Model):
+    column: str
+    map: dict[str, str | None] = Field(min_length=1)
+
+
+class FromColumn(_Model):
+    column: str
+    map: dict[str, Scalar | None] | None = None
+    default: Scalar | None = None
+    date: bool = False
+
+
+class Rule(_Model):
+    table: str
+    type: str | MappedType
+    date: str
+    recorded_at: str | None = None
+    when: Condition | list[Condition] | None = None
+    data: dict[str, FromColumn | Scalar] = Field(default_factory=dict)
+    id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,40}$")
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        if self.when is None:
+            return ()
+        return (self.when,) if isinstance(self.when, Condition) else tuple(self.when)
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(field name in the mapping, logical column) for every column the rule reads."""
+        used = [("date", self.date)]
+        if isinstance(self.type, MappedType):
+            used.append(("type.column", self.type.column))
+        if self.recorded_at is not None:
+            used.append(("recorded_at", self.recorded_at))
+        when = self.when
+        if isinstance(when, Condition):
+            used.append(("when.column", when.column))
+        elif when is not None:
+            used += [(f"when[{i}].column", c.column) for i, c in enumerate(when)]
+        used += [
+            (f"data.{name}.column", field.column)
+            for name, field in self.data.items()
+            if isinstance(field, FromColumn)
+        ]
+        return used
+
+
+class Mapping(_Model):
+    source: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    council: str | None = None
+    dates: list[str] = Field(min_length=1)
+    tables: dict[str, Table] = Field(min_length=1)
+    case: Ref
+    events: list[Rule] = Field(min_length=1)
+
+    def chain(self, table: str) -> list[str]:
+        """The tables from ``table`` up its parents to the case table (both included)."""
+        seen = [table]
+        while seen[-1] != self.case.table:
+            parent = self.tables[seen[-1]].parent
+            if parent is None or parent.table in seen or parent.table not in self.tables:
+                raise ValueError(f"table {table} does not reach the case table {self.case.table}")
+            seen.append(parent.table)
+        return seen
+
+
+def identifier_columns(mapping: Mapping) -> dict[str, set[str]]:
+    """Per table, the logical columns that hold the raw identifier: the case column, and a
+    child's parent column when the case table's key is the identifier itself."""
+    case = mapping.case
+    held = {case.table: {case.column}}
+    if mapping.tables[case.table].keys == (case.column,):
+        for name, table in mapping.tables.items():
+            if table.parent is not None and table.parent.table == case.table:
+                held.setdefault(name, set()).add(table.parent.column)
+    return held
+
+
+class MappingError(ValueError):
+    """A mapping file that cannot be used; the message names the line of each problem."""
+
+
+def load_mapping(path: Path | str) -> Mapping:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise MappingError(f"{path}: cannot be read ({error})") from None
+    return parse_mapping(text, name=path.name)
+
+
+def parse_mapping(text: str, *, name: str) -> Mapping:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise MappingError(f"{name}{where}: not valid YAML: {problem}") from None
+    if not isinstance(node, yaml.MappingNode):
+        raise MappingError(f"{name} line 1: a mapping file is a YAML mapping (source:, tables:, …)")
+    lines: dict[Path_, int] = {}
+    data = _plain(node, (), lines, yaml.SafeLoader(""))
+    try:
+        mapping = Mapping.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            (_line(lines, tuple(e["loc"])), _dotted(tuple(e["loc"])), e["msg"])
+            for e in error.errors()
+        ]
+        raise MappingError(_message(name, problems)) from None
+    problems = [(_line(lines, at), _dotted(at), why) for at, why in _references(mapping)]
+    if problems:
+        raise MappingError(_message(name, problems))
+    return mapping
+
+
+def _message(name: str, problems: Sequence[tuple[int, str, str]]) -> str:
+    return "\n".join(f"{name} line {line}: {at}: {why}" for line, at, why in sorted(problems))
+
+
+def _plain(node: yaml.Node, at: Path_, lines: dict[Path_, int], loader: Any) -> Any:
+    """The node as plain Python, recording the line of every value in ``lines``."""
+    lines[at] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key, value in node.value:
+            name = str(key.value)  # keys as written: codes such as 01 or Y stay strings
+            lines[(*at, name)] = key.start_mark.line + 1
+            out[name] = _plain(value, (*at, name), lines, loader)
+            lines[(*at, name)] = key.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        raw = bool(at) and at[-1] in _RAW_LISTS
+        return [
+            str(item.value)
+            if raw and isinstance(item, yaml.ScalarNode)
+            else _plain(item, (*at, i), lines, loader)
+            for i, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def _line(lines: dict[Path_, int], at: Path_) -> int:
+    """The line of the deepest part of ``at`` that the file has (pydantic adds the names of
+    union members and missing fields, which the file has not)."""
+    for end in range(len(at), -1, -1):
+        if at[:end] in lines:
+            return lines[at[:end]]
+    return 1
+
+
+def _dotted(at: Path_) -> str:
+    text = ""
+    for part in at:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in {"str", "int", "float", "bool", "list[str]"} or part[0].isupper():
+            continue  # a union member's name, not a place in the file
+        else:
+            text += f".{part}" if text else part
+    return text or "(top)"
+
+
+def _references(mapping: Mapping) -> list[tuple[Path_, str]]:
+    """What refers to something the mapping lacks: (where, why)."""
+    wrong: list[tuple[Path_, str]] = []
+    tables = mapping.tables
+    for name, table in tables.items():
+        for key in table.keys:
+            if key not in table.columns:
+                wrong.append((("tables", name, "key"), f"no column {key!r} in table {name}"))
+        if table.parent is not None:
+            at: Path_ = ("tables", name, "parent")
+            if table.parent.table not in tables:
+                wrong.append((at, f"no table {table.parent.table!r}"))
+            elif len(tables[table.parent.table].keys) != 1:
+                wrong.append((at, f"table {table.parent.table} has a key of several columns"))
+            if table.parent.column not in table.columns:
+                wrong.append((at, f"no column {table.parent.column!r} in table {name}"))
+    if mapping.case.table not in tables:
+        wrong.append((("case", "table"), f"no table {mapping.case.table!r}"))
+    elif mapping.case.column not in tables[mapping.case.table].columns:
+        wrong.append(
+            (("case", "column"), f"no column {mapping.case.column!r} in table {mapping.case.table}")
+        )
+    for fmt in mapping.dates:
+        if fmt != ISO and "%" not in fmt:
+            wrong.append((("dates",), f"{fmt!r} is neither a strptime format nor iso"))
+    seen: dict[tuple[str, str], int] = {}
+    identifiers = identifier_columns(mapping) if mapping.case.table in tables else {}
+    for index, rule in enumerate(mapping.events):
+        at = ("events", index)
+        if rule.table not in tables:
+            wrong.append(((*at, "table"), f"no table {rule.table!r}"))
+            continue
+        if mapping.case.table in tables:
+            try:
+                mapping.chain(rule.table)
+            except ValueError as error:
+                wrong.append(((*at, "table"), str(error)))
+        columns = tables[rule.table].columns
+        for field, column in rule.columns():
+            if column in identifiers.get(rule.table, ()):
+                place = (
+                    *at,
+                    *(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", field) if p),
+                )
+                why = f"column {column!r} holds the identifier: it is never read into an event"
+                wrong.append((place, why))
+            elif column not in columns:
+                place = (
+                    *at,
+                    *(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", field) if p),
+                )
+                wrong.append((place, f"no column {column!r} in table {rule.table}"))
+        kinds = [rule.type] if isinstance(rule.type, str) else rule.type.map.values()
+        for kind in kinds:
+            if kind is not None and kind not in DATA_MODELS:
+                wrong.append(((*at, "type"), f"{kind!r} is not an event type of the contract"))
+        if isinstance(rule.type, str) or rule.id is not None:
+            ident = rule.id or str(rule.type)
+            if (rule.table, ident) in seen:
+                why = (
+                    f"events[{seen[rule.table, ident]}] makes the same ids ({ident} from table "
+                    f"{rule.table}): give each rule an id"
+                )
+                wrong.append(((*at, "id" if rule.id else "type"), why))
+            seen[rule.table, ident] = index
+    return wrong
