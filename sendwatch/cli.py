@@ -127,6 +127,46 @@ def ingest(
     raise typer.Exit(code)
 
 
+@app.command("import")
+def import_(
+    mapping: Annotated[
+        str, typer.Argument(help="A mapping file (docs/mapping.md), or sen2 for the built-in one.")
+    ],
+    folder: Annotated[str, typer.Argument(metavar="DIR", help="The folder of CSV/Excel files.")],
+    db: DbOption = DEFAULT_DB,
+    broker: Annotated[
+        str | None, typer.Option(help="Send to Kafka instead: kafka://HOST:PORT")
+    ] = None,
+    topic: Annotated[str, typer.Option(help="Kafka topic (with --broker).")] = "sendwatch-events",
+    partitions: Annotated[
+        int, typer.Option(help="Partitions if the topic must be created (with --broker).")
+    ] = 12,
+    check: Annotated[
+        bool, typer.Option("--check", help="Convert and validate everything; write nothing.")
+    ] = False,
+) -> None:
+    """Import a council system's export (CSV, Excel) as events through a mapping file;
+    identifiers become case ids keyed with SENDWATCH_IMPORT_SECRET.
+
+    Example: sendwatch import sen2 returns/2025 --db sendwatch.db
+    """
+    from sendwatch.import_command import import_command
+
+    if partitions < 1:
+        raise fail(f"--partitions: expected at least 1, got {partitions}")
+    code = import_command(
+        mapping,
+        folder,
+        db=db,
+        broker=broker,
+        topic=topic,
+        partitions=partitions,
+        check=check,
+        console=err,
+    )
+    raise typer.Exit(code)
+
+
 @app.command()
 def simulate(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same file.")] = 1,
