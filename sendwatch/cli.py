@@ -89,7 +89,9 @@ def _print_json(value: Any) -> None:
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of every event type (contract v1).
+    """Print the JSON Schema of every event type (contract v1.1), each type and field described.
+
+    The same in words, with worked examples: docs/contract.md.
 
     Example: sendwatch schema > sendwatch-events.schema.json
     """

@@ -4,10 +4,14 @@ tables that ``python -m events.dictionary`` prints from the same models."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from events import EVENT_TYPES, json_schema
+from events import EVENT_TYPES, decode, json_schema
+from events.dictionary import GROUPS, markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 # words that mark a description as a stub rather than an explanation
@@ -83,3 +87,55 @@ def test_the_data_of_types_that_share_no_fields_is_still_described_per_type() ->
     }
     assert len(empty) == 8
     assert len(set(empty.values())) == len(empty)
+
+
+def test_types_with_no_data_fields_say_so() -> None:
+    schema = json_schema()
+    for kind, event in event_schemas().items():
+        if not resolve(schema, event["properties"]["data"]).get("properties"):
+            assert "`data` has no fields" in " ".join(event["description"].split()), kind
+
+
+# --- docs/contract.md ---------------------------------------------------------------------
+
+
+def test_the_contract_guide_holds_the_tables_made_from_the_models() -> None:
+    # python -m events.dictionary prints them; the guide must hold exactly that text
+    assert markdown() in (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
+
+
+def test_the_dictionary_groups_every_type_once_in_the_contracts_order() -> None:
+    listed = [kind for _, kinds in GROUPS for kind in kinds]
+    assert listed == list(EVENT_TYPES)
+
+
+def example_lines() -> list[str]:
+    """Every line of every ```json block of docs/contract.md."""
+    text = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_every_example_in_the_contract_guide_is_a_valid_event() -> None:
+    lines = example_lines()
+    assert len(lines) >= 20
+    kinds = set()
+    for line in lines:
+        record = decode(line, arrival=None)  # raises InvalidEvent naming the field
+        kinds.add(record["type"])
+    # an example from each group of types
+    for _, group in GROUPS:
+        assert kinds & set(group), group
+
+
+def test_the_schema_command_points_to_the_contract_guide() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sendwatch.cli", "schema", "--help"],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    assert "docs/contract.md" in done.stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The event contract") :]
+    assert "(docs/contract.md)" in section[: section.index("\n## ", 1)]
