@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from events import EVENT_TYPES, decode, json_schema
+from events.codec import from_record
 from events.dictionary import GROUPS, markdown
+from tests.history import measures
 
 ROOT = Path(__file__).resolve().parent.parent
 # words that mark a description as a stub rather than an explanation
@@ -139,3 +142,36 @@ def test_the_schema_command_points_to_the_contract_guide() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## The event contract") :]
     assert "(docs/contract.md)" in section[: section.index("\n## ", 1)]
+
+
+def test_the_contract_guides_worked_examples_give_the_figures_it_states() -> None:
+    lines = example_lines()
+    events = [from_record(decode(line, arrival=None)) for line in lines]
+    kept = [e for e in events if e.type != "event.retracted"]
+    figures = measures(kept, "2026-12-31", "2025-01-01", "2026-12-31")
+    # request Mon 6 Jan 2025: decided to assess Fri 14 Feb, day 39 of 42: on time
+    assert (figures["assess_decision"]["completed"], figures["assess_decision"]["on_time"]) == (
+        1,
+        1,
+    )
+    # final plan Fri 30 May, day 144 of 140: late, but excepted (absence), recorded 2 June
+    plan = figures["final_plan"]
+    assert (plan["completed"], plan["on_time"], plan["excepted"]) == (1, 0, 1)
+    assert plan["rate_excl_exceptions"] is None  # nothing left once the exception is out
+    # meeting Mon 20 Apr 2026, decision Mon 11 May (due 18 May); amended Mon 29 Jun (due 6 Jul)
+    for name in ("review_decision", "amended_plan", "review_due"):
+        assert (figures[name]["completed"], figures[name]["on_time"]) == (1, 1), name
+    # transfer in September 2027: due 15 Feb 2027, still open at the end of 2026
+    assert figures["phase_transfer"]["open"] == 1
+    # email Fri 14 Mar 2025 (day 0), a person's reply Thu 20 Mar (working day 4): on time
+    contact = figures["contact_response"]
+    assert (contact["completed"], contact["on_time"]) == (1, 1)
+    # the refusal of 3 Mar 2025, appealed and conceded: overturned
+    assert figures["first_time_right"]["overturned"] == 1
+    # the retraction of 3 June 2025 takes the exception back: the late plan counts as late
+    retracted = measures(events, "2026-12-31", "2025-01-01", "2026-12-31")["final_plan"]
+    assert (retracted["excepted"], retracted["rate_excl_exceptions"]) == (0, 0.0)
+    # as at the end of 2 June 2025 (before the retraction was recorded) it is still excepted
+    before = datetime(2025, 6, 2, 23, 0, tzinfo=UTC)
+    as_at = measures(events, "2026-12-31", "2025-01-01", "2026-12-31", before)["final_plan"]
+    assert as_at["excepted"] == 1
