@@ -285,8 +285,11 @@ def _references(mapping: Mapping) -> list[tuple[Path_, str]]:
         for kind in kinds:
             if kind is not None and kind not in DATA_MODELS:
                 wrong.append(((*at, "type"), f"{kind!r} is not an event type of the contract"))
-        if isinstance(rule.type, str) or rule.id is not None:
-            ident = rule.id or str(rule.type)
+        if rule.id is not None or isinstance(rule.type, str):
+            idents = {rule.id or str(rule.type)}
+        else:  # a row makes one of the mapped types: each is an id the rule may make
+            idents = {kind for kind in rule.type.map.values() if kind is not None}
+        for ident in sorted(idents):
             if (rule.table, ident) in seen:
                 why = (
                     f"events[{seen[rule.table, ident]}] makes the same ids ({ident} from table "

@@ -149,9 +149,12 @@ def convert(
             done += 1
             if progress is not None and done % 1000 == 0:
                 progress(done)
-            key = tuple(str(row.values[k]) for k in keys)
+            key = tuple(_text(row.values[k]) for k in keys)
+            empty = [table.keys[i] for i, part in enumerate(key) if not part]
             for number, rule in rules:
                 try:
+                    if empty:  # no stable event id without a key
+                        raise _Rejected(empty[0], "the row's key is empty")
                     made = _event(mapping, rule, number, name, row, index, key, dates, cases)
                 except _Rejected as problem:
                     values = {c: _text(row.values[i]) for c, i in kept}

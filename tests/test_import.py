@@ -157,6 +157,18 @@ def test_a_bad_row_is_a_dead_letter_naming_file_row_and_column(tmp_path: Path) -
     assert any(e["occurred_at"] == "2024-04-20" for e in events(tmp_path / "s.db"))
 
 
+def test_a_row_without_its_key_is_rejected_not_given_a_shared_id(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    write_export(folder)
+    book = openpyxl.load_workbook(folder / "requests.xlsx")
+    book["Requests"]["A3"] = None  # Bob's request (row 3) has no Request ID
+    book.save(folder / "requests.xlsx")
+    code, output = run(tmp_path, "casefile.yml", "export", "--check")
+    assert code == 0, output
+    assert "requests.xlsx row 3 column request_id: the row's key is empty" in output
+    assert "would be accepted 5, duplicates 0" in output  # Bob's 2 events are not made
+
+
 def test_no_raw_identifier_is_kept_anywhere(tmp_path: Path) -> None:
     write_export(tmp_path / "export", bad_date=True)
     run(tmp_path, "casefile.yml", "export", "--db", "s.db")
