@@ -157,6 +157,21 @@ def test_a_bad_row_is_a_dead_letter_naming_file_row_and_column(tmp_path: Path) -
     assert any(e["occurred_at"] == "2024-04-20" for e in events(tmp_path / "s.db"))
 
 
+def test_an_event_the_contract_refuses_is_a_dead_letter_named_by_its_row(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    write_export(folder)
+    book = openpyxl.load_workbook(folder / "requests.xlsx")
+    book["Requests"]["C3"] = "01/02/1994"  # Bob's request: before 2000, not plausible
+    book.save(folder / "requests.xlsx")
+    code, output = run(tmp_path, "casefile.yml", "export", "--db", "s.db")
+    assert code == 0, output
+    assert "events: accepted 6, duplicates 0, rejected 1" in output
+    with EventLog.open_existing(tmp_path / "s.db") as log:
+        (letter,) = log.dead_letters()
+    assert letter.origin == "requests.xlsx row 3"
+    assert "2000" in letter.reason
+
+
 def test_a_row_without_its_key_is_rejected_not_given_a_shared_id(tmp_path: Path) -> None:
     folder = tmp_path / "export"
     write_export(folder)
