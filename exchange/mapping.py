@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -41,6 +41,10 @@ class Table(_Model):
     key: str | list[str]
     parent: Ref | None = None
     columns: dict[str, str | list[str]] = Field(min_length=1)
+    # what an event id is derived from: the row's key ("row"), or, for a source whose row
+    # keys are not the same from one export to the next (SEN2's table ids), the case and the
+    # day the event occurred ("case_and_date")
+    event_ids: Literal["row", "case_and_date"] = "row"
 
     @property
     def keys(self) -> tuple[str, ...]:

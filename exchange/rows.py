@@ -229,10 +229,13 @@ def _event(
         else:
             known = ", ".join(sorted(spec.map))
             raise _Rejected(spec.column, f"{text!r} is not a code of the map ({known})")
+    case_id = cases.case_id(table, row, index)
+    if mapping.tables[table].event_ids == "case_and_date":
+        key = (case_id, occurred)  # the same event in every year's export, whatever its row id
     event: dict[str, object] = {
         "event_id": event_id(mapping.source, table, key, rule.id or kind),
         "type": kind,
-        "case_id": cases.case_id(table, row, index),
+        "case_id": case_id,
         "occurred_at": occurred,
         "source": mapping.source,
         "data": data,
