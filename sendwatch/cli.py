@@ -37,6 +37,12 @@ DbOption = Annotated[
     Path, typer.Option("--db", help="The embedded event log (SQLite file).", show_default=True)
 ]
 DEFAULT_DB = Path("sendwatch.db")
+# the options of the commands that can write to Kafka instead of the embedded log
+BrokerOption = Annotated[str | None, typer.Option(help="Send to Kafka instead: kafka://HOST:PORT")]
+TopicOption = Annotated[str, typer.Option(help="Kafka topic (with --broker).")]
+PartitionsOption = Annotated[
+    int, typer.Option(help="Partitions if the topic must be created (with --broker).")
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -104,13 +110,9 @@ def schema() -> None:
 def ingest(
     path: Annotated[str, typer.Argument(help="A JSONL file of events, or - for stdin.")],
     db: DbOption = DEFAULT_DB,
-    broker: Annotated[
-        str | None, typer.Option(help="Send to Kafka instead: kafka://HOST:PORT")
-    ] = None,
-    topic: Annotated[str, typer.Option(help="Kafka topic (with --broker).")] = "sendwatch-events",
-    partitions: Annotated[
-        int, typer.Option(help="Partitions if the topic must be created (with --broker).")
-    ] = 12,
+    broker: BrokerOption = None,
+    topic: TopicOption = "sendwatch-events",
+    partitions: PartitionsOption = 12,
     acks: Annotated[
         bool, typer.Option("--acks", help="Print a line after each durable batch (for scripts).")
     ] = False,
@@ -136,13 +138,9 @@ def import_(
     ],
     folder: Annotated[str, typer.Argument(metavar="DIR", help="The folder of CSV/Excel files.")],
     db: DbOption = DEFAULT_DB,
-    broker: Annotated[
-        str | None, typer.Option(help="Send to Kafka instead: kafka://HOST:PORT")
-    ] = None,
-    topic: Annotated[str, typer.Option(help="Kafka topic (with --broker).")] = "sendwatch-events",
-    partitions: Annotated[
-        int, typer.Option(help="Partitions if the topic must be created (with --broker).")
-    ] = 12,
+    broker: BrokerOption = None,
+    topic: TopicOption = "sendwatch-events",
+    partitions: PartitionsOption = 12,
     check: Annotated[
         bool, typer.Option("--check", help="Convert and validate everything; write nothing.")
     ] = False,
