@@ -201,6 +201,16 @@ def _outcomes(x: Exposition) -> Iterator[Metric]:
             ftr["rate"],
         ),
         (
+            "sendwatch_first_time_right_appeals_pending",
+            "Of those decisions, how many have an appeal registered and not yet concluded.",
+            ftr["appeals_pending"],
+        ),
+        (
+            "sendwatch_first_time_right_appeal_window_open",
+            "Of those decisions, how many a family may still appeal (within 2 months, none yet).",
+            ftr["appeal_window_open"],
+        ),
+        (
             "sendwatch_out_of_education_children",
             "Children without suitable education now.",
             edu["out_of_education_now"],

@@ -33,6 +33,8 @@ AGREED_METRICS = frozenset(
         "sendwatch_first_time_right_decisions",
         "sendwatch_first_time_right_overturned",
         "sendwatch_first_time_right_rate",
+        "sendwatch_first_time_right_appeals_pending",
+        "sendwatch_first_time_right_appeal_window_open",
         "sendwatch_out_of_education_children",
         "sendwatch_out_of_education_longest_seconds",
         "sendwatch_eotas_requested",

@@ -526,6 +526,9 @@ def test_metrics_show_the_measures_with_no_case_id(loaded: Service) -> None:
     assert 'sendwatch_clock_rate{clock="tribunal_order"' not in text  # no denominator
     assert 'sendwatch_appeals_concluded{against="refusal_to_assess",outcome="conceded"} 1.0' in text
     assert 'sendwatch_scorecard_status{point="7"} 2.0' in text
+    ftr = measures["first_time_right"]  # how far the rate may still fall (CONTRACT.md 3)
+    assert f"sendwatch_first_time_right_appeals_pending {ftr['appeals_pending']:.1f}" in text
+    assert f"sendwatch_first_time_right_appeal_window_open {ftr['appeal_window_open']:.1f}" in text
     assert f"sendwatch_events_accepted_total {len(history()):.1f}" in text
     assert "sendwatch_cases 9.0" in text
     assert "KC-" not in text and "URN-" not in text  # never a case id or a setting id
