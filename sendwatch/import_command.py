@@ -25,7 +25,7 @@ from exchange.mapping import Mapping, MappingError, load_mapping
 from exchange.pseudonym import Pseudonyms
 from exchange.rows import Conversion, Made, RowRejection, convert
 from sendwatch import settings
-from streams.ingest import IngestSummary, Sink, Stored, decode_lines, ingest
+from streams.ingest import IngestSummary, Sink, Stored, ingest
 from streams.log import EventLog, LogError, Rejected
 
 SHOWN = 10  # rejected rows listed in the summary
@@ -43,14 +43,16 @@ class ImportSummary:
 
 class RowRejections:
     """A sink in front of the real one: each batch also stores the rows rejected while it was
-    read (dead letters named by file, row and column), and the pipeline's own rejections are
-    renamed from "line N" of the generated stream to the file and row they came from."""
+    read (dead letters named by file, row and column); ``where`` names each line handed to
+    the pipeline by the file and row it came from, for the pipeline's own rejections."""
 
-    def __init__(self, sink: Sink, origin: str) -> None:
+    def __init__(self, sink: Sink) -> None:
         self.sink = sink
-        self.origin = origin
         self.pending: list[Rejected] = []
         self.origins: list[str] = []  # the row of each line handed to the pipeline
+
+    def where(self, line: int) -> str:
+        return self.origins[line - 1]
 
     def store(
         self,
@@ -61,16 +63,41 @@ class RowRejections:
         lines: Sequence[int],
         events: Sequence[Event],
     ) -> Stored:
-        prefix = f"{self.origin} line "
-        renamed = [
-            Rejected(self.origins[int(r.origin[len(prefix) :]) - 1], r.reason, r.raw)
-            if r.origin.startswith(prefix)
-            else r
-            for r in rejected
-        ]
-        both = [*renamed, *self.pending]
+        both = [*rejected, *self.pending]
         self.pending.clear()
         return self.sink.store(records, both, origin=origin, lines=lines, events=events)
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What ``Nowhere`` did with a batch (``streams.ingest.Stored``)."""
+
+    accepted: int
+    duplicates: int
+    conflicts: tuple[tuple[int, Rejected], ...] = ()
+
+
+class Nowhere:
+    """The sink of ``--check``: it stores nothing, and counts as duplicates the event ids
+    repeated within this import (the log is not read)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def store(
+        self,
+        records: Sequence[Record],
+        rejected: Sequence[Rejected],
+        *,
+        origin: str,
+        lines: Sequence[int],
+        events: Sequence[Event],
+    ) -> Counted:
+        seen = self.seen
+        before = len(seen)
+        seen.update(record["event_id"] for record in records)
+        accepted = len(seen) - before
+        return Counted(accepted, len(records) - accepted)
 
 
 def built_in(name: str) -> Path | None:
@@ -136,15 +163,11 @@ def import_command(
         )
         try:
             if check:
-                _check(items, summary, origin, config.council)
+                _import(items, summary, origin, config.council, Nowhere())
             elif broker is not None:
-                code = _to_kafka(items, summary, origin, broker, topic, partitions, config)
-                if code:
-                    return code
+                _to_kafka(items, summary, origin, broker, topic, partitions, config)
             else:
-                code = _to_log(items, summary, origin, db, config)
-                if code:
-                    return code
+                _to_log(items, summary, origin, db, config)
         except (OSError, LookupError, UnicodeDecodeError) as error:
             console.print(f"[red]error:[/red] {escape(str(error))}")
             return 2
@@ -152,21 +175,33 @@ def import_command(
 
 
 def _lines(
-    items: Iterator[Made | RowRejection], summary: ImportSummary, sink: RowRejections | None
+    items: Iterator[Made | RowRejection], summary: ImportSummary, sink: RowRejections
 ) -> Iterator[bytes]:
     for item in items:
         if isinstance(item, RowRejection):
             summary.rows_rejected.append(item)
-            if sink is not None:
-                sink.pending.append(Rejected(item.origin, item.reason, item.kept))
+            sink.pending.append(Rejected(item.origin, item.reason, item.kept))
             continue
         if summary.first is None or item.occurred < summary.first:
             summary.first = item.occurred
         if summary.last is None or item.occurred > summary.last:
             summary.last = item.occurred
-        if sink is not None:
-            sink.origins.append(item.origin)
+        sink.origins.append(item.origin)
         yield item.line
+
+
+def _import(
+    items: Iterator[Made | RowRejection],
+    summary: ImportSummary,
+    origin: str,
+    council: str,
+    store: Sink,
+) -> None:
+    """The converted rows through the one ingest pipeline into ``store``."""
+    sink = RowRejections(store)
+    summary.events = ingest(
+        _lines(items, summary, sink), sink, origin=origin, council=council, where=sink.where
+    )
 
 
 def _to_log(
@@ -175,18 +210,14 @@ def _to_log(
     origin: str,
     db: Path,
     config: settings.Settings,
-) -> int:
+) -> None:
     try:
         log = EventLog(db)
     except (ValueError, LogError) as error:
         raise OSError(str(error)) from None
     with log:
-        sink = RowRejections(log, origin)
-        summary.events = ingest(
-            _lines(items, summary, sink), sink, origin=origin, council=config.council
-        )
+        _import(items, summary, origin, config.council, log)
         log.expire_dead_letters(config.dead_letter_days)
-    return 0
 
 
 def _to_kafka(
@@ -197,50 +228,16 @@ def _to_kafka(
     topic: str,
     partitions: int,
     config: settings.Settings,
-) -> int:
+) -> None:
     from streams.kafka import BrokerError, EventProducer, TopicSink, parse_broker
 
     try:
         with EventProducer(
             parse_broker(broker), topic, partitions, config.kafka_replication
         ) as producer:
-            sink = RowRejections(TopicSink(producer), origin)
-            summary.events = ingest(
-                _lines(items, summary, sink), sink, origin=origin, council=config.council
-            )
+            _import(items, summary, origin, config.council, TopicSink(producer))
     except BrokerError as error:
         raise OSError(str(error)) from None
-    return 0
-
-
-def _check(
-    items: Iterator[Made | RowRejection], summary: ImportSummary, origin: str, council: str
-) -> None:
-    """Validate every event as the pipeline would, storing nothing; duplicates are ids
-    repeated within this import (the log is not read)."""
-    seen: set[str] = set()
-    events = summary.events
-    origins: list[str] = []
-
-    def lines() -> Iterator[bytes]:
-        for item in items:
-            if isinstance(item, Made):
-                origins.append(item.origin)
-            yield from _lines(iter((item,)), summary, None)
-
-    for decoded in decode_lines(lines(), origin=origin, council=council):
-        events.lines = decoded.line
-        if decoded.rejected is not None:
-            rejected = decoded.rejected
-            named = Rejected(origins[decoded.line - 1], rejected.reason, rejected.raw)
-            events.add(0, 0, [named])
-        elif decoded.record is not None:
-            event_id = decoded.record["event_id"]
-            if event_id in seen:
-                events.add(0, 1, [])
-            else:
-                seen.add(event_id)
-                events.add(1, 0, [])
 
 
 def report(summary: ImportSummary, mapping: Mapping, console: Console, *, check: bool) -> int:

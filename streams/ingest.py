@@ -62,11 +62,13 @@ def decode_lines(
     council: str | None = None,
     events: bool = False,
     records: bool = True,
+    where: Callable[[int], str] | None = None,
 ) -> Iterator[Decoded]:
     """Decode JSONL input line by line; blank lines are skipped, never rejected. Every
     other line gives a ``Decoded``, a record or a rejection: nothing raises.
 
-    ``origin`` names the input in reasons ("events.jsonl" gives "events.jsonl line 12").
+    ``origin`` names the input in reasons ("events.jsonl" gives "events.jsonl line 12");
+    ``where``, if given, names line N instead (an importer's lines come from files and rows).
     ``arrival`` stamps ``recorded_at`` where absent; it is asked again every 1,000 lines.
     When it answers None the event counts as recorded when it occurred (a history file).
     ``events``: each record's ``Event`` too, for a caller that applies them; ``records``
@@ -91,8 +93,8 @@ def decode_lines(
                 record = decode(line, arrival=stamp, council=council)
         except Exception as error:  # InvalidEvent; anything else too, never to stop ingest
             reason = error.reason if isinstance(error, InvalidEvent) else unreadable(error)
-            where = f"{origin} line {number}"
-            yield Decoded(number, None, Rejected(where, reason, kept_raw(line)))
+            named = f"{origin} line {number}" if where is None else where(number)
+            yield Decoded(number, None, Rejected(named, reason, kept_raw(line)))
         else:
             yield Decoded(number, record, None, event)
 
@@ -180,6 +182,7 @@ def ingest(
     refusals: bool = False,
     pause: Callable[[], AbstractContextManager[object]] = nullcontext,
     on_commit: Callable[[IngestSummary], None] | None = None,
+    where: Callable[[int], str] | None = None,
 ) -> IngestSummary:
     """Validate JSONL input and store it in ``sink`` in batches of ``batch`` lines (None:
     all of it in one); returns what was accepted, duplicated and rejected.
@@ -189,7 +192,8 @@ def ingest(
     ``recorded_at`` is stamped with the batch's arrival time where absent. ``events``: hand
     the sink each record's ``Event`` too (a sink that applies them); ``refusals``: list every
     refused line with its reason in ``summary.refused`` (an answer to a POST); ``pause``:
-    what the decoding runs inside (the shell's ``paused_collector``; never the storing).
+    what the decoding runs inside (the shell's ``paused_collector``; never the storing);
+    ``where``: names a rejected line, as for ``decode_lines``.
     """
     summary = IngestSummary()
     records: list[Record] = []
@@ -214,7 +218,7 @@ def ingest(
         if on_commit is not None:
             on_commit(summary)
 
-    items = decode_lines(lines, origin=origin, council=council, events=events)
+    items = decode_lines(lines, origin=origin, council=council, events=events, where=where)
     ended = False
     while not ended:
         with pause():

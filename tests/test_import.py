@@ -170,6 +170,7 @@ def test_an_event_the_contract_refuses_is_a_dead_letter_named_by_its_row(tmp_pat
         (letter,) = log.dead_letters()
     assert letter.origin == "requests.xlsx row 3"
     assert "2000" in letter.reason
+    assert "rejected requests.xlsx row 3: " in output  # the summary names the row too
 
 
 def test_a_row_without_its_key_is_rejected_not_given_a_shared_id(tmp_path: Path) -> None:
