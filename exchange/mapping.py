@@ -34,6 +34,19 @@ class Ref(_Model):
     column: str
 
 
+class Case(_Model):
+    table: str
+    column: str
+    # identifier columns tried in turn when ``column`` is empty (a young person with a ULN
+    # and no UPN); each is hashed as it is, so keep to identifiers that cannot be mistaken
+    # for one another (a UPN is a letter and 12 digits, a ULN 10 digits)
+    fallback: list[str] = Field(default_factory=list)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column, *self.fallback)
+
+
 class Table(_Model):
     file: str = Field(min_length=1)
     sheet: str | None = None
@@ -121,7 +134,7 @@ class Mapping(_Model):
     council: str | None = None
     dates: list[str] = Field(min_length=1)
     tables: dict[str, Table] = Field(min_length=1)
-    case: Ref
+    case: Case
     events: list[Rule] = Field(min_length=1)
 
     def chain(self, table: str) -> list[str]:
@@ -136,10 +149,10 @@ class Mapping(_Model):
 
 
 def identifier_columns(mapping: Mapping) -> dict[str, set[str]]:
-    """Per table, the logical columns that hold the raw identifier: the case column, and a
-    child's parent column when the case table's key is the identifier itself."""
+    """Per table, the logical columns that hold a raw identifier: the case column and its
+    fallbacks, and a child's parent column when the case table's key is the identifier."""
     case = mapping.case
-    held = {case.table: {case.column}}
+    held = {case.table: set(case.columns)}
     if mapping.tables[case.table].keys == (case.column,):
         for name, table in mapping.tables.items():
             if table.parent is not None and table.parent.table == case.table:
@@ -251,10 +264,13 @@ def _references(mapping: Mapping) -> list[tuple[Path_, str]]:
                 wrong.append((at, f"no column {table.parent.column!r} in table {name}"))
     if mapping.case.table not in tables:
         wrong.append((("case", "table"), f"no table {mapping.case.table!r}"))
-    elif mapping.case.column not in tables[mapping.case.table].columns:
-        wrong.append(
-            (("case", "column"), f"no column {mapping.case.column!r} in table {mapping.case.table}")
-        )
+    else:
+        case = mapping.case
+        places: list[tuple[Path_, str]] = [(("case", "column"), case.column)]
+        places += [(("case", "fallback", i), c) for i, c in enumerate(case.fallback)]
+        for place, column in places:
+            if column not in tables[case.table].columns:
+                wrong.append((place, f"no column {column!r} in table {case.table}"))
     for fmt in mapping.dates:
         if fmt != ISO and "%" not in fmt:
             wrong.append((("dates",), f"{fmt!r} is neither a strptime format nor iso"))

@@ -269,10 +269,11 @@ class _Cases:
     def case_id(self, table: str, row: Row, index: dict[str, int]) -> str:
         case = self.mapping.case
         if table == case.table:
-            raw = _text(row.values[index[case.column]])
-            if not raw.strip():
-                raise _Rejected(case.column, "the identifier is empty")
-            return self.pseudonyms.case_id(raw)
+            for column in case.columns:
+                raw = _text(row.values[index[column]])
+                if raw.strip():
+                    return self.pseudonyms.case_id(raw)
+            raise _Rejected(case.column, f"the identifier is empty ({' and '.join(case.columns)})")
         parent = self.mapping.tables[table].parent
         assert parent is not None  # the mapping is checked: every rule's table reaches the case
         ref = _text(row.values[index[parent.column]])

@@ -216,6 +216,7 @@ def test_a_bad_mapping_is_refused_naming_its_line(tmp_path: Path) -> None:
         (("    key: request_id", "    key: request"), "no column 'request' in table requests"),
         (("    type: plan.issued", "    type: request.received"), "give each rule an id"),
         (("dates:", "dates: [\n"), "not valid YAML"),
+        (("column: upn}", "column: upn, fallback: [uln]}"), "case.fallback[0]: no column 'uln'"),
     ],
 )  # fmt: skip
 def test_mapping_errors_name_the_line(change: tuple[str, str], expected: str) -> None:

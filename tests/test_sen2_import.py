@@ -394,3 +394,25 @@ def test_the_same_request_in_two_years_returns_is_one_event_whatever_its_table_i
     ids_first = {orjson.loads(line)["event_id"] for line in imported(first)[0]}
     ids_again = {orjson.loads(line)["event_id"] for line in imported(again)[0]}
     assert ids_first and ids_again == ids_first
+
+
+@pytest.mark.parametrize("style", ["blade", "d2i"])
+def test_a_young_person_with_a_uln_and_no_upn_is_known_by_the_uln(
+    tmp_path: Path, style: str
+) -> None:
+    """sen2.yml's case is the UPN with the ULN as its fallback (docs/sen2-import.md,
+    "Identity"): a young person in further education with only a ULN is imported under the
+    keyed hash of the ULN, and the ULN itself is in no event."""
+    year = {module: [dict(row) for row in rows] for module, rows in YEAR_2024.items()}
+    year["person"][0]["upn"] = ""
+    year["person"][0]["uniquelearnernumber"] = "1234567890"
+    year["person"][1]["upn"] = ""  # B: neither identifier, so B's rows are rejected
+    lines, rejected = imported(write_return(tmp_path / "2025", year, style))
+    cases = {orjson.loads(line)["case_id"] for line in lines}
+    assert Pseudonyms(SECRET).case_id("1234567890") in cases
+    assert Pseudonyms(SECRET).case_id("B886000000002") not in cases
+    assert b"1234567890" not in b"".join(lines)
+    assert rejected and {r.reason for r in rejected} == {
+        "the identifier is empty (upn and uln)"
+    }
+    assert all(b"1234567890" not in r.kept for r in rejected)
