@@ -76,6 +76,16 @@ def _number(value: Any) -> Any:
     return value
 
 
+def _codes(value: Any) -> Any:
+    """Comma-separated three-digit LA codes (statistical neighbours): ``919, 881`` ->
+    ``919,881``."""
+    codes = [c.strip() for c in str(value).split(",") if c.strip()]
+    wrong = [c for c in codes if not re.fullmatch(r"[0-9]{3}", c)]
+    if wrong:
+        raise ValueError(f"expected three-digit LA codes separated by commas, not {wrong[0]!r}")
+    return ",".join(codes)
+
+
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Whole = Annotated[int, BeforeValidator(_whole)]
 Number = Annotated[float, BeforeValidator(_number)]
@@ -136,6 +146,19 @@ class Settings(BaseSettings):
         None,
         description="Another benchmarks file for the report, in the shape of "
         "reports/benchmarks.yml. Unset: the packaged one.",
+    )
+    neighbours: Annotated[str, BeforeValidator(_codes)] = Field(
+        "",
+        description="The council's statistical neighbours, comma-separated three-digit LA "
+        "codes (from DfE's children's services statistical neighbour benchmarking tool), e.g. "
+        "`919,881`; the report compares the council with their published figures. Unset: "
+        "England and the council's region only (docs/published-figures.md).",
+    )
+    published_release: str | None = Field(
+        None,
+        description="The folder of DfE's published EHC plan statistics the report compares "
+        "with (a release downloaded from Explore Education Statistics), or the name of a "
+        "packaged one, e.g. `dfe-ehc-plans-2025`. Unset: the newest packaged release.",
     )
     kafka_session_timeout: Number = Field(
         45.0,
@@ -199,6 +222,10 @@ class Settings(BaseSettings):
             loglevel=self.kafka_loglevel,
             trust_records=self.kafka_trust_records,
         )
+
+    def neighbour_codes(self) -> tuple[str, ...]:
+        """The statistical neighbours' LA codes (``neighbours``), in the order given."""
+        return tuple(c for c in self.neighbours.split(",") if c)
 
     def scorecard_points(self) -> tuple[Point, ...]:
         """The petition points with the local targets and floors of ``targets``; the built-in
