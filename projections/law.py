@@ -174,6 +174,10 @@ ORDER_EXCEPTION_CITATION = "regulation 44(3)"
 DFE_EXCLUDING_EXCEPTIONS: frozenset[str] = frozenset(
     {"assess_decision", "no_plan_decision", "final_plan"}
 )
+# DfE's longest band of plan timeliness, not a limit in law: plans issued "after 52 weeks"
+# (DfE, Education, health and care plans statistics, timeliness_20_week.csv columns
+# plans_issued_gt_1_year and plans_issued_gt20weeks_ltYear).
+DFE_LONG_WAIT_DAYS = 52 * 7
 
 # Phase transfer (reg 18(1)): the plan must be amended by 15 February of the calendar year of
 # the transfer (31 March for a move from secondary school to post-16 education).

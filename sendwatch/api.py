@@ -301,6 +301,26 @@ def create_app(
             }
         )
 
+    @app.get("/api/dfe")
+    def dfe(request: Request) -> Response:
+        """DfE's measures for a calendar year, as ``sendwatch dfe --format json`` prints them."""
+        from sendwatch.dfe_command import DfeSource, when_and_year
+
+        authorise(request)
+        params = request.query_params
+        unknown = sorted(set(params) - {"year", "now"})
+        if unknown:
+            raise HTTPException(400, f"unknown query parameter {unknown[0]!r} (expected year, now)")
+        try:
+            when, year = when_and_year(
+                params.get("now") or source.now().isoformat(), params.get("year")
+            )
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        if not isinstance(source, DfeSource):
+            raise HTTPException(404, "this service does not compute DfE's measures")
+        return _json(source.dfe(year, when))
+
     @app.get("/api/cases/{case_id}")
     def case(request: Request, case_id: str, now: str | None = None) -> Response:
         authorise(request)

@@ -249,6 +249,43 @@ def metrics(
         raise typer.Exit(1)
 
 
+@app.command()
+def dfe(
+    year: Annotated[
+        int | None, typer.Option(help="The calendar year (default: the last complete one).")
+    ] = None,
+    events: Annotated[
+        str | None, typer.Option(help="A JSONL file (or - for stdin); default: the --db log.")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    now: Annotated[
+        str | None, typer.Option(help="The day the events are read as at (default: today).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="json or table.")] = "json",
+) -> None:
+    """DfE's measures for a calendar year, counted as DfE publishes them (docs/dfe-measures.md).
+
+    Example: sendwatch dfe --year 2025 --events kent.jsonl --format table
+    """
+    from sendwatch.dfe_command import dfe_json, dfe_table, when_and_year
+
+    if format not in ("json", "table"):
+        raise fail(f"--format: expected json or table, got {format!r}")
+    try:
+        when, chosen = when_and_year(now, year)
+    except ValueError as error:
+        raise fail(f"--{error}") from None
+    projector, _, valid = _load(events, db)
+    result = dfe_json(projector.case_files(when), chosen, when)
+    _warn_quarantined(projector)
+    if format == "json":
+        _print_json(result)
+    else:
+        Console().print(dfe_table(result))
+    if not valid:
+        raise typer.Exit(1)
+
+
 def _load(events: str | None, db: Path) -> tuple[Any, int, bool]:
     """A projector over a JSONL file (bad lines reported on stderr) or the embedded log."""
     from sendwatch.tuning import paused_collector

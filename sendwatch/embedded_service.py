@@ -278,6 +278,13 @@ class EmbeddedSource:
         with self.lock:
             return clock_trend(self.projector.dated_sums(now), clock, now, months)
 
+    def dfe(self, year: int, now: date) -> dict[str, Any]:
+        """DfE's measures for a calendar year (``sendwatch.dfe_command.dfe_json``), as at now."""
+        from sendwatch.dfe_command import dfe_json
+
+        with self.lock:
+            return dfe_json(self.projector.case_files(now), year, now)
+
     def exposition(self) -> Exposition:
         now = self.now()
 

@@ -1,0 +1,109 @@
+"""``sendwatch dfe`` and ``GET /api/dfe``: DfE's measures for a calendar year
+(``projections.dfe``), the same JSON from both, and a table for people.
+
+The JSON is ``projections.dfe.dfe_measures`` with two keys before it: ``now`` (the day the
+cases were folded at: what was still open is as at then) and ``complete`` (whether the year
+had ended by then; if not, the figures are the year so far).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from projections.case import CaseFile
+from projections.dfe import FIRST_YEAR, GROUP_TITLES, GROUPS, dfe_measures
+from sendwatch.query import parse_date, today
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+@runtime_checkable
+class DfeSource(Protocol):
+    """A source (``sendwatch.source.Source``) that can also compute DfE's measures."""
+
+    def dfe(self, year: int, now: date) -> dict[str, Any]: ...
+
+
+def default_year(now: date) -> int:
+    """The last calendar year complete before ``now``."""
+    return now.year - 1
+
+
+def parse_year(text: str | int | None, now: date) -> int:
+    """The calendar year asked for (default: the last complete one before ``now``); a
+    ValueError naming ``year`` if it is not a year from 2014 to ``now``'s year."""
+    if text is None:
+        return default_year(now)
+    value = str(text).strip()
+    if not (value.isascii() and value.isdigit() and len(value) == 4):
+        raise ValueError(
+            f"year: expected a calendar year such as {default_year(now)}, got {text!r}"
+        )
+    year = int(value)
+    if not FIRST_YEAR <= year <= now.year:
+        raise ValueError(
+            f"year: expected a calendar year from {FIRST_YEAR} (when EHC plans began) to "
+            f"{now.year} (the year of now, {now}), got {year}"
+        )
+    return year
+
+
+def when_and_year(now: str | None, year: str | int | None) -> tuple[date, int]:
+    """``--now`` (default today) and ``--year`` checked; ValueError naming the bad one."""
+    when = parse_date(now, "now") if now else today()
+    return when, parse_year(year, when)
+
+
+def dfe_json(cases: Iterable[CaseFile], year: int, now: date) -> dict[str, Any]:
+    """What ``sendwatch dfe --format json`` prints and ``GET /api/dfe`` answers."""
+    return {
+        "now": now.isoformat(),
+        "complete": now > date(year, 12, 31),
+        **dfe_measures(cases, year),
+    }
+
+
+def _value(name: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if name.startswith("rate_"):
+        return f"{value * 100:.1f}%"
+    if name.startswith("average_weeks"):
+        return f"{value:.1f} weeks"
+    return f"{value:,}"
+
+
+def dfe_table(result: dict[str, Any]) -> Table:
+    """The figures as a rich table: the figure, its value, the DfE column it stands beside and
+    how it is counted (a note the same as the row above's is shown as "as above")."""
+    from rich.table import Table
+
+    so_far = "" if result["complete"] else f", so far (as at {result['now']})"
+    table = Table(
+        title=f"DfE's measures for {result['year']}: 1 January to 31 December{so_far}",
+        show_lines=False,
+    )
+    table.add_column("Figure")
+    table.add_column("Value", justify="right")
+    table.add_column("DfE column")
+    table.add_column("How DfE counts it", ratio=1)
+    for group in GROUPS:
+        table.add_section()
+        table.add_row(f"[bold]{GROUP_TITLES[group]}[/bold]", "", "", "")
+        last = None
+        for name, figure in result[group].items():
+            note = figure["note"]
+            column = figure["dfe_column"] or "— (not in the 2025 release)"
+            if figure["dfe_file"] and figure["dfe_column"]:
+                column = f"{figure['dfe_file']}: {figure['dfe_column']}"
+            table.add_row(
+                name.replace("_", " "),
+                _value(name, figure["value"]),
+                column,
+                "as above" if note == last else note,
+            )
+            last = note
+    return table
