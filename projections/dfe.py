@@ -110,7 +110,8 @@ _RECEIVED = (
 _OUTCOME = (
     "Of the requests received in the year, by what became of them as at the day the figures "
     "were computed: decided to assess, decided not to assess, withdrawn before a decision, or "
-    "still ongoing."
+    "still ongoing. A request that ended in a plan, or in a decision not to issue one, was "
+    "assessed even if no decision to assess was recorded."
 )
 _SIX_WEEKS = (
     f"DfE counts decisions made in the year (to assess or not), whenever the request was "
@@ -240,7 +241,11 @@ def _timeliness(plans: list[Clock], year: int) -> dict[str, Figure]:
     }
 
 
-def _requests(requests: list[Clock], refused: set[str], year: int) -> dict[str, Figure]:
+def _requests(
+    requests: list[Clock], assessed: set[tuple[str, date]], refused: set[str], year: int
+) -> dict[str, Figure]:
+    """``assessed``: the requests (key, day received) that ended in a plan or a decision not
+    to issue one: assessed, even if no decision to assess was recorded."""
     f = GROUP_FILES["requests"]
     received = [run for run in requests if _in(run.start, year)]
     to_assess = not_assess = withdrawn = ongoing = 0
@@ -252,6 +257,8 @@ def _requests(requests: list[Clock], refused: set[str], year: int) -> dict[str, 
                 to_assess += 1
         elif run.cancelled is not None:
             withdrawn += 1
+        elif (run.key, run.start) in assessed:
+            to_assess += 1
         else:
             ongoing += 1
     decided = [(run.stop - run.start).days for run in requests if run.stop and _in(run.stop, year)]
@@ -356,9 +363,12 @@ def dfe_figures(cases: Iterable[CaseFile], year: int) -> dict[str, dict[str, Fig
     def runs(clock: str) -> list[Clock]:
         return by_clock.get(clock, [])
 
+    assessed = {(r.key, r.start) for r in runs("final_plan") if r.stop is not None}
+    assessed |= {(r.key, r.start) for r in runs("no_plan_decision")}
+
     return {
         "timeliness_20_week": _timeliness(runs("final_plan"), year),
-        "requests": _requests(runs("assess_decision"), refused, year),
+        "requests": _requests(runs("assess_decision"), assessed, refused, year),
         "assessments": _assessments(runs("no_plan_decision"), year),
         "annual_reviews": _reviews(runs("review_due"), runs("review_decision"), year),
         "phase_transfers": _transfers(runs("phase_transfer"), year),

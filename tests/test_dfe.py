@@ -198,6 +198,22 @@ def test_requests_received_in_2025_by_what_became_of_them(y2025: dict[str, Any])
     assert r["decision_not_made"] == 1
 
 
+def test_a_request_that_ended_in_a_plan_was_assessed_without_a_recorded_decision() -> None:
+    records = [
+        # request 2 Jun 2025, plan issued 1 Sep 2025 (day 91), no decision to assess recorded
+        raw("request.received", "KC-N", "2025-06-02", eid="n1", requested_by="parent"),
+        raw("plan.issued", "KC-N", "2025-09-01", eid="n2"),
+        # request 2 Jun 2025, told no plan 1 Sep 2025, no decision to assess recorded
+        raw("request.received", "KC-O", "2025-06-02", eid="o1", requested_by="parent"),
+        raw("plan.decided", "KC-O", "2025-09-01", eid="o2", decision="not_issue"),
+    ]
+    r = values(dfe_measures(cases(records), 2025), "requests")
+    assert r["requests_received"] == 2
+    assert r["decided_to_assess"] == 2
+    assert r["decision_not_made"] == 0
+    assert r["decisions_made"] == 0  # no decision day: not in the 6-week figures
+
+
 def test_decisions_to_assess_or_not_made_in_2025_within_6_weeks(y2025: dict[str, Any]) -> None:
     r = values(y2025, "requests")
     # decided in 2025: A day 42, B day 43, C day 35, E day 28, F day 28, G day 42 (refused);
@@ -260,6 +276,7 @@ def random_case(draw: st.DrawFn, n: int) -> list[Event]:
 
     decided = received + timedelta(days=draw(st.integers(0, 90)))
     ending = draw(st.sampled_from(["plan", "no_plan", "refuse", "withdrawn", "open"]))
+    recorded = draw(st.booleans())  # the decision to assess may be missing (as in SEN2)
     if draw(st.booleans()):
         add("exception.applied", decided, clock="final_plan", ground="absence")
     if ending == "withdrawn":
@@ -267,7 +284,8 @@ def random_case(draw: st.DrawFn, n: int) -> list[Event]:
     elif ending == "refuse":
         add("assessment.decided", decided, decision="refuse")
     elif ending != "open":
-        add("assessment.decided", decided, decision="assess")
+        if recorded:
+            add("assessment.decided", decided, decision="assess")
         later = decided + timedelta(days=draw(st.integers(0, 450)))
         if ending == "plan":
             add("plan.issued", later)
