@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events import DATA_MODELS
+from exchange.coverage import SUBJECTS
 
 Scalar = str | int | float | bool
 Path_ = tuple[str | int, ...]
@@ -136,6 +137,9 @@ class Mapping(_Model):
     tables: dict[str, Table] = Field(min_length=1)
     case: Case
     events: list[Rule] = Field(min_length=1)
+    # notes shown beside the coverage report's verdict on a clock or measure (by its id):
+    # what the source cannot say that the event types alone do not show
+    coverage: dict[str, str] = Field(default_factory=dict)
 
     def chain(self, table: str) -> list[str]:
         """The tables from ``table`` up its parents to the case table (both included)."""
@@ -271,6 +275,10 @@ def _references(mapping: Mapping) -> list[tuple[Path_, str]]:
         for place, column in places:
             if column not in tables[case.table].columns:
                 wrong.append((place, f"no column {column!r} in table {case.table}"))
+    for subject in mapping.coverage:
+        if subject not in SUBJECTS:
+            why = f"{subject!r} is not a clock or measure ({', '.join(SUBJECTS)})"
+            wrong.append((("coverage", subject), why))
     for fmt in mapping.dates:
         if fmt != ISO and "%" not in fmt:
             wrong.append((("dates",), f"{fmt!r} is neither a strptime format nor iso"))

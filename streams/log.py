@@ -383,6 +383,20 @@ class EventLog:
         while rows := cursor.fetchmany(batch):
             yield rows
 
+    def with_prefix(self, prefix: str) -> Iterator[Record]:
+        """The stored records whose event id starts with ``prefix`` (an importer's
+        ``SOURCE:``), in position order; a range of the event-id index, not a scan."""
+        if not prefix:
+            raise ValueError("with_prefix needs a prefix")
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        cursor = self._db.execute(
+            "SELECT body FROM events WHERE event_id >= ? AND event_id < ? ORDER BY position",
+            (prefix, end),
+        )
+        while rows := cursor.fetchmany(10_000):
+            for (body,) in rows:
+                yield orjson.loads(body)
+
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
