@@ -30,6 +30,9 @@ class ReportSettings:
     points: tuple[Point, ...] = POINTS
     standards_overridden: bool = False
     benchmarks: Path | None = None
+    council: str | None = None  # the LA code whose published figures the report compares
+    neighbours: tuple[str, ...] = ()  # its statistical neighbours' LA codes
+    release: str | None = None  # the folder (or packaged name) of DfE's published figures
 
 
 def _unwarned(quarantined: Sequence[Quarantined]) -> None:

@@ -197,18 +197,19 @@ def clock_blocks(figures: Figures, benchmarks: Benchmarks, d: Disclosure) -> lis
             )
         published = []
         if mark is not None and mark.measure == field:
-            areas = sorted({f.area for f in mark.figures}, key=lambda a: (a != "England", a))
+            # the latest figure of each area, in the order given (the council's own, England,
+            # its region, its statistical neighbours); one with no value says why, in words
+            areas = list(dict.fromkeys(f.area for f in mark.figures if not f.detail))
             for area in areas:
-                item = mark.latest(area)
-                if item is not None and item.value is not None:
-                    published.append(
-                        {
-                            "label": f"{item.area} {item.year}",
-                            "share": percent(item.value),
-                            "note": item.note or "",
-                            "source": item.source.title,
-                        }
-                    )
+                item = mark.latest(area) or next(f for f in mark.figures if f.area == area)
+                published.append(
+                    {
+                        "label": f"{item.area} {item.year}".strip(),
+                        "share": "not available" if item.value is None else percent(item.value),
+                        "note": item.note or "",
+                        "source": item.source.title,
+                    }
+                )
         out.append(
             {
                 "clock": clock,

@@ -43,13 +43,13 @@ EES_URL = (
 
 # DfE's markers for a figure it does not give (data-guidance.txt), and the tribunal table's.
 MARKERS = {
-    "x": "not available",
-    "c": "suppressed by DfE to protect confidentiality",
-    "z": "not applicable",
-    "low": "a small number, not published",
-    "..": "not available",
-    "~": "suppressed",
-    "": "not published",
+    "x": "DfE marks it not available (x)",
+    "c": "DfE suppressed it to protect confidentiality (c)",
+    "z": "DfE marks it not applicable (z)",
+    "low": "DfE does not publish so small a number (low)",
+    "..": "the table marks it not available (..)",
+    "~": "the table marks it suppressed (~)",
+    "": "the cell is empty",
 }
 
 

@@ -3,9 +3,11 @@
 The shell's part of the report: the settings (``sendwatch.settings``, listed in the
 README's "Settings" table: ``SENDWATCH_REPORT_CUTOFF_DAYS``,
 ``SENDWATCH_REPORT_SUPPRESS_BELOW``, ``SENDWATCH_TARGETS``, the same standards as the
-dashboard and the API, and ``SENDWATCH_REPORT_BENCHMARKS``), the events from a file or the
-log (``streams.replay.load_projector``), the warnings; ``reports.build.build_report`` makes
-the report from the projector.
+dashboard and the API, ``SENDWATCH_REPORT_BENCHMARKS``, and whose published figures it
+compares with: ``SENDWATCH_COUNCIL``, ``SENDWATCH_NEIGHBOURS``,
+``SENDWATCH_PUBLISHED_RELEASE``), the events from a file or the log
+(``streams.replay.load_projector``), the warnings; ``reports.build.build_report`` makes the
+report from the projector.
 
 Exit codes: 0 written; 1 no valid event in the input; 2 a usage error.
 """
@@ -31,8 +33,10 @@ from rich.progress import (
 from projections import Projector
 from projections.projector import Quarantined
 from reports import benchmarks as published
+from reports.benchmarks import Benchmarks
 from reports.build import ReportSettings, build_report
 from reports.figures import Month
+from reports.published import PublishedError, UnknownArea, open_release
 from sendwatch import settings
 from sendwatch.source import quarantine_warning
 from sendwatch.tuning import paused_collector
@@ -54,7 +58,25 @@ def report_settings() -> ReportSettings:
         points,
         config.targets is not None,
         config.report_benchmarks,
+        config.council,
+        config.neighbour_codes(),
+        config.published_release,
     )
+
+
+def report_benchmarks(chosen: ReportSettings) -> Benchmarks:
+    """The published figures the report compares with: DfE's release (the newest packaged one,
+    or SENDWATCH_PUBLISHED_RELEASE) for the council's LA code, its region and its statistical
+    neighbours, and the benchmarks file. Raises ValueError naming the setting that is wrong."""
+    extra = published.load(chosen.benchmarks)
+    try:
+        release = open_release(chosen.release)
+    except PublishedError as error:
+        raise ValueError(f"SENDWATCH_PUBLISHED_RELEASE: {error}") from None
+    try:
+        return published.for_council(release, chosen.council or "", chosen.neighbours, extra)
+    except UnknownArea as error:
+        raise ValueError(f"SENDWATCH_NEIGHBOURS: {error}") from None
 
 
 def _lines(stream: BinaryIO, progress: Progress, task: TaskID) -> Iterator[bytes]:
@@ -98,7 +120,7 @@ def report_command(month: str, events: str | None, db: Path, out: Path, as_known
     try:
         when = Month.parse(month)
         chosen = report_settings()
-        marks = published.load(chosen.benchmarks)
+        marks = report_benchmarks(chosen)
     except (ValueError, OSError) as error:
         console.print(f"[red]error:[/red] {error}")
         return 2

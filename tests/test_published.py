@@ -5,7 +5,9 @@ neighbours, never with Kent unless it is Kent."""
 
 from __future__ import annotations
 
+import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,9 @@ from reports.published import (
     open_release,
     packaged,
 )
+from sendwatch.report_command import report_command
+from simulation.council import simulate, write_jsonl
+from tests.test_report import SMALL, build, pdf_text
 
 RELEASE = "dfe-ehc-plans-2025"
 
@@ -82,8 +87,8 @@ def test_dfes_markers_are_not_available_with_the_reason_never_zero(release: Rele
     # annual_reviews.csv: Hertfordshire (919) 2024 is "x" (data-guidance footnote: queries over
     # the quality of its reviews data; suppressed pending checks)
     herts = release.figure("919", "reviews_decided_within_4_weeks", 2024)
-    assert herts.value is None and herts.reason == "not available"
-    assert herts.shown == "not available offline: not available"
+    assert herts.value is None and herts.reason == "DfE marks it not available (x)"
+    assert herts.shown == "not available offline: DfE marks it not available (x)"
     # requests.csv 2019: the 6-week columns are "x" for every area; the latest year is 2024
     assert release.figure("886", "decided_within_6_weeks", 2019).value is None
     assert release.years("decided_within_6_weeks")[0] == 2023
@@ -108,11 +113,13 @@ def test_markers_c_z_and_low_are_read_as_their_reasons(tmp_path: Path) -> None:
     (folder / "timeliness_20_week.csv").write_text("\n".join([header, *rows]) + "\n")
     release = Release(folder)
     assert release.figure("801", "within_20_weeks").reason == (
-        "suppressed by DfE to protect confidentiality"
+        "DfE suppressed it to protect confidentiality (c)"
     )
     assert release.figure("802", "within_20_weeks").value == pytest.approx(0.4)
-    assert release.figure("802", "within_20_weeks_excl").reason == "not applicable"
-    assert release.figure("803", "within_20_weeks").reason == "a small number, not published"
+    assert release.figure("802", "within_20_weeks_excl").reason == "DfE marks it not applicable (z)"
+    assert release.figure("803", "within_20_weeks").reason == (
+        "DfE does not publish so small a number (low)"
+    )
     # the breakdown row (Age 5) is not read: Gamma's figure is its "All" row's
     assert release.figure("803", "within_20_weeks_excl").value == pytest.approx(0.6)
     # a measure whose file is not in the folder is not published, in words
@@ -177,7 +184,9 @@ def test_tribunal_appeal_rates_are_read_by_la_code(release: Release) -> None:
     darlington = release.figure("841", "tribunal_appeal_rate", 2014)
     assert darlington.value == 0 and darlington.count == 0
     # Cumberland (942, named "Cumberland8" with its footnote) began in 2023: ".." before
-    assert release.figure("942", "tribunal_appeal_rate", 2022).reason == "not available"
+    assert release.figure("942", "tribunal_appeal_rate", 2022).reason == (
+        "the table marks it not available (..)"
+    )
     assert release.figure("942", "tribunal_appeal_rate", 2024).value == pytest.approx(0.02)
     # the table has no regions' rows: said in words
     region = release.figure("E12000008", "tribunal_appeal_rate", 2024)
@@ -188,3 +197,126 @@ def test_every_measure_is_in_the_shipped_release(release: Release) -> None:
     for key in MEASURES:
         assert release.has(key), key
         assert release.latest_year(key) is not None, key
+
+
+# --- each council's report compares it with its own neighbours, never with Kent -------------
+
+# Kent's published figures (2024; the files above): the shares beside the four clocks DfE
+# publishes and its appeal rate, and the counts they are over. None may appear in another
+# council's report.
+KENT_SHARES = ("90.8%", "35.7%", "33.3%", "33.6%", "6.6%")
+KENT_COUNTS = ("3,602 of 3,969", "174 of 488", "783 of 2,354", "3,151 of 9,374", "1,559 of 23,692")
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated year to 30 June 2025 (the report tests' council), for May 2025."""
+    path = tmp_path_factory.mktemp("published") / "events.jsonl"
+    write_jsonl(path, simulate(seed=3, years=1, end=date(2025, 6, 30), calibration=SMALL))
+    return path
+
+
+def published_rows(html: str) -> str:
+    """The rows of published figures beside the clocks and the appendix's published table."""
+    rows = re.findall(r'<tr class="published">.*?</tr>', html, re.S)
+    start = html.index("<h3>Published figures</h3>")
+    return "\n".join(rows) + html[start : html.index("</table>", start)]
+
+
+def test_another_council_gets_its_own_figures_and_its_region_and_no_kent(
+    events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDWATCH_COUNCIL", "919")  # Hertfordshire, East of England
+    built = build(events, tmp_path / "herts")
+    html = built.html.decode()
+    text = pdf_text(built.pdf)
+    for words in (html, text):
+        assert not re.search(r"kent", words, re.I)
+        assert "South East" not in words  # Kent's region
+        for counts in KENT_COUNTS:
+            assert counts not in words
+    rows = published_rows(html)
+    for share in KENT_SHARES:
+        assert share not in rows
+    # Hertfordshire's own 2024 figures (timeliness_20_week.csv: 957 of 1,699, 56.3%), its
+    # region's (East of England: 3,688 of 9,315, 39.6%) and England's (46.4%)
+    final_plan = re.search(r'id="clock-final_plan".*?</table>', html, re.S)
+    assert final_plan is not None
+    block = final_plan.group(0)
+    assert "Hertfordshire 2024 (published)" in block and "957 of 1,699" in block
+    assert "56.3%" in block
+    assert "East of England 2024 (published)" in block and "39.6%" in block
+    assert "England 2024 (published)" in block and "46.4%" in block
+    # its reviews are "x" in annual_reviews.csv: said in words, not another council's figure
+    reviews = re.search(r'id="clock-review_decision".*?</table>', html, re.S)
+    assert reviews is not None
+    assert "not available offline: DfE marks it not available (x)" in reviews.group(0)
+    # its appeal rate (613 of 13,889, 4.4%) beside England's (3.2%)
+    assert "Hertfordshire 2024: 4.4% (613 of 13,889)" in html
+    # no neighbours configured: said plainly, with how to set them
+    flat = " ".join(text.split())
+    assert "Statistical neighbours are not configured" in flat
+    assert "SENDWATCH_NEIGHBOURS" in flat
+    assert "statistical neighbour benchmarking tool" in flat
+    assert "folder dfe-ehc-plans-2025" in flat  # the release it used
+
+
+def test_with_neighbours_configured_the_report_shows_them(
+    events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDWATCH_COUNCIL", "919")
+    monkeypatch.setenv("SENDWATCH_NEIGHBOURS", "881, 937")  # Essex, Warwickshire
+    html = build(events, tmp_path / "neighbours", pdf=False).html.decode()
+    assert "Statistical neighbours are not configured" not in html
+    assert not re.search(r"kent", html, re.I)
+    # 2024, excluding exceptions: Essex 270 of 1,797 (15.0%); Warwickshire from the file
+    release = open_release()
+    warwickshire = release.figure("937", "within_20_weeks_excl", 2024)
+    assert warwickshire.area.name == "Warwickshire" and warwickshire.value is not None
+    median = (0.15 + warwickshire.value) / 2
+    final_plan = re.search(r'id="clock-final_plan".*?</table>', html, re.S)
+    assert final_plan is not None
+    block = final_plan.group(0)
+    assert "Statistical neighbours (median) 2024 (published)" in block
+    assert f"{median * 100:.1f}%" in block and "median of 2 of 2 neighbours" in block
+    appendix = published_rows(html)
+    assert "Essex (neighbour)" in appendix and "270 of 1,797" in appendix
+    assert "Warwickshire (neighbour)" in appendix
+
+
+def test_kents_report_still_compares_kent_with_its_own_figures(
+    events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDWATCH_COUNCIL", "886")
+    html = build(events, tmp_path / "kent", pdf=False).html.decode()
+    assert "Kent 2024 (published)" in html and "783 of 2,354" in html
+    assert "South East 2024 (published)" in html
+    assert "97 conceded by the council" in html  # Kent's own FOI figure, shown to Kent alone
+
+
+def test_a_council_not_in_the_release_is_told_so_in_words(
+    events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDWATCH_COUNCIL", "999")
+    html = build(events, tmp_path / "unknown", pdf=False).html.decode()
+    assert "This council (LA code 999) 2024 (published)" in html
+    assert "not available offline: LA code 999 is not in dfe-ehc-plans-2025" in html
+    assert "have no local authority with the LA code 999 (SENDWATCH_COUNCIL)" in html
+    assert not re.search(r"kent", html, re.I)
+
+
+def test_an_unknown_neighbour_is_an_error_naming_the_setting(
+    events: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SENDWATCH_NEIGHBOURS", "881,999")
+    assert report_command("2025-05", str(events), tmp_path / "x.db", tmp_path, False) == 2
+    error = " ".join(capsys.readouterr().err.split())
+    assert "SENDWATCH_NEIGHBOURS: LA code '999' is not in the published figures" in error
+    monkeypatch.setenv("SENDWATCH_NEIGHBOURS", "")
+    monkeypatch.setenv("SENDWATCH_PUBLISHED_RELEASE", str(tmp_path / "no-such-release"))
+    assert report_command("2025-05", str(events), tmp_path / "x.db", tmp_path, False) == 2
+    assert "SENDWATCH_PUBLISHED_RELEASE:" in capsys.readouterr().err
+    assert not list(tmp_path.glob("report-*"))
