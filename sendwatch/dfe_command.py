@@ -13,11 +13,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from projections.case import CaseFile
-from projections.dfe import FIRST_YEAR, GROUP_TITLES, GROUPS, dfe_measures
+from projections.dfe import FIRST_YEAR, GROUP_FILES, GROUP_TITLES, GROUPS, dfe_measures
 from sendwatch.query import parse_date, today
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import RenderableType
 
 
 @runtime_checkable
@@ -76,34 +76,31 @@ def _value(name: str, value: Any) -> str:
     return f"{value:,}"
 
 
-def dfe_table(result: dict[str, Any]) -> Table:
-    """The figures as a rich table: the figure, its value, the DfE column it stands beside and
-    how it is counted (a note the same as the row above's is shown as "as above")."""
+def dfe_table(result: dict[str, Any]) -> RenderableType:
+    """The figures as a rich table (the figure, its value, the DfE column it stands beside and
+    a note number), then the notes numbered: how DfE counts each figure."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     so_far = "" if result["complete"] else f", so far (as at {result['now']})"
-    table = Table(
-        title=f"DfE's measures for {result['year']}: 1 January to 31 December{so_far}",
-        show_lines=False,
-    )
+    table = Table(title=f"DfE's measures for {result['year']}: 1 January to 31 December{so_far}")
     table.add_column("Figure")
     table.add_column("Value", justify="right")
-    table.add_column("DfE column")
-    table.add_column("How DfE counts it", ratio=1)
+    table.add_column("DfE column", overflow="fold")
+    table.add_column("Note", justify="right")
+    notes: dict[str, int] = {}
     for group in GROUPS:
         table.add_section()
-        table.add_row(f"[bold]{GROUP_TITLES[group]}[/bold]", "", "", "")
-        last = None
+        source = GROUP_FILES[group] or "published from 2026"
+        table.add_row(Text(f"{GROUP_TITLES[group]} ({source})", style="bold"), "", "", "")
         for name, figure in result[group].items():
-            note = figure["note"]
-            column = figure["dfe_column"] or "— (not in the 2025 release)"
-            if figure["dfe_file"] and figure["dfe_column"]:
-                column = f"{figure['dfe_file']}: {figure['dfe_column']}"
+            number = notes.setdefault(figure["note"], len(notes) + 1)
             table.add_row(
                 name.replace("_", " "),
                 _value(name, figure["value"]),
-                column,
-                "as above" if note == last else note,
+                figure["dfe_column"] or "—",
+                f"[{number}]",
             )
-            last = note
-    return table
+    lines = [Text(f"[{n}] {note}") for note, n in notes.items()]
+    return Group(table, Text("How DfE counts each figure:", style="bold"), *lines)

@@ -372,7 +372,10 @@ def test_the_dfe_command_prints_a_table_with_the_dfe_columns_and_notes(events_fi
     assert "plans_issued_within_20_weeks" in out
     assert "40.0%" in out  # within 20 weeks, including exceptions
     assert "27.4 weeks" in out
-    assert "as above" in out
+    # each figure has its note's number; the notes follow, each once
+    assert "How DfE counts each figure:" in out
+    assert "[1] DfE counts a calendar year" in out
+    assert "[3]" in out.split("How DfE counts")[0]  # within 20 weeks shares note 3 with the bands
 
 
 @pytest.mark.parametrize(
