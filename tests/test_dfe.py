@@ -437,5 +437,12 @@ def test_the_api_refuses_a_bad_year_with_a_clear_message(
     assert message in answer.json()["detail"]
 
 
+def test_the_year_of_now_is_the_year_so_far(service: TestClient) -> None:
+    # now is 31 Jan 2026: 2026 has begun but not ended
+    answer = service.get("/api/dfe?year=2026", headers=AUTH).json()
+    assert answer["complete"] is False
+    assert answer["timeliness_20_week"]["plans_issued"]["value"] == 0
+
+
 def test_the_api_needs_the_token(service: TestClient) -> None:
     assert service.get("/api/dfe?year=2025").status_code == 401
