@@ -144,9 +144,24 @@ def import_(
     check: Annotated[
         bool, typer.Option("--check", help="Convert and validate everything; write nothing.")
     ] = False,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--snapshot",
+            help="The export is the source's whole truth: retract and correct changed rows, "
+            "retract removed ones (embedded log only).",
+        ),
+    ] = False,
+    json_out: Annotated[
+        str | None,
+        typer.Option(
+            "--json", metavar="FILE", help="Also write the summary as JSON (- for stdout)."
+        ),
+    ] = None,
 ) -> None:
     """Import a council system's export (CSV, Excel) as events through a mapping file;
-    identifiers become case ids keyed with SENDWATCH_IMPORT_SECRET.
+    identifiers become case ids keyed with SENDWATCH_IMPORT_SECRET. The summary says what
+    the data supports, clock by clock and measure by measure.
 
     Example: sendwatch import sen2 returns/2025 --db sendwatch.db
     """
@@ -162,6 +177,8 @@ def import_(
         topic=topic,
         partitions=partitions,
         check=check,
+        snapshot=snapshot,
+        json_out=json_out,
         console=err,
     )
     raise typer.Exit(code)
@@ -599,6 +616,36 @@ def grafana_push(
         push(url, token, prometheus_url, err, points=_points())
     except PushError as error:
         raise fail(str(error), 1) from None
+
+
+export = typer.Typer(
+    help="Returns to DfE made from the events.\n\n"
+    "Example: sendwatch export sen2 --census 2026-01-15 --events kent.jsonl --out sen2-2026",
+    no_args_is_help=True,
+)
+app.add_typer(export, name="export")
+
+
+@export.command("sen2")
+def export_sen2(
+    census: Annotated[str, typer.Option(help="Census day, YYYY-MM-DD (15 Jan 2026: 2026-01-15).")],
+    out: Annotated[Path, typer.Option(help="Folder for the Blade CSVs and the validation.")],
+    events: Annotated[str | None, typer.Option(help="A JSONL file; default: the --db log.")] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Write the SEN2 return for a census day (COLLECT "Blade" CSVs) and its validation
+    report; upn holds the pseudonymous case id (docs/sen2-export.md).
+
+    Example: sendwatch export sen2 --census 2026-01-15 --events kent.jsonl --out sen2-2026
+    """
+    from sendwatch.export_command import export_sen2 as run_export
+    from sendwatch.export_command import parse_census
+
+    problem = parse_census(census)
+    if problem is not None:
+        raise fail(problem)
+    _folder(out, "--out")
+    raise typer.Exit(run_export(census=census, out=out, events=events, db=db, console=err))
 
 
 def main() -> None:
