@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping as Counts
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from projections.law import CLOCK_IDS
-
-if TYPE_CHECKING:
-    from exchange.mapping import Mapping
 
 # Per clock (CONTRACT.md section 2, projections/law.py): the events that start it and those
 # that stop it. tests/test_coverage.py holds this to the law's clock ids and the contract's
@@ -86,19 +83,6 @@ class Covered:
         }
 
 
-def mapped_types(mapping: Mapping) -> set[str]:
-    """Every event type some rule of the mapping can make."""
-    from exchange.mapping import MappedType
-
-    made: set[str] = set()
-    for rule in mapping.events:
-        if isinstance(rule.type, MappedType):
-            made.update(kind for kind in rule.type.map.values() if kind is not None)
-        else:
-            made.add(rule.type)
-    return made
-
-
 def _needs(subject: str) -> dict[str, tuple[str, ...]]:
     if subject in CLOCK_EVENTS:
         starts, stops = CLOCK_EVENTS[subject]
@@ -106,9 +90,13 @@ def _needs(subject: str) -> dict[str, tuple[str, ...]]:
     return MEASURE_EVENTS[subject]
 
 
-def coverage(mapping: Mapping, made: Counts[str, int]) -> list[Covered]:
-    """Per clock (in the law's order) and then per measure: what this import supports."""
-    can = mapped_types(mapping)
+def coverage(
+    can: set[str], made: Counts[str, int], notes: Counts[str, str] | None = None
+) -> list[Covered]:
+    """Per clock (in the law's order) and then per measure: what an import supports, from
+    the event types its mapping ``can`` make (``Mapping.types``), the number of each it
+    ``made``, and the mapping's ``notes`` (its ``coverage:``)."""
+    notes = notes or {}
     found = {kind for kind, n in made.items() if n}
     out: list[Covered] = []
     for subject in (*CLOCK_IDS, *MEASURE_EVENTS):
@@ -118,11 +106,11 @@ def coverage(mapping: Mapping, made: Counts[str, int]) -> list[Covered]:
         verdict: Verdict
         if not missing:
             verdict = "supported"
-        elif not mappable:
-            verdict = "not supported"
-        elif len(mappable) < len(needs) or len(missing) < len(needs):
-            verdict = "partly"
-        else:
+        elif len(missing) < len(needs):
+            verdict = "partly"  # some of what it needs is in the data
+        elif len(mappable) == len(needs):
             verdict = "none in this data"
-        out.append(Covered(subject, verdict, needs, missing, mapping.coverage.get(subject)))
+        else:
+            verdict = "not supported"  # nothing in the data, and the mapping cannot make it all
+        out.append(Covered(subject, verdict, needs, missing, notes.get(subject)))
     return out

@@ -141,6 +141,16 @@ class Mapping(_Model):
     # what the source cannot say that the event types alone do not show
     coverage: dict[str, str] = Field(default_factory=dict)
 
+    def types(self) -> set[str]:
+        """Every event type some rule can make."""
+        made: set[str] = set()
+        for rule in self.events:
+            if isinstance(rule.type, MappedType):
+                made.update(kind for kind in rule.type.map.values() if kind is not None)
+            else:
+                made.add(rule.type)
+        return made
+
     def chain(self, table: str) -> list[str]:
         """The tables from ``table`` up its parents to the case table (both included)."""
         seen = [table]
@@ -313,6 +323,12 @@ def _references(mapping: Mapping) -> list[tuple[Path_, str]]:
         for kind in kinds:
             if kind is not None and kind not in DATA_MODELS:
                 wrong.append(((*at, "type"), f"{kind!r} is not an event type of the contract"))
+        known = [DATA_MODELS[k] for k in kinds if k is not None and k in DATA_MODELS]
+        for name in rule.data:
+            if known and not any(name in model.model_fields for model in known):
+                types = ", ".join(sorted(k for k in kinds if k is not None))
+                why = f"no event type this rule makes ({types}) has a field {name!r}"
+                wrong.append(((*at, "data", name), why))
         if rule.id is not None or isinstance(rule.type, str):
             idents = {rule.id or str(rule.type)}
         else:  # a row makes one of the mapped types: each is an id the rule may make

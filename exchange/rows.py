@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 
+from events import DATA_MODELS
 from exchange.mapping import ISO, FromColumn, MappedType, Mapping, Rule, identifier_columns
 from exchange.pseudonym import Pseudonyms
 from exchange.tables import Cell, Row, files, read_rows
@@ -206,7 +207,10 @@ def _event(
         kind = rule.type
     occurred = dates.parse(when, rule.date).isoformat()
     data: dict[str, object] = {}
+    fields = DATA_MODELS[kind].model_fields
     for name, spec in rule.data.items():
+        if name not in fields:
+            continue  # a field of another type the rule makes ("one row is one event")
         if not isinstance(spec, FromColumn):
             data[name] = spec
             continue

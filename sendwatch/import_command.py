@@ -192,7 +192,7 @@ def import_command(
         except (OSError, LookupError, UnicodeDecodeError) as error:
             console.print(f"[red]error:[/red] {escape(str(error))}")
             return 2
-    covered = coverage(mapping, summary.conversion.types)
+    covered = coverage(mapping.types(), summary.conversion.types, mapping.coverage)
     if json_out is not None:
         text = orjson.dumps(
             summary_json(summary, mapping, covered, check=check), option=orjson.OPT_INDENT_2

@@ -29,12 +29,14 @@ def test_every_clock_of_the_law_and_every_measure_has_its_events() -> None:
 
 def test_verdicts_follow_what_the_mapping_can_make_and_what_the_data_held() -> None:
     mapping = parse_mapping(MAPPING, name="m.yml")  # requests, decisions, withdrawals, plans
-    got = {c.subject: c for c in coverage(mapping, {"request.received": 3, "plan.issued": 1})}
+    got = {
+        c.subject: c for c in coverage(mapping.types(), {"request.received": 3, "plan.issued": 1})
+    }
     assert got["final_plan"].verdict == "supported"
     # assessment.decided can be made (the outcome column maps to it) but none was made
     assert got["assess_decision"].verdict == "partly"
     assert got["assess_decision"].missing == ("stop",)
-    nothing = {c.subject: c.verdict for c in coverage(mapping, {})}
+    nothing = {c.subject: c.verdict for c in coverage(mapping.types(), {})}
     assert nothing["final_plan"] == "none in this data"
     assert got["contact_response"].verdict == "not supported"
     # decisions can be made, appeals never: right first time is at most partly supported

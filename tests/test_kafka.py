@@ -40,6 +40,7 @@ from streams.kafka import (
     produce_file,
 )
 from streams.kafka_worker import PartitionState, apply_messages, decode_partial, encode_partial
+from streams.log import EventLog
 from streams.replay import replay_lines
 from tests.history import sendwatch
 from tests.kafka_broker import (
@@ -657,3 +658,54 @@ def _wait_metric(worker: WorkerProcess, name: str, value: float, timeout: float 
             return
         time.sleep(0.25)
     raise AssertionError(f"{name} is {seen}, not {value}")
+
+
+@pytest.mark.integration
+def test_an_import_to_the_broker_gives_the_measures_of_the_same_import_to_the_log(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``sendwatch import MAPPING DIR --broker``: the rows go through the one ingest pipeline
+    to the topic, pseudonymised; a worker's measures over the topic equal ``sendwatch
+    metrics`` over the same export imported into the embedded log, and importing it to the
+    topic again adds nothing the worker counts twice."""
+    from tests.test_import import MAPPING, SECRET, UPNS, write_export
+
+    monkeypatch.setenv("SENDWATCH_IMPORT_SECRET", SECRET)
+    topic = topic_for(request, broker)
+    (tmp_path / "casefile.yml").write_text(MAPPING, encoding="utf-8")
+    folder = tmp_path / "export"
+    write_export(folder, bad_date=True)  # one bad row: a dead letter on both paths
+    mapping = str(tmp_path / "casefile.yml")
+    for _ in range(2):
+        done = sendwatch("import", mapping, str(folder), "--broker", broker.url, "--topic", topic)
+        assert done.returncode == 0, done.stderr
+    assert "rows rejected: 1" in done.stderr
+    db = tmp_path / "s.db"
+    done = sendwatch("import", mapping, str(folder), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    stored = tmp_path / "stored.jsonl"
+    with EventLog.open_existing(db) as log:
+        records = [orjson.dumps(record) for _, record in log.read()]
+    stored.write_bytes(b"\n".join(records) + b"\n")
+    want = file_measures(stored)
+    worker = start_worker(broker, topic, tmp_path)
+    workers.append(worker)
+    worker.wait_for(len(records))
+    got = measures(worker)
+    assert {**got, "dead_letters": 0} == {**want, "dead_letters": 0}, differences(got, want)
+    assert metric(worker, "sendwatch_events_applied") == len(records)
+    consumer = KafkaConsumer(
+        bootstrap_servers=[broker.address], auto_offset_reset="earliest", consumer_timeout_ms=3000
+    )
+    try:
+        consumer.subscribe([topic])
+        values = b"".join(message.value for message in consumer)
+    finally:
+        consumer.close()
+    assert values
+    for upn in UPNS:
+        assert upn.encode() not in values and upn.lower().encode() not in values

@@ -412,7 +412,5 @@ def test_a_young_person_with_a_uln_and_no_upn_is_known_by_the_uln(
     assert Pseudonyms(SECRET).case_id("1234567890") in cases
     assert Pseudonyms(SECRET).case_id("B886000000002") not in cases
     assert b"1234567890" not in b"".join(lines)
-    assert rejected and {r.reason for r in rejected} == {
-        "the identifier is empty (upn and uln)"
-    }
+    assert rejected and {r.reason for r in rejected} == {"the identifier is empty (upn and uln)"}
     assert all(b"1234567890" not in r.kept for r in rejected)
