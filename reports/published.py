@@ -26,6 +26,7 @@ The tribunal appeal rates are a supporting table with title and note rows
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import statistics
 from collections.abc import Iterable, Iterator, Sequence
@@ -339,15 +340,33 @@ class Release:
             area.region_code, area.region_name or area.region_code, REGIONAL
         )
 
+    def measure(self, key: str) -> Measure:
+        """A measure by its key in MEASURES, or by DfE's own column name as data-guidance.txt
+        gives it (``PC_plans_issued_20_weeks_ex``, the ``dfe_column`` of projections.dfe): a
+        column of MEASURES, else any column of the release's files (a share when its name
+        starts or ends with ``pc``). Raises PublishedError for a key found nowhere."""
+        found = MEASURES.get(key) or next((m for m in MEASURES.values() if m.column == key), None)
+        if found is not None:
+            return found
+        for file, table in sorted(self._tables.items()):
+            if key in table.columns and file != TRIBUNAL.file:
+                lower = key.lower()
+                share = lower.startswith("pc_") or lower.endswith("_pc")
+                return Measure(key, file, key, f"DfE's {key} ({file})", share=share)
+        raise PublishedError(
+            f"unknown published measure {key!r}: neither one of {sorted(MEASURES)} nor a column "
+            f"of {self.name}"
+        )
+
     def has(self, measure: str) -> bool:
         """Whether this release publishes the measure (a newer one may publish more)."""
-        m = _measure(measure)
+        m = self.measure(measure)
         table = self._tables.get(m.file)
         return table is not None and m.column in table.columns
 
     def years(self, measure: str) -> list[int]:
         """The years in which the measure has a figure for any area, oldest first."""
-        m = _measure(measure)
+        m = self.measure(measure)
         table = self._tables.get(m.file)
         if table is None or m.column not in table.columns:
             return []
@@ -365,7 +384,7 @@ class Release:
         a calendar year (None: the latest year the release has it for any area). Raises
         UnknownArea for a code the release does not know; a figure DfE does not give, or a
         measure this release does not publish, is a Figure with no value and the reason."""
-        m = _measure(measure)
+        m = self.measure(measure)
         area = self.area(code)
         when = self.latest_year(measure) if year is None else year
         table = self._tables.get(m.file)
@@ -386,7 +405,7 @@ class Release:
     def neighbours(self, codes: Sequence[str], measure: str, year: int | None = None) -> Figure:
         """The median of the figures of ``codes`` (statistical neighbours) that DfE gives;
         ``note`` says how many it is over. Raises UnknownArea for a code not in the release."""
-        m = _measure(measure)
+        m = self.measure(measure)
         figures = [self.figure(code, measure, year) for code in codes]
         when = figures[0].year if figures else (self.latest_year(measure) if year is None else year)
         given = [f.value for f in figures if f.value is not None]
@@ -405,13 +424,15 @@ def _whole(text: str) -> int | None:
     return None if value is None else round(value)
 
 
-def _measure(key: str) -> Measure:
-    found = MEASURES.get(key)
-    if found is None:
-        raise PublishedError(
-            f"unknown published measure {key!r}; expected one of {sorted(MEASURES)}"
-        )
-    return found
+@functools.cache
+def _newest() -> Release:
+    return open_release()
+
+
+def figure(code: str, measure: str, year: int | None = None) -> Figure:
+    """``open_release().figure(code, measure, year)``: the newest packaged release, read once
+    per process (a council's own release: ``open_release(folder).figure``)."""
+    return _newest().figure(code, measure, year)
 
 
 def _release_year(name: str) -> tuple[int, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from reports import published
 from reports.published import (
     ENGLAND,
     MEASURES,
@@ -151,6 +152,19 @@ def test_statistical_neighbours_are_their_median(release: Release) -> None:
     reviews = release.neighbours(("919", "886"), "reviews_decided_within_4_weeks", 2024)
     assert reviews.value == pytest.approx(0.336)
     assert reviews.note == "median of 1 of 2 neighbours (1 not published)"
+
+
+def test_a_figure_by_dfes_own_column_name_as_projections_dfe_names_it(release: Release) -> None:
+    # the later year-to-date section puts projections.dfe's figures (each with its
+    # dfe_column) beside last year's published one: the column finds the same figure
+    by_column = release.figure("886", "PC_plans_issued_20_weeks_ex", 2024)
+    assert by_column == release.figure("886", "within_20_weeks_excl", 2024)
+    # a column no measure names: read from whichever file holds it; a count stays a count
+    maintained = release.figure("886", "outcome_maintan", 2024)  # annual_reviews.csv: 3,855
+    assert maintained.value == 3855 and not maintained.measure.share
+    assert release.figure("886", "assess_issued_pc", 2024).value == pytest.approx(0.843)
+    # the newest packaged release, read once: published.figure(code, measure, year)
+    assert published.figure("919", "within_20_weeks_excl", 2024).value == pytest.approx(0.563)
 
 
 def test_an_unknown_la_code_is_refused_by_name(release: Release) -> None:
