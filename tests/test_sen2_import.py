@@ -414,3 +414,63 @@ def test_a_young_person_with_a_uln_and_no_upn_is_known_by_the_uln(
     assert b"1234567890" not in b"".join(lines)
     assert rejected and {r.reason for r in rejected} == {"the identifier is empty (upn and uln)"}
     assert all(b"1234567890" not in r.kept for r in rejected)
+
+
+@pytest.mark.integration
+def test_no_raw_identifier_anywhere_after_an_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two years' SEN2 returns (one row with a bad date, so there is a dead letter) imported
+    into a log; then every place a person could look: the log file itself (dead letters and
+    the WAL included), sendwatch metrics, the dead-letter listing, the monthly report, and the
+    running service's /metrics, alerts, measures, quarantine and a case's page. No UPN, ULN,
+    name, birth date or postcode is in any of them."""
+    from typer.testing import CliRunner
+
+    from sendwatch.cli import app
+    from tests.running_service import running_service
+
+    monkeypatch.chdir(tmp_path)
+    year = {module: [dict(row) for row in rows] for module, rows in YEAR_2024.items()}
+    year["person"][0]["uniquelearnernumber"] = "9988776655"
+    year["requests"][1]["receiveddate"] = ""  # B's request: no date, so no event; fine
+    first = write_return(tmp_path / "2025", year, "blade")
+    text = (first / "Blade-Export_16-01-2025_requests.csv").read_text(encoding="utf-8")
+    bad = text.replace("2024-Jan-15 00:00:00", "2024-Jan-35 00:00:00", 1)
+    assert bad != text
+    (first / "Blade-Export_16-01-2025_requests.csv").write_text(bad, encoding="utf-8")
+    second = write_return(tmp_path / "2026", YEAR_2025, "d2i")
+    env = {"SENDWATCH_IMPORT_SECRET": SECRET}
+    runner = CliRunner()
+    outputs: list[str] = []
+    for folder in (first, second):
+        done = runner.invoke(app, ["import", "sen2", str(folder), "--db", "s.db"], env=env)
+        assert done.exit_code == 0, done.output
+        outputs.append(done.output)
+    assert "rows rejected: 1" in outputs[0]
+    for command in (
+        ["metrics", "--db", "s.db", "--now", "2026-01-21"],
+        ["dead-letters", "list", "--db", "s.db"],
+        ["report", "--month", "2025-12", "--db", "s.db", "--out", "report"],
+    ):
+        done = runner.invoke(app, command, env=env)
+        assert done.exit_code == 0, done.output
+        outputs.append(done.output)
+    places = [*outputs, *(p.read_bytes().decode("latin-1") for p in tmp_path.glob("s.db*"))]
+    places += [p.read_text(encoding="utf-8") for p in (tmp_path / "report").glob("*.html")]
+    case = Pseudonyms(SECRET).case_id("A886000000001")
+    with running_service(tmp_path / "s.db", now="2026-01-21") as service, service.client() as c:
+        service.alerts_judged()
+        for path in ("/metrics", "/api/alerts", "/api/measures", "/api/quarantine"):
+            answer = c.get(path)
+            assert answer.status_code == 200, (path, answer.text)
+            places.append(answer.text)
+        page = c.get(f"/api/cases/{case}")
+        assert page.status_code == 200 and case in page.text
+        places.append(page.text)
+    assert any("ClockOverdue" in place or "overdue" in place for place in places)
+    raw = [p["upn"] for p in YEAR_2024["person"] + YEAR_2025["person"]]
+    raw += ["9988776655", "Surname", "Forename", "ME14 1XX", "2012-03-04"]
+    for place in places:
+        for value in raw:
+            assert value not in place and value.lower() not in place
