@@ -474,8 +474,11 @@ def _request_rows(
 ) -> tuple[str, str | None]:
     """The request's module 2 row and, if it was agreed to assess, its module 3 row."""
     rid = new_id("requests")
+    plan_reached = request.plan_decision is not None or request.issued is not None
     if request.assess == "assess":
         outcome, when = "A", request.assess_date
+    elif request.assess is None and plan_reached:
+        outcome, when = "A", None  # a decision on the plan with none recorded to assess
     elif request.assess == "refuse":
         outcome, when = "J", request.assess_date
     elif request.withdrawn is not None:
