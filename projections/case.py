@@ -136,6 +136,15 @@ class CaseFile:
     audits: list[tuple[date, bool, bool, bool]] = field(default_factory=list)
     compliance: list[tuple[date, str, bool]] = field(default_factory=list)
     sen_support_setting: str | None = None
+    # the case's dimensions (the work queue's filters, the alerts' labels), where known:
+    # the latest ``caseworker.assigned``'s caseworker and team, the setting named by the
+    # latest plan or phase transfer, the plan's primary need (SEN2 code), and the council
+    # (the envelope's ``council`` is not kept on an ``Event``: the shell fills it in)
+    caseworker: str | None = None
+    team: str | None = None
+    setting: str | None = None
+    need: str | None = None
+    council: str | None = None
     history: list[Event] = field(default_factory=list)  # applied, in apply order
     retracted: list[Event] = field(default_factory=list)
     # fold state (not measures): the open runs by clock id
@@ -311,6 +320,13 @@ def _plan_decided(case: CaseFile, event: Event) -> None:
 
 def _plan_issued(case: CaseFile, event: Event) -> None:
     _decision(case, "plan.issued", event)
+    data = event.data
+    setting = data.get("setting_id")
+    if setting is not None:
+        case.setting = setting
+    need = data.get("primary_need")
+    if need is not None:
+        case.need = need
     episode = case._episode
     if episode is not None and episode.open:
         _stop(episode.clocks.get("final_plan"), event)
@@ -419,6 +435,9 @@ def _transfer_due(case: CaseFile, event: Event) -> None:
 
 
 def _transfer_setting_named(case: CaseFile, event: Event) -> None:
+    setting = event.data.get("setting_id")
+    if setting is not None:
+        case.setting = setting
     _stop(case._open.get("phase_transfer"), event)
 
 
@@ -507,7 +526,10 @@ def _contact_responded(case: CaseFile, event: Event) -> None:
 
 
 def _caseworker_assigned(case: CaseFile, event: Event) -> None:
-    case.caseworkers.append((event.day, event.data["caseworker_id"]))
+    data = event.data
+    case.caseworker = worker = data["caseworker_id"]
+    case.team = data.get("team")
+    case.caseworkers.append((event.day, worker))
 
 
 def _plan_audited(case: CaseFile, event: Event) -> None:

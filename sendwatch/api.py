@@ -39,8 +39,10 @@ from projections import CLOCK_IDS, CLOCKS, Period
 from projections.calendar import add_months
 from projections.law import ClockRule
 from projections.measures import completed_by_period
+from projections.queue import DIMENSIONS, Filters
 from projections.scorecard import POINTS, Point, scorecard_json
 from sendwatch.query import Query, make_query, parse_date
+from sendwatch.queue import add_queue_routes, filtered_measures
 from sendwatch.source import Source
 
 STATIC = Path(__file__).with_name("static")
@@ -260,7 +262,11 @@ def create_app(
     @app.get("/api/measures")
     def measures(request: Request) -> Response:
         authorise(request)
-        return _json(source.measures(query_of(request)))
+        # filtered by the dimensions (team, caseworker, ...): over the matching cases only
+        query = query_of(request, (*MEASURES_PARAMETERS, *DIMENSIONS))
+        return _json(filtered_measures(source, query, Filters.of(request.query_params)))
+
+    add_queue_routes(app, source, authorise)  # GET /api/queue (sendwatch/queue.py)
 
     @app.get("/api/scorecard")
     def scorecard(request: Request) -> Response:

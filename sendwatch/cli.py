@@ -240,6 +240,21 @@ def metrics(
         str | None, typer.Option("--as-at", help="Use only what was recorded by then.")
     ] = None,
     format: Annotated[str, typer.Option("--format", help="json or table.")] = "json",
+    team: Annotated[
+        str | None, typer.Option(help="Only the cases of this team (latest assignment).")
+    ] = None,
+    caseworker: Annotated[
+        str | None, typer.Option(help="Only the cases of this caseworker (pseudonymous id).")
+    ] = None,
+    setting: Annotated[
+        str | None, typer.Option(help="Only the cases whose plan names this setting.")
+    ] = None,
+    council: Annotated[
+        str | None, typer.Option(help="Only the cases of this council (DfE LA code).")
+    ] = None,
+    need: Annotated[
+        str | None, typer.Option(help="Only the cases with this primary need (SEN2 code).")
+    ] = None,
 ) -> None:
     """Compute the compliance measures of CONTRACT.md section 3.
 
@@ -254,7 +269,21 @@ def metrics(
     except ValueError as error:
         raise fail(str(error)) from None
     projector, dead_letters, valid = _load(events, db)
-    result = projector.measures(query.now, query.period, query.as_at, dead_letters)
+    from projections.queue import Filters
+
+    only = Filters(team, caseworker, setting, council, need)
+    if only:  # the measures of the matching cases alone
+        from sendwatch import settings
+
+        ours = settings.council()
+        cases = [
+            case.case_id
+            for case in projector.case_files(query.now, query.as_at)
+            if only.matches(case, ours)
+        ]
+        result = projector.measures_of(cases, query.now, query.period, query.as_at, dead_letters)
+    else:
+        result = projector.measures(query.now, query.period, query.as_at, dead_letters)
     _warn_quarantined(projector)
     if format == "json":
         _print_json(result)

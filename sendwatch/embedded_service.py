@@ -42,6 +42,7 @@ from observability.exposition import (
 from observability.health import Health
 from projections import Period, Projector
 from projections.case import CLOCKLESS
+from projections.queue import Filters, queue_rows
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
@@ -284,6 +285,31 @@ class EmbeddedSource:
 
         with self.lock:
             return dfe_json(self.projector.case_files(now), year, now)
+
+    def queue(
+        self,
+        now: date,
+        within: int,
+        filters: Filters,
+        clock: str | None,
+        state: str | None,
+    ) -> list[dict[str, Any]]:
+        """The work queue's rows (``projections.queue.queue_rows``) as at ``now``."""
+        with self.lock:
+            return queue_rows(
+                self.projector.case_files(now), now, within, filters, clock, state, self.council
+            )
+
+    def measures_where(self, query: Query, filters: Filters) -> dict[str, Any]:
+        """The measures of the cases matching ``filters`` only (``Projector.measures_of``)."""
+        with self.lock:
+            p = self.projector
+            cases = [
+                case.case_id
+                for case in p.case_files(query.now, query.as_at)
+                if filters.matches(case, self.council)
+            ]
+            return p.measures_of(cases, query.now, query.period, query.as_at, self.dead_letters)
 
     def exposition(self) -> Exposition:
         now = self.now()
