@@ -18,9 +18,12 @@ from projections import Projector
 from projections.projector import Quarantined
 from projections.scorecard import POINTS, Point
 from reports.benchmarks import Benchmarks
+from reports.dfe_year import section as dfe_section
+from reports.dfe_year import year_to_date
 from reports.disclosure import SUPPRESS_BELOW, Disclosure
 from reports.document import Options, render_html, write_pdf
 from reports.figures import CUTOFF_DAYS, Month, compute
+from reports.published import open_release
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ def build_report(
         "monthly trend, ledger, orders",
         "checking the records",
     ] + (["comparing with the original report"] if as_known_now else [])
+    steps.append("DfE's measures, year to date")
     task = progress.add_task("Computing figures", total=len(steps))
 
     def step(what: str) -> None:
@@ -74,6 +78,8 @@ def build_report(
     figures = compute(
         projector, when, cutoff_days=chosen.cutoff_days, as_known_now=as_known_now, on_step=step
     )
+    step(steps[-1])  # the same cases, the calendar year to the month's end, counted DfE's way
+    dfe = year_to_date(projector, when.last, figures.as_at)
     quarantined = projector.quarantined()  # cases the figures leave out (CONTRACT.md 1.1)
     on_quarantined(quarantined)
     progress.update(task, completed=len(steps), description="Computing figures")
@@ -87,7 +93,9 @@ def build_report(
         dead_letters=dead_letters,
         quarantined=len(quarantined),
     )
-    html = render_html(figures, marks, options)
+    disclosure = options.disclosure
+    ytd = dfe_section(dfe, open_release(chosen.release), chosen.council, disclosure, when.last)
+    html = render_html(figures, marks, options, dfe=ytd)
     progress.advance(writing)
     out.mkdir(parents=True, exist_ok=True)
     html_path = out / f"report-{when.iso()}.html"

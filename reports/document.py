@@ -30,6 +30,7 @@ from projections.law import (
 from projections.scorecard import POINTS, Point, scorecard_json
 from reports import charts, narrative
 from reports.benchmarks import Benchmarks
+from reports.dfe_year import DfeYear
 from reports.disclosure import Disclosure, percent
 from reports.figures import Figures, Revision
 
@@ -404,8 +405,11 @@ def render_html(
     benchmarks: Benchmarks,
     options: Options,
     questions: list[str] | None = None,
+    dfe: DfeYear | None = None,
 ) -> str:
-    """The report's HTML. The same arguments always give the same text."""
+    """The report's HTML. The same arguments always give the same text. ``dfe``: DfE's
+    measures for the year to date beside the published figures (``reports.dfe_year``);
+    None leaves that section out."""
     d = options.disclosure
     improved, worse = narrative.movements(figures, d)
     asked = questions or narrative.questions(figures, d, benchmarks, options.points)
@@ -461,6 +465,7 @@ def render_html(
         section_title=section_title,
         plural=plural,
         limit=narrative.limit,
+        dfe=dfe,
     )
 
 
