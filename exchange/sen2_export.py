@@ -269,6 +269,8 @@ def records(events: Iterable[Event], census: date) -> Records:
                 request = last = Request(day)
                 out.requests.append(request)
         elif kind == "assessment.decided" and request is not None and request.assess is None:
+            if request.plan_decision is not None:
+                continue  # too late: the decision on the plan implies the one to assess
             request.assess, request.assess_date = data["decision"], day
             if data["decision"] == "refuse":
                 request.end, request = day, None

@@ -303,7 +303,7 @@ def carried(cases: Mapping[str, Sequence[Event]], census: date) -> set[Key]:
             elif assessed and r.plan_decision is None and r.withdrawn is not None:
                 out.add((case, "request.withdrawn", r.withdrawn.isoformat()))
                 outcome = r.withdrawn
-            if outcome is not None and r.plan_decision is not None:
+            if assessed and outcome is not None and r.plan_decision is not None:
                 out.add((case, "plan.decided", outcome.isoformat()))
             if assessed and r.week20 and outcome is not None:
                 out.add((case, "exception.applied", outcome.isoformat()))
@@ -509,3 +509,31 @@ def test_the_command_writes_the_return_and_refuses_a_bad_census(tmp_path: Path) 
         )
         assert refused.exit_code == 2
         assert "--census" in refused.output and len(refused.output.strip().splitlines()) == 1
+
+
+def test_the_commands_round_trip_export_then_import_sen2(tmp_path: Path) -> None:
+    """``sendwatch export sen2`` then ``sendwatch import sen2`` into a log: the log holds one
+    event per event the return carries (the small history: 11, worked out above)."""
+    from sendwatch.cli import app
+    from streams.log import EventLog
+
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(jsonl(small_raw()))
+    runner = CliRunner(env={"SENDWATCH_IMPORT_SECRET": SECRET})
+    out = tmp_path / "sen2"
+    exported = runner.invoke(
+        app,
+        ["export", "sen2", "--census", "2026-01-15", "--events", str(source), "--out", str(out)],
+    )
+    assert exported.exit_code == 0, exported.output
+    db = tmp_path / "sen2.db"
+    imported = runner.invoke(app, ["import", "sen2", str(out), "--db", str(db)])
+    assert imported.exit_code == 0, imported.output
+    assert "rows rejected: 0" in imported.output
+    with EventLog.open_existing(db) as log:
+        assert log.count() == 11
+
+
+def small_raw() -> list[dict[str, Any]]:
+    """SMALL as a council system would send it."""
+    return [raw(e.type, e.case_id, e.day.isoformat(), eid=e.event_id, **e.data) for e in SMALL]
