@@ -165,3 +165,32 @@ def start_delivery(
     )
     dispatcher.start()
     return dispatcher
+
+
+class SilencesError(RuntimeError):
+    """Alertmanager's silences could not be read; the message names its address."""
+
+
+def silences(
+    alertmanager: str, *, timeout: float = 5.0, transport: httpx.BaseTransport | None = None
+) -> list[dict[str, Any]]:
+    """The active and pending silences (acknowledgements) of the Alertmanager at
+    ``alertmanager`` (``GET /api/v2/silences``; expired ones left out), the soonest to end
+    first: each with its ``id``, ``status.state``, ``matchers``, ``createdBy``, ``comment``,
+    ``startsAt`` and ``endsAt`` as Alertmanager gives them."""
+    url = alertmanager.rstrip("/") + "/api/v2/silences"
+    try:
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            answer = client.get(url)
+    except httpx.HTTPError as error:
+        raise SilencesError(f"cannot reach Alertmanager at {url}: {error}") from None
+    if answer.status_code != 200:
+        raise SilencesError(
+            f"Alertmanager at {url} answered {answer.status_code}: {answer.text[:200].strip()}"
+        )
+    listed = answer.json()
+    if not isinstance(listed, list):
+        raise SilencesError(f"Alertmanager at {url} answered something other than a list")
+    kept = [s for s in listed if s.get("status", {}).get("state") in ("active", "pending")]
+    kept.sort(key=lambda s: (s.get("endsAt", ""), s.get("id", "")))
+    return kept

@@ -51,6 +51,7 @@ QUARANTINED_NAMED = 10  # case ids a CasesQuarantined alert names (GET /api/quar
 RESOLVED_KEPT = timedelta(hours=24)  # resolved alerts stay listed (and deliverable) this long
 PRUNE_EVERY = timedelta(minutes=1)  # how often resolved alerts past RESOLVED_KEPT are dropped
 SEVERITY_RANK = {"page": 0, "critical": 1, "warning": 2}
+UNASSIGNED = "unassigned"  # the team and caseworker of a case no caseworker.assigned names
 Measures = Mapping[str, Any]
 
 
@@ -61,11 +62,12 @@ class Finding:
     fingerprint: str
     alertname: str
     severity: str
-    team: str
+    team: str  # a case's: its caseworker's team (``UNASSIGNED`` if none); else the rule's
     summary: str
     description: str
     clock: str | None = None
     case_id: str | None = None  # pseudonymous; never a metric label
+    caseworker: str | None = None  # a case's: pseudonymous staff id, or ``UNASSIGNED``
     key: str | None = None  # the clock run (request event, order id, contact id)
     step: str | None = None  # tribunal orders: "final" or the interim step
     due: date | None = None
@@ -78,7 +80,7 @@ class Finding:
     def labels(self) -> dict[str, str]:
         """Alertmanager's identity and routing labels (no text that changes)."""
         labels = {"alertname": self.alertname, "severity": self.severity, "team": self.team}
-        for name in ("clock", "case_id", "key", "step", "window"):
+        for name in ("caseworker", "clock", "case_id", "key", "step", "window"):
             value = getattr(self, name)
             if value is not None:
                 labels[name] = value
@@ -106,6 +108,7 @@ class Alert:
             "severity": f.severity,
             "state": self.state,
             "team": f.team,
+            "caseworker": f.caseworker,
             "clock": f.clock,
             "case_id": f.case_id,
             "key": f.key,
@@ -135,6 +138,7 @@ class Alert:
             description=body["description"],
             clock=body.get("clock"),
             case_id=body.get("case_id"),
+            caseworker=body.get("caseworker"),
             key=body.get("key"),
             step=body.get("step"),
             due=date.fromisoformat(due) if due else None,
@@ -195,6 +199,7 @@ def case_findings(
     new event keeps most of its findings)."""
     found: list[Finding] = []
     by_clock = judge.by_clock
+    who: tuple[str, str | None] | None = None  # the case's caseworker and team, when needed
     for run in case.clocks:
         if run.stop is not None or run.cancelled is not None or run.excepted:
             continue
@@ -204,7 +209,10 @@ def case_findings(
         for rule in rules:
             soon = now + timedelta(days=rule.within_days)
             if _holds(rule, run.due, now, soon):
-                found.append(_case_finding(case.case_id, run, rule, judge, None, run.due, known))
+                who = who or assignment(case)
+                found.append(
+                    _case_finding(case.case_id, run, rule, judge, None, run.due, who, known)
+                )
             if rule.interim and run.kind is not None:
                 interim = run.interim()
                 if (
@@ -212,10 +220,29 @@ def case_findings(
                     and interim[2] is None
                     and _holds(rule, interim[1], now, soon)
                 ):
+                    who = who or assignment(case)
                     found.append(
-                        _case_finding(case.case_id, run, rule, judge, interim[0], interim[1], known)
+                        _case_finding(
+                            case.case_id, run, rule, judge, interim[0], interim[1], who, known
+                        )
                     )
     return found
+
+
+def assignment(case: CaseFile) -> tuple[str, str | None]:
+    """(caseworker, team) of the case's latest ``caseworker.assigned`` (the latest day and
+    second; of two at once, the one applied last): ``data.caseworker_id`` and the optional
+    ``data.team``; (``UNASSIGNED``, None) when the case has had none."""
+    latest = None
+    for event in case.history:
+        if event.type == "caseworker.assigned" and (
+            latest is None or (event.day, event.second) >= (latest.day, latest.second)
+        ):
+            latest = event
+    if latest is None:
+        return UNASSIGNED, None
+    team = latest.data.get("team")
+    return latest.data["caseworker_id"], team if isinstance(team, str) and team else None
 
 
 def _holds(rule: CaseRule, due: date, now: date, soon: date) -> bool:
@@ -231,14 +258,22 @@ def _case_finding(
     judge: CaseJudge,
     step: str | None,
     due: date,
+    who: tuple[str, str | None],
     known: Mapping[str, Alert] | None = None,
 ) -> Finding:
     order = ORDER_DEADLINES.get(run.kind or "")
     if order is not None and step is None:
         step = "final"
     fingerprint = f"{rule.name}:{case_id}:{run.clock}:{run.key}:{step or ''}"
+    caseworker, team = who[0], who[1] or rule.team or UNASSIGNED
     alert = None if known is None else known.get(fingerprint)
-    if alert is not None and alert.state == "firing" and alert.finding.due == due:
+    if (
+        alert is not None
+        and alert.state == "firing"
+        and alert.finding.due == due
+        and alert.finding.team == team
+        and alert.finding.caseworker == caseworker
+    ):
         return alert.finding
     law = CLOCKS[run.clock]
     if order is not None and step is not None:
@@ -261,11 +296,12 @@ def _case_finding(
         fingerprint=fingerprint,
         alertname=rule.name,
         severity=rule.severity,
-        team=judge.rules.team_of(rule),
+        team=team,
         summary=summary,
         description=description,
         clock=run.clock,
         case_id=case_id,
+        caseworker=caseworker,
         key=run.key,
         step=step,
         due=due,
@@ -464,13 +500,15 @@ def aggregate_findings(
 # --- lifecycle --------------------------------------------------------------------------------
 
 
-ListingKey = tuple[bool, int, str, str, str]
+ListingKey = tuple[bool, bool, int, str, str, str]
 NEVER_DUE = "9999-12-31"  # sorts after every ISO date
 
 
 def listing_order(alert: Alert) -> ListingKey:
-    """Where an alert comes in ``GET /api/alerts``: firing first, the gravest first, the
-    soonest due first."""
+    """Where an alert comes in ``GET /api/alerts``: firing first; the alerts about the whole
+    service (rates, counts, dead letters, quarantine, a stalled feed: a dozen at most) before
+    the thousands about one case, so the first page shows them; the gravest first, the soonest
+    due first."""
     f = alert.finding
     due = f.due.isoformat() if f.due else None
     return _listing_key(alert.state, f.severity, due, f.case_id, f.fingerprint)
@@ -488,6 +526,7 @@ def _listing_key(
 ) -> ListingKey:
     return (
         state != "firing",
+        case_id is not None,
         SEVERITY_RANK.get(severity, 9),
         due or NEVER_DUE,
         case_id or "",

@@ -90,6 +90,8 @@ class CaseRule(_Rule):
     clocks: tuple[ClockId, ...] = Field(default=CLOCK_IDS, min_length=1)
     within_days: int = Field(default=7, ge=0, le=366)  # due_soon: due from today to today+N
     interim: bool = True  # tribunal orders: judge the interim step (notify, draft) too
+    # the team of a case whose caseworker.assigned names none (else "unassigned"): a case's
+    # alert carries its caseworker's team and the caseworker (pseudonymous staff ids)
     team: Team | None = None
 
 

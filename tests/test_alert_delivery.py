@@ -58,6 +58,23 @@ def setup() -> tuple[Projector, Engine, Dispatcher, FakeAlertmanager, Clock]:
         [
             ev("request.received", "KC-42", "2025-01-06", "r1", requested_by="parent"),
             ev("assessment.decided", "KC-42", "2025-02-03", "a1", decision="assess"),
+            # a caseworker in the north team, then (the latest, which counts) one in the south
+            ev(
+                "caseworker.assigned",
+                "KC-42",
+                "2025-01-10",
+                "c1",
+                caseworker_id="CW-017",
+                team="north",
+            ),
+            ev(
+                "caseworker.assigned",
+                "KC-42",
+                "2025-03-03",
+                "c2",
+                caseworker_id="CW-023",
+                team="south",
+            ),
         ]
     )
     engine = Engine(only_case_rules(), base_url="https://sendwatch.kent.example")
@@ -77,7 +94,8 @@ def test_a_firing_alert_has_routing_labels_the_case_and_words_for_people() -> No
     assert alert["labels"] == {
         "alertname": "ClockOverdue",
         "severity": "critical",
-        "team": "send-casework",
+        "team": "south",  # the latest caseworker's team, and the caseworker (pseudonymous)
+        "caseworker": "CW-023",
         "clock": "final_plan",
         "case_id": "KC-42",
         "key": "r1",

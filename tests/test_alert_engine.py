@@ -160,7 +160,7 @@ def test_regs_44_tribunal_order_pages_for_its_interim_step_and_its_deadline() ->
         "draft",
         "2025-04-07",
     )
-    assert soon["severity"] == "page" and soon["team"] == "send-tribunal"
+    assert soon["severity"] == "page" and soon["team"] == soon["caseworker"] == "unassigned"
     assert soon["regulation"] == "SEND Regs 2014 reg 44"
     engine.update(p, date(2025, 4, 8), AT)
     assert {(a["alertname"], a["step"]) for a in firing(engine).values()} == {

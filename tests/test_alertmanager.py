@@ -174,7 +174,8 @@ def test_an_overdue_case_notifies_once_survives_a_restart_and_resolves(tmp_path:
                 assert alert["labels"] == {
                     "alertname": "ClockOverdue",
                     "severity": "critical",
-                    "team": "send-casework",
+                    "team": "unassigned",  # no caseworker.assigned: no team, no caseworker
+                    "caseworker": "unassigned",
                     "clock": "final_plan",
                     "case_id": CASE,
                     "key": "late-1",

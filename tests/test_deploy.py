@@ -121,21 +121,59 @@ def route(*labels: str) -> str:
     return result.stdout.strip()
 
 
+# The teams the alert rules and Grafana's rules name, with the receiver each reaches.
 TEAM_RECEIVER = {
-    "send-casework": "send-casework-email",
-    "send-tribunal": "send-tribunal-email",
-    "send-management": "send-management-email",
-    "sendwatch-ops": "sendwatch-ops-webhook",
+    "send-casework": "casework-digest",
+    "send-management": "management-digest",
+    "sendwatch-ops": "casework-digest",  # no failure of sendwatch is named: see below
 }
+SYSTEM_FAILURES = (
+    "SendwatchDown",
+    "DeadLetters",
+    "DeadLettersIncreasing",
+    "CasesQuarantined",
+    "IngestStalled",
+)
 
 
-def test_the_on_call_route_pages_for_tribunal_orders_and_emails_the_teams() -> None:
-    # A tribunal order (a court order) about to be broken: page, and tell the tribunal team.
-    assert route("severity=page", "team=send-tribunal") == "send-oncall-pager,send-tribunal-email"
-    assert route("severity=critical", "team=send-tribunal") == "send-tribunal-email"
+def test_only_court_orders_and_failures_of_sendwatch_page() -> None:
+    # A tribunal order (a court order) about to be broken pages, whatever the case's team.
+    for team in ("north", "unassigned"):
+        assert route("severity=page", f"team={team}", "alertname=TribunalOrderDueSoon") == (
+            "oncall-pager"
+        )
+    for name in SYSTEM_FAILURES:
+        assert route(f"alertname={name}", "severity=warning", "team=sendwatch-ops") == (
+            "it-oncall-pager"
+        )
+    # A breach of the law in one case is a critical alert: the team's digest, not a page.
+    assert route("alertname=ClockOverdue", "severity=critical", "team=north") == (
+        "team-north-digest"
+    )
+
+
+def test_each_team_has_its_digest_and_teams_without_one_reach_the_casework_managers() -> None:
+    assert route("alertname=ClockDueSoon", "severity=warning", "team=south") == (
+        "team-south-digest"
+    )
+    assert route("alertname=ClockDueSoon", "severity=warning", "team=unassigned") == (
+        "casework-digest"
+    )
+    assert route("alertname=RateBelowFloor", "severity=critical", "team=send-management") == (
+        "management-digest"
+    )
     for team, receiver in TEAM_RECEIVER.items():
-        assert route("severity=warning", f"team={team}") == receiver
-    assert route("severity=warning") == "send-casework-email"  # no team: the default
+        assert route("alertname=Anything", "severity=warning", f"team={team}") == receiver
+
+
+def test_a_digest_is_one_notification_a_day_per_team() -> None:
+    top = load(ALERTMANAGER)["route"]
+    assert top["group_by"] == ["team"]
+    assert top["group_interval"] == top["repeat_interval"] == "24h"
+    digests = [r for r in top["routes"] if r["receiver"].endswith("-digest")]
+    assert digests and all(
+        not ({"group_by", "group_interval", "repeat_interval"} & set(r)) for r in digests
+    )
 
 
 def test_every_team_the_alert_rules_name_has_its_own_receiver() -> None:
@@ -161,7 +199,8 @@ def test_receivers_include_a_webhook_and_email() -> None:
     receivers = {r["name"]: r for r in load(ALERTMANAGER)["receivers"]}
     assert any("webhook_configs" in r for r in receivers.values())
     assert any("email_configs" in r for r in receivers.values())
-    assert set(TEAM_RECEIVER.values()) | {"send-oncall-pager"} == set(receivers)
+    routed = {r["receiver"] for r in load(ALERTMANAGER)["route"]["routes"]}
+    assert routed | {load(ALERTMANAGER)["route"]["receiver"]} == set(receivers)
 
 
 # --- Compose -----------------------------------------------------------------------------
