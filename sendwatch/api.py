@@ -327,6 +327,20 @@ def create_app(
             raise HTTPException(404, "this service does not compute DfE's measures")
         return _json(source.dfe(year, when))
 
+    @app.get("/api/published")
+    def published(request: Request, year: int | None = None) -> Response:
+        """The figures DfE has published for the council, its region, England and its
+        statistical neighbours, for the latest year before ``year`` (default: the year of
+        the service's now), beside ``/api/dfe``'s measures (sendwatch/dfe_published.py)."""
+        from sendwatch.dfe_published import published_json
+
+        authorise(request)
+        when = year if year is not None else source.now().year
+        try:
+            return _json(published_json(when, getattr(source, "council", None)))
+        except ValueError as error:
+            raise HTTPException(500, str(error)) from None
+
     @app.get("/api/cases/{case_id}")
     def case(request: Request, case_id: str, now: str | None = None) -> Response:
         authorise(request)

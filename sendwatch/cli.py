@@ -399,6 +399,7 @@ def case(
             )
         raise fail(f"no case {case_id!r} in the events", 1)
     view = case_view(found, when)
+    _audit_case_read(case_id, events, db)  # before anything of the case is shown
     if format == "json":
         _print_json(view)
     else:
@@ -406,6 +407,78 @@ def case(
 
         for table in case_tables(view):
             Console().print(table)
+
+
+def _audit_file(events: str | None, db: Path) -> Path:
+    """The audit log: SENDWATCH_AUDIT_DB, or beside the events file or the --db log."""
+    from sendwatch.audit import audit_path
+
+    chosen = settings.load().audit_db
+    if chosen is not None:
+        return chosen
+    return audit_path(events if events and events != "-" else db)
+
+
+def _audit_case_read(case_id: str, events: str | None, db: Path) -> None:
+    """Record that the operating-system user read ``case_id`` with ``sendwatch case``; one
+    line and exit 2 (the case not shown) if the audit log cannot be written."""
+    from sendwatch.audit import AuditError, AuditLog, os_user
+
+    try:
+        with AuditLog(_audit_file(events, db)) as audit:
+            audit.record(
+                who=os_user(),
+                credential="os-user",
+                path="cli",
+                route="sendwatch case",
+                case_id=case_id,
+            )
+    except AuditError as error:
+        raise fail(f"{error}: the case is not shown unaudited") from None
+
+
+@app.command()
+def audit(
+    db: DbOption = DEFAULT_DB,
+    case: Annotated[str | None, typer.Option("--case", help="Only the reads of this case.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only the reads from this day (YYYY-MM-DD, UTC) or time on."),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """List the audit log: who read which case, when (UTC) and through which path (api or
+    cli). The log is beside the --db log (sendwatch.audit.db), or SENDWATCH_AUDIT_DB;
+    listing it is not a read of a case.
+
+    Example: sendwatch audit --db sendwatch.db --case KC-7Q2M4XA --since 2026-01-01
+    """
+    from sendwatch.audit import AuditError, AuditLog, audit_path, parse_since
+
+    if format not in ("json", "table"):
+        raise fail(f"--format: expected table or json, got {format!r}")
+    try:
+        start = parse_since(since)
+    except ValueError as error:
+        raise fail(f"--{error}") from None
+    path = settings.load().audit_db or audit_path(db)
+    try:
+        with AuditLog(path, create=False) as log:
+            reads = log.reads(case_id=case, since=start)
+    except AuditError as error:
+        raise fail(str(error)) from None
+    if format == "json":
+        _print_json({"audit_log": str(path), "reads": [read.to_json() for read in reads]})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(reads):,} reads of cases in {path}")
+    for column in ("read at (UTC)", "who", "credential", "path", "route", "case"):
+        table.add_column(column)
+    for read in reads:
+        cells = (read.read_at, read.who, read.credential, read.path, read.route, read.case_id)
+        table.add_row(*(escape(cell) for cell in cells))
+    Console().print(table)
 
 
 @app.command()

@@ -13,7 +13,6 @@ never delays a POST or a read, and takes the machine's second core.
 from __future__ import annotations
 
 import errno
-import secrets
 import signal
 import socket
 import sys
@@ -46,8 +45,10 @@ from projections.queue import Filters, queue_rows
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
+from sendwatch.access import Access, described, for_service
 from sendwatch.alert_supervisor import AlertProcess
 from sendwatch.api import MAX_BODY, clock_trend, create_app
+from sendwatch.audit import AuditError, AuditLog, audit_path
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted, alerting_failure
 from sendwatch.tuning import paused_collector, settle_collector, timed_full_collections
@@ -475,12 +476,25 @@ def _exit_gracefully(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def embedded_app(source: EmbeddedSource, *, token: str, max_body: int = MAX_BODY) -> FastAPI:
+def embedded_app(
+    source: EmbeddedSource,
+    *,
+    token: str | None = None,
+    max_body: int = MAX_BODY,
+    access: Access | None = None,
+    audit: AuditLog | None = None,
+) -> FastAPI:
     """The HTTP app over an embedded source, with its /metrics collector registered."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ExpositionCollector(source.exposition))
     return create_app(
-        source, token=token, registry=registry, points=source.points, max_body=max_body
+        source,
+        token=token,
+        registry=registry,
+        points=source.points,
+        max_body=max_body,
+        access=access,
+        audit=audit,
     )
 
 
@@ -509,9 +523,11 @@ def serve(
         frozen = parse_date(now, "now") if now else None
     except ValueError as error:
         refuse(f"--{error}")
-    token = settings.api_token()
-    generated = token is None
-    token = token or secrets.token_urlsafe(24)
+    try:
+        access, generated = for_service(settings.access())
+        audit = AuditLog(settings.load().audit_db or audit_path(db))
+    except (ValueError, AuditError) as error:
+        refuse(str(error))
     try:
         points = settings.scorecard_points()
         keep_days = settings.dead_letter_days()
@@ -575,7 +591,7 @@ def serve(
         raise
     source.exposition()  # folds every case and fills the live tallies before the first scrape
     timed_full_collections()
-    app = embedded_app(source, token=token)
+    app = embedded_app(source, access=access, audit=audit)
     health = source.health()
     lines = [
         f"sendwatch: {health.events:,} events, {health.cases:,} cases, "
@@ -584,11 +600,12 @@ def serve(
         f"sendwatch: dashboard at {address}",
         f"sendwatch: metrics at {address}metrics",
         (
-            f"sendwatch: API token (SENDWATCH_API_TOKEN was not set, so this one was made "
-            f"for this run): {token}"
+            f"sendwatch: API token (no token was set, so this one was made "
+            f"for this run): {generated}"
             if generated
-            else "sendwatch: API token: the value of SENDWATCH_API_TOKEN"
+            else f"sendwatch: API tokens: {described(access)}"
         ),
+        f"sendwatch: reads of cases are recorded in the audit log {audit.path}",
     ]
     print("\n".join(lines), flush=True)
     if alertmanager:
@@ -609,4 +626,5 @@ def serve(
         alerting.stop()  # it judges what the log holds, and saves, before ending
         source.housekeeping()
         log.close()
+        audit.close()
         serving.close()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import socket
 import sys
 import threading
@@ -31,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException
@@ -53,7 +53,9 @@ from projections.measures import render, windows
 from projections.scorecard import POINTS, Point
 from projections.views import case_view
 from sendwatch import settings
+from sendwatch.access import described, for_service
 from sendwatch.api import create_app
+from sendwatch.audit import AuditError, AuditLog
 from sendwatch.query import Query, parse_date, today
 from sendwatch.source import Accepted
 from sendwatch.tuning import bulk_collection, paused_collector
@@ -477,9 +479,12 @@ def worker_command(
         raise SystemExit(2) from None
     sock = _bind(host, port)
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-    token = settings.api_token()
-    generated = token is None
-    token = token or secrets.token_urlsafe(24)
+    try:
+        access, generated = for_service(settings.access())
+        audit = AuditLog(settings.load().audit_db or Path(f"{topic}.audit.db"))
+    except (ValueError, AuditError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     source_box: list[KafkaSource] = []
 
     def queries() -> Sequence[tuple[date, Period]]:
@@ -505,7 +510,7 @@ def worker_command(
     source_box.append(source)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WorkerCollector(source))
-    app = create_app(source, token=token, registry=registry, points=points)
+    app = create_app(source, registry=registry, points=points, access=access, audit=audit)
     print(
         "\n".join(
             [
@@ -513,11 +518,12 @@ def worker_command(
                 + (f"frozen at {frozen}" if frozen else f"today ({source.now()})"),
                 f"sendwatch worker: metrics at {address}/metrics, health at {address}/healthz",
                 (
-                    f"sendwatch worker: API token (SENDWATCH_API_TOKEN was not set, so this one "
-                    f"was made for this run): {token}"
+                    f"sendwatch worker: API token (no token was set, so this one "
+                    f"was made for this run): {generated}"
                     if generated
-                    else "sendwatch worker: API token: the value of SENDWATCH_API_TOKEN"
+                    else f"sendwatch worker: API tokens: {described(access)}"
                 ),
+                f"sendwatch worker: reads of cases are recorded in the audit log {audit.path}",
             ]
         ),
         flush=True,
@@ -529,5 +535,6 @@ def worker_command(
     try:
         worker.run(loglevel=kafka.loglevel)
     finally:
+        audit.close()
         if dispatcher is not None:
             dispatcher.stop()

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from projections.scorecard import Point
+    from sendwatch.access import Access
     from streams.kafka import KafkaSettings
 
 KENT = "886"
@@ -86,6 +87,29 @@ def _codes(value: Any) -> Any:
     return ",".join(codes)
 
 
+def _tokens(value: Any) -> Any:
+    """``name:role:token`` entries (``sendwatch.access.parse_tokens``; never shown)."""
+    from sendwatch.access import parse_tokens
+
+    shown = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(shown, str):
+        parse_tokens(shown)
+    return value
+
+
+def _networks(value: Any) -> Any:
+    from sendwatch.access import parse_networks
+
+    parse_networks(str(value))
+    return str(value)
+
+
+def _role(value: Any) -> Any:
+    from sendwatch.access import Role
+
+    return Role.named(str(value)).label
+
+
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Whole = Annotated[int, BeforeValidator(_whole)]
 Number = Annotated[float, BeforeValidator(_number)]
@@ -107,7 +131,41 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         None,
         description="The bearer token the API asks for (`sendwatch run`, `sendwatch worker`); "
-        "unset: a random one for the run, printed at start.",
+        "unset: a random one for the run, printed at start. Kept for compatibility: it is an "
+        "admin token named `api-token` (docs/security.md).",
+    )
+    tokens: Annotated[SecretStr | None, BeforeValidator(_tokens)] = Field(
+        None,
+        description="The API's tokens, each with a name (the audit log's who) and a role "
+        "(reader, writer or admin): `name:role:token` entries separated by commas, e.g. "
+        "`dashboard:reader:…,case-system:writer:…`; tokens at least 16 characters "
+        "(docs/security.md).",
+    )
+    tokens_file: Path | None = Field(
+        None,
+        description="A file of the API's tokens, one `name role token` a line (`#` starts a "
+        "comment), read at start; used with `SENDWATCH_TOKENS` if both are set.",
+    )
+    trusted_proxy_header: str | None = Field(
+        None,
+        description="The user header of an authenticating reverse proxy (oauth2-proxy: "
+        "`X-Forwarded-User`), believed only from `SENDWATCH_TRUSTED_PROXIES`. Unset: no "
+        "proxy is believed.",
+    )
+    trusted_proxies: Annotated[str, BeforeValidator(_networks)] = Field(
+        "127.0.0.1,::1",
+        description="Addresses or networks, comma-separated, whose proxy user header is "
+        "believed (the proxy's address as sendwatch sees it).",
+    )
+    proxy_role: Annotated[str, BeforeValidator(_role)] = Field(
+        "reader",
+        description="The role of users the proxy vouches for: reader, writer or admin.",
+    )
+    audit_db: Path | None = Field(
+        None,
+        description="The audit log of case reads (SQLite, append-only). Unset: beside the "
+        "event log (`sendwatch.db` -> `sendwatch.audit.db`); for `sendwatch worker`, "
+        "`<topic>.audit.db` in the working folder.",
     )
     import_secret: Annotated[SecretStr | None, BeforeValidator(_secret)] = Field(
         None,
@@ -223,6 +281,44 @@ class Settings(BaseSettings):
             trust_records=self.kafka_trust_records,
         )
 
+    def access(self) -> Access:
+        """The API's tokens (``api_token``, ``tokens``, ``tokens_file``) and the proxy it
+        believes; raises SettingsError naming the variable if they cannot be used (the
+        tokens file unreadable or wrong, a name or a token given twice)."""
+        from sendwatch.access import (
+            COMPATIBLE_NAME,
+            Access,
+            Role,
+            Token,
+            parse_networks,
+            parse_tokens,
+            read_tokens_file,
+        )
+
+        tokens = []
+        if self.api_token is not None:
+            tokens.append(Token(COMPATIBLE_NAME, Role.ADMIN, self.api_token))
+        if self.tokens is not None:
+            tokens += parse_tokens(self.tokens.get_secret_value())
+        if self.tokens_file is not None:
+            try:
+                tokens += read_tokens_file(self.tokens_file)
+            except OSError as error:
+                raise SettingsError(
+                    f"{variable('tokens_file')}: cannot read {self.tokens_file}: {error.strerror}"
+                ) from None
+            except ValueError as error:
+                raise SettingsError(f"{variable('tokens_file')}: {error}") from None
+        try:
+            return Access(
+                tuple(tokens),
+                proxy_header=self.trusted_proxy_header,
+                proxy_role=Role.named(self.proxy_role),
+                proxies=parse_networks(self.trusted_proxies),
+            )
+        except ValueError as error:
+            raise SettingsError(f"{variable('tokens')}: {error}") from None
+
     def neighbour_codes(self) -> tuple[str, ...]:
         """The statistical neighbours' LA codes (``neighbours``), in the order given."""
         return tuple(c for c in self.neighbours.split(",") if c)
@@ -261,7 +357,7 @@ def _line(error: ErrorDetails) -> str:
         message = "must not be negative" if least == 0 else f"must be at least {least}"
     else:
         message = error["msg"]
-    if field.endswith("secret") or field.endswith("token"):
+    if field.endswith(("secret", "token", "tokens")):
         return f"{variable(field)}: {message}"  # a secret is never shown
     return f"{variable(field)}: {message}, got {error['input']!r}"
 
@@ -284,6 +380,12 @@ def api_token() -> str | None:
     """The bearer token the API asks for (SENDWATCH_API_TOKEN); None if unset."""
     token = load().api_token
     return None if token is None else token.get_secret_value()
+
+
+def access() -> Access:
+    """The API's tokens and trusted proxy (SENDWATCH_API_TOKEN, SENDWATCH_TOKENS,
+    SENDWATCH_TOKENS_FILE, SENDWATCH_TRUSTED_PROXY_HEADER, ...)."""
+    return load().access()
 
 
 def scorecard_points() -> tuple[Point, ...]:

@@ -238,6 +238,7 @@ def start_worker(
     port = free_port()
     log = workdir / f"worker-{port}.log"
     env = {**os.environ, **TEST_SETTINGS, "SENDWATCH_API_TOKEN": TOKEN, **(environment or {})}
+    env.setdefault("SENDWATCH_AUDIT_DB", str(workdir / f"worker-{port}.audit.db"))
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [

@@ -419,3 +419,92 @@ function showCaseFromHash() {
 }
 
 start();
+
+// --- DfE's measures, year to date, beside the published figures (GET /api/dfe, /api/published)
+const DFE_ROWS = [
+  ["timeliness_20_week", "plans_issued", "New EHC plans issued"],
+  ["timeliness_20_week", "rate_within_20_weeks", "Plans issued within 20 weeks, including exceptions"],
+  ["timeliness_20_week", "rate_within_20_weeks_ex", "Plans issued within 20 weeks, leaving out exceptions"],
+  ["timeliness_20_week", "rate_over_20_up_to_52_weeks", "Issued after 20 weeks and within 52"],
+  ["timeliness_20_week", "rate_over_52_weeks", "Issued after 52 weeks"],
+  ["timeliness_20_week", "average_weeks", "Average weeks from request to plan"],
+  ["requests", "rate_decided_within_6_weeks", "Decisions whether to assess within 6 weeks"],
+  ["assessments", "rate_not_to_issue_within_16_weeks", "Decisions not to issue a plan within 16 weeks"],
+  ["annual_reviews", "rate_decided_within_4_weeks", "Annual review decisions within 4 weeks of the meeting"],
+  ["phase_transfers", "rate_finalised_by_deadline", "Phase transfers finalised by the deadline"],
+];
+let dfeLoaded = 0;
+
+function dfeValue(name, value) {
+  if (value === null || value === undefined) return "—";
+  if (name.startsWith("rate_")) return pct(value);
+  if (name.startsWith("average_")) return `${value.toFixed(1)} weeks`;
+  return count(value);
+}
+
+function dfePublished(item, area) {
+  if (!item) return el("td", { class: "num muted", text: "not published" });
+  const figure = item[area];
+  if (!figure) return el("td", { class: "num muted", text: area === "neighbours" ? "not configured" : "—" });
+  if (figure.value === null) {
+    return el("td", { class: "num muted", title: figure.reason || "", text: `not available (${item.year})` });
+  }
+  const text = item.share ? pct(figure.value) : count(figure.value);
+  return el("td", { class: "num", title: figure.note || "", text: `${text} (${item.year})` });
+}
+
+function renderDfe(dfe, published) {
+  const council = published.council.name || `LA code ${published.council.code}`;
+  $("dfe-council-head").textContent = `${council}, published`;
+  $("dfe-region-head").textContent = published.region ? `${published.region.name}, published` : "Region, published";
+  $("dfe-caption").textContent =
+    `DfE's measures for ${dfe.year} to ${dfe.now}: year to date and provisional (DfE counts the whole calendar year), beside the latest figures DfE has published.`;
+  $("dfe-rows").replaceChildren(
+    ...DFE_ROWS.map(([group, name, label]) => {
+      const figure = dfe[group] && dfe[group][name];
+      const item = (published.figures[group] || {})[name];
+      return el(
+        "tr",
+        { "data-figure": name },
+        el("th", { scope: "row", title: figure ? figure.note : "", text: label }),
+        el("td", { class: "num", text: figure ? dfeValue(name, figure.value) : "—" }),
+        dfePublished(item, "council"),
+        dfePublished(item, "region"),
+        dfePublished(item, "england"),
+        dfePublished(item, "neighbours"),
+      );
+    }),
+  );
+  const neighbours = published.neighbours.length
+    ? `the median of ${published.neighbours.length} statistical neighbours`
+    : "no statistical neighbours configured (SENDWATCH_NEIGHBOURS)";
+  $("dfe-source").textContent =
+    `Published: ${published.title} (${published.release}), ${published.licence}; ${neighbours}. Hover a measure for how DfE counts it.`;
+}
+
+async function loadDfe() {
+  const health = await (await fetch("/healthz", { cache: "no-store" })).json();
+  const year = health.now ? Number(String(health.now).slice(0, 4)) : new Date().getFullYear();
+  const [dfe, published] = await Promise.all([
+    api(`/api/dfe?year=${year}`),
+    api(`/api/published?year=${year}`),
+  ]);
+  renderDfe(dfe, published);
+  $("dfe-rows").dataset.loaded = "true";
+}
+
+async function dfeLoop() {
+  try {
+    if (token() && Date.now() - dfeLoaded > REFRESH_MS) {
+      dfeLoaded = Date.now();
+      await loadDfe();
+    }
+  } catch (error) {
+    dfeLoaded = 0;
+    $("dfe-summary").textContent = `Could not load DfE's measures: ${error.message}`;
+  } finally {
+    setTimeout(dfeLoop, POLL_MS);
+  }
+}
+
+dfeLoop();
