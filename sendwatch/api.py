@@ -20,7 +20,6 @@ item at all is valid the answer is 422, with the same body (the dead letters are
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -41,6 +41,8 @@ from projections.law import ClockRule
 from projections.measures import completed_by_period
 from projections.queue import DIMENSIONS, Filters
 from projections.scorecard import POINTS, Point, scorecard_json
+from sendwatch.access import COMPATIBLE_NAME, Access, Denied, Principal, Role, Token
+from sendwatch.audit import AuditError, AuditLog, parse_since
 from sendwatch.query import Query, make_query, parse_date
 from sendwatch.queue import add_queue_routes, filtered_measures
 from sendwatch.source import Source
@@ -50,6 +52,31 @@ MAX_BODY = 32 * 1024 * 1024  # bytes: about 100,000 events; send larger historie
 MEASURES_PARAMETERS = ("from", "to", "now", "as_at")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "text/plain")
 ORIGIN = "POST /api/events"
+
+# The role each route needs (docs/security.md); None: open to all, as the dashboard's page,
+# /healthz and /metrics always were. A route missing here needs admin (and
+# tests/test_roles.py fails until its role is decided).
+ROUTE_ROLES: dict[str, Role | None] = {
+    "GET /": None,
+    "GET /healthz": None,
+    "GET /metrics": None,
+    "GET /openapi.json": None,  # the API's description: no data
+    "GET /api/quarantine": Role.READER,
+    "GET /api/measures": Role.READER,
+    "GET /api/queue": Role.READER,
+    "GET /api/scorecard": Role.READER,
+    "GET /api/clocks": Role.READER,
+    "GET /api/trend": Role.READER,
+    "GET /api/dfe": Role.READER,
+    "GET /api/published": Role.READER,
+    "GET /api/cases/{case_id}": Role.READER,
+    "GET /api/alerts": Role.READER,
+    "GET /api/silences": Role.READER,
+    "POST /api/events": Role.WRITER,
+    "GET /api/audit": Role.ADMIN,
+}
+# The routes that answer with one case's details: each answer is recorded in the audit log.
+CASE_ROUTES = frozenset({"GET /api/cases/{case_id}"})
 
 
 @runtime_checkable
@@ -179,35 +206,73 @@ def clock_description(rule: ClockRule) -> dict[str, Any]:
 def create_app(
     source: Source,
     *,
-    token: str,
+    token: str | None = None,
     registry: CollectorRegistry,
     points: tuple[Point, ...] = POINTS,
     max_body: int = MAX_BODY,
+    access: Access | None = None,
+    audit: AuditLog | None = None,
 ) -> FastAPI:
-    """The app: the contract's endpoints, ``/api/scorecard``, ``/api/trend``, the dashboard."""
+    """The app: the contract's endpoints, ``/api/scorecard``, ``/api/trend``, the dashboard.
+
+    ``access``: the tokens and proxy the API accepts; or ``token`` alone, an admin token
+    named ``api-token``. ``audit``: where reads of one case are recorded (None: nowhere,
+    for tests of other things)."""
     app = FastAPI(
         title="sendwatch",
         summary="Live evidence of whether a council keeps its legal duties to children with SEND",
         docs_url=None,
         redoc_url=None,
     )
-    expected = f"Bearer {token}".encode()
+    if access is None:
+        if token is None:
+            raise ValueError("create_app needs access or a token")
+        access = Access((Token(COMPATIBLE_NAME, Role.ADMIN, SecretStr(token)),))
+    allowed = access
+
+    def route_of(request: Request) -> str:
+        """``GET /api/cases/{case_id}``: the method and the route's path pattern."""
+        route = request.scope.get("route")
+        return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+    def principal(request: Request) -> Principal:
+        """Who sent ``request``, if their role is enough for its route (``ROUTE_ROLES``);
+        401 if no one, 403 naming the role needed if it is too low."""
+        route = route_of(request)
+        needed = ROUTE_ROLES.get(route, Role.ADMIN)
+        header = allowed.proxy_header
+        try:
+            who = allowed.identify(
+                request.headers.get("authorization"),
+                request.headers.get(header) if header else None,
+                request.client.host if request.client else None,
+            )
+            if needed is not None:
+                allowed.require(who, needed, route)
+        except Denied as denied:
+            challenge = {"WWW-Authenticate": denied.challenge} if denied.challenge else None
+            raise HTTPException(denied.status, denied.detail, headers=challenge) from None
+        return who
 
     def authorise(request: Request) -> None:
-        given = request.headers.get("authorization")
-        if not given:
-            raise HTTPException(
-                401,
-                "missing bearer token: send the header 'Authorization: Bearer <token>', "
-                "the token being the service's SENDWATCH_API_TOKEN",
-                headers={"WWW-Authenticate": "Bearer"},
+        """401 or 403 unless the request's sender may use its route."""
+        principal(request)
+
+    def audited(request: Request, who: Principal, case_id: str) -> None:
+        """Record that ``who`` read ``case_id``; 503 (and the case not shown) if the audit
+        log cannot be written."""
+        if audit is None:
+            return
+        try:
+            audit.record(
+                who=who.name,
+                credential=who.credential,
+                path="api",
+                route=route_of(request),
+                case_id=case_id,
             )
-        if not secrets.compare_digest(given.encode(), expected):
-            raise HTTPException(
-                401,
-                "invalid bearer token: it does not match the service's SENDWATCH_API_TOKEN",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
+        except AuditError as error:
+            raise HTTPException(503, f"{error}: the case is not shown unaudited") from None
 
     def query_of(request: Request, allowed: tuple[str, ...] = MEASURES_PARAMETERS) -> Query:
         params = request.query_params
@@ -343,7 +408,7 @@ def create_app(
 
     @app.get("/api/cases/{case_id}")
     def case(request: Request, case_id: str, now: str | None = None) -> Response:
-        authorise(request)
+        who = principal(request)
         try:
             when = parse_date(now, "now") if now else source.now()
         except ValueError as error:
@@ -363,6 +428,7 @@ def create_app(
                     409,
                 )
             raise HTTPException(404, f"no case {case_id!r}")
+        audited(request, who, case_id)
         return _json(view)
 
     @app.get("/api/alerts")
@@ -378,6 +444,26 @@ def create_app(
                 "alerts": source.alerts(None if limit is None else int(limit)),
             }
         )
+
+    @app.get("/api/audit")
+    def audit_reads(request: Request) -> Response:
+        """The audit log's reads of cases, as ``sendwatch audit --format json`` (admins only;
+        reading the audit is not a read of a case)."""
+        authorise(request)
+        params = request.query_params
+        unknown = sorted(set(params) - {"case", "since"})
+        if unknown:
+            raise HTTPException(
+                400, f"unknown query parameter {unknown[0]!r} (expected case, since)"
+            )
+        if audit is None:
+            raise HTTPException(404, "this service keeps no audit log")
+        try:
+            since = parse_since(params.get("since"))
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        reads = audit.reads(case_id=params.get("case"), since=since)
+        return _json({"reads": [read.to_json() for read in reads]})
 
     @app.post("/api/events")
     async def post_events(request: Request) -> Response:
