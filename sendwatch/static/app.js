@@ -332,7 +332,7 @@ async function refresh() {
     if (!titles) await loadClocks();
     const [card, measures, alerts, trend] = await Promise.all([
       api("/api/scorecard"),
-      api("/api/measures"),
+      api(`/api/measures${typeof dimensionQuery === "function" ? dimensionQuery() : ""}`), // queue.js
       api(`/api/alerts?limit=${ALERTS_SHOWN}`),
       api(`/api/trend?clock=${encodeURIComponent(trendClock)}&months=12`),
     ]);
