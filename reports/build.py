@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from rich.progress import Progress
@@ -23,6 +24,7 @@ from reports.dfe_year import year_to_date
 from reports.disclosure import SUPPRESS_BELOW, Disclosure
 from reports.document import Options, render_html, write_pdf
 from reports.figures import CUTOFF_DAYS, Month, compute
+from reports.names import load_names
 from reports.published import open_release
 
 
@@ -36,6 +38,7 @@ class ReportSettings:
     council: str | None = None  # the LA code whose published figures the report compares
     neighbours: tuple[str, ...] = ()  # its statistical neighbours' LA codes
     release: str | None = None  # the folder (or packaged name) of DfE's published figures
+    setting_names: Path | None = None  # the council's CSV of URN to name (urn,name)
 
 
 def _unwarned(quarantined: Sequence[Quarantined]) -> None:
@@ -54,11 +57,13 @@ def build_report(
     as_known_now: bool,
     progress: Progress,
     on_quarantined: Callable[[Sequence[Quarantined]], None] = _unwarned,
+    today: date | None = None,
 ) -> tuple[Path, Path]:
     """Write report-YYYY-MM.html and report-YYYY-MM.pdf into ``out`` (made if missing) from
     ``projector``; returns their paths. ``source`` names where the events came from, in
     words; ``dead_letters`` how many were rejected there. ``on_quarantined`` is told the
-    cases the figures leave out (CONTRACT.md 1.1), once they are computed."""
+    cases the figures leave out (CONTRACT.md 1.1), once they are computed. ``today`` (UK
+    time): on or before the month's last day, its last point is a partial month."""
     steps = [
         "folding cases",
         "measuring the month",
@@ -92,6 +97,8 @@ def build_report(
         source=source,
         dead_letters=dead_letters,
         quarantined=len(quarantined),
+        names=load_names(chosen.setting_names) if chosen.setting_names else {},
+        partial_month=today is not None and today <= when.last,
     )
     disclosure = options.disclosure
     ytd = dfe_section(dfe, open_release(chosen.release), chosen.council, disclosure, when.last)

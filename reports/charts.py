@@ -52,6 +52,7 @@ class Point:
     label: str  # "Jun 2025"
     value: float | None  # a share, None when there is nothing to show
     words: str  # the value as the report prints it ("66.7%", "not shown", "no cases")
+    partial: bool = False  # the month is not over: its figures are for part of it
 
 
 def trend(
@@ -98,7 +99,7 @@ def trend(
         axes.set_xlim(-0.4, len(points) - 0.6)
         axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-        axes.set_xticks(xs, [_tick(p.label, n) for n, p in enumerate(points)])
+        axes.set_xticks(xs, [_tick(p.label, n, p.partial) for n, p in enumerate(points)])
         axes.tick_params(axis="both", labelsize=7.5, length=2)
         axes.grid(axis="y", color=GRID, linewidth=0.6)
         axes.set_axisbelow(True)
@@ -110,10 +111,12 @@ def trend(
     return Chart(svg, _alt(subject, points, benchmark))
 
 
-def _tick(label: str, n: int) -> str:
-    """``Jun``, with the year below it for the first month and each January."""
+def _tick(label: str, n: int, partial: bool = False) -> str:
+    """``Jun``, with the year below it for the first month and each January; a month not
+    over yet is marked ``(partial)``."""
     month, year = label.split(" ")
-    return f"{month}\n{year}" if n == 0 or month == "Jan" else month
+    tick = f"{month}\n{year}" if n == 0 or month == "Jan" else month
+    return f"{tick}\n(partial)" if partial else tick
 
 
 def _tidy(svg: str) -> str:
@@ -124,7 +127,9 @@ def _tidy(svg: str) -> str:
 
 def _alt(subject: str, points: Sequence[Point], benchmark: tuple[str, float] | None) -> str:
     first, last = points[0].label, points[-1].label
-    values = "; ".join(f"{p.label}: {p.words}" for p in points)
+    values = "; ".join(
+        f"{p.label}{' (partial month)' if p.partial else ''}: {p.words}" for p in points
+    )
     text = f"Line chart of the share of {subject}, month by month from {first} to {last}. {values}."
     if benchmark is not None:
         text += f" Dashed line: {benchmark[0]}."

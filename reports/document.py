@@ -8,7 +8,7 @@ clock: the same figures give the same HTML, byte for byte.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -31,8 +31,8 @@ from projections.scorecard import POINTS, Point, scorecard_json
 from reports import charts, narrative
 from reports.benchmarks import Benchmarks
 from reports.dfe_year import DfeYear
-from reports.disclosure import Disclosure, percent
-from reports.figures import Figures, Revision
+from reports.disclosure import NOT_SHOWN, Cell, Disclosure, Shown, Table, percent, shown
+from reports.figures import Figures, Ledger, Revision, Settled
 
 SETTINGS_LISTED = 25  # settings shown in the review-compliance and SEN support tables
 VERSION = "0.1.0"
@@ -49,6 +49,8 @@ class Options:
     source: str = "the embedded event log"  # or "a JSONL file of events"
     dead_letters: int = 0
     quarantined: int = 0  # cases set aside: the projections could not fold their records
+    names: Mapping[str, str] = field(default_factory=dict)  # settings' names by URN
+    partial_month: bool = False  # the report's month was not over when it was made
 
 
 def when(moment: datetime) -> str:
@@ -103,11 +105,34 @@ def _standard(point: Point, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
+FTR_POINT = 2  # decisions right first time: rated only past the appeal window
+CASEWORKER_POINT = 9  # its share is of cases with fewer than 3 caseworkers
+
+
+def _settled_words(settled: Settled, scope: str, d: Disclosure) -> str:
+    """Which period a right-first-time rating is of, and what may still change it."""
+    label = settled.month.label if scope == "month" else f"12 months to {settled.month.label}"
+    ftr = settled.figures if scope == "month" else settled.year
+    pending = int(ftr["appeals_pending"])
+    text = f" ({label}: the latest month past the 2-month appeal window"
+    if pending:
+        text += f"; {d.count(pending)} {plural(pending, d, 'appeal', 'appeals')} still pending"
+    return text + ")"
+
+
 def scorecard_rows(
-    month: Mapping[str, Any], year: Mapping[str, Any], options: Options
+    month: Mapping[str, Any],
+    year: Mapping[str, Any],
+    options: Options,
+    settled: Settled | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per petition point: the month and the rolling 12 months, rated."""
+    """One row per petition point: the month and the rolling 12 months, rated; right first
+    time for the latest month past the appeal window and the 12 months to it (``settled``),
+    never on decisions families may still appeal."""
     d = options.disclosure
+    if settled is not None:
+        month = {**month, "first_time_right": settled.figures}
+        year = {**year, "first_time_right": settled.year}
     rows = []
     by_number = {p.number: p for p in options.points}
     cells = {
@@ -128,8 +153,10 @@ def scorecard_rows(
             value, rag = item["value"], item["rag"]
             base = _point_base(point.number, figures)
             if point.unit == "share":
-                text = d.rate(value, base or 0)
-                if value is not None and not d.shows_rate(base or 0):
+                key = "caseworkers" if point.number == CASEWORKER_POINT else ""
+                part = None if value is None else narrative.printed_part(key, value, base or 0)
+                text = d.rate(value, base or 0, part=part)
+                if value is not None and text == NOT_SHOWN:
                     rag = "not shown"
             elif point.unit == "days":
                 if not base:
@@ -140,7 +167,10 @@ def scorecard_rows(
                     text = f"{value:,.0f} days"
             else:
                 text = d.count(int(value or 0))
-            row[scope] = {"text": text, "rag": rag, "words": RAG_WORDS[rag]}
+            words = RAG_WORDS[rag]
+            if settled is not None and point.number == FTR_POINT:
+                words += _settled_words(settled, scope, d)
+            row[scope] = {"text": text, "rag": rag, "words": words}
         rows.append(row)
     return rows
 
@@ -153,17 +183,24 @@ def clock_row(clock: str, c: Mapping[str, Any], d: Disclosure) -> dict[str, str]
         "title": CLOCKS[clock].title,
         "completed": d.count(c["completed"]),
         "on_time": d.count(c["on_time"]),
-        "rate": d.rate(c["rate_incl_exceptions"], c["completed"]),
+        "rate": d.rate(c["rate_incl_exceptions"], c["completed"], part=c["on_time"]),
         "excepted": d.count(c["excepted"]),
-        "rate_excl": d.rate(c["rate_excl_exceptions"], c["completed"] - c["excepted"]),
+        "rate_excl": d.rate(
+            c["rate_excl_exceptions"],
+            c["completed"] - c["excepted"],
+            part=c["on_time"] - c["excepted_on_time"],
+        ),
         "open": d.count(c["open"]),
         "overdue": d.count(c["overdue"]),
         "due_soon": d.count(c["due_within_7_days"]),
     }
 
 
-def clock_blocks(figures: Figures, benchmarks: Benchmarks, d: Disclosure) -> list[dict[str, Any]]:
-    """Per clock: the month, the 12 months and the published figures, and the trend chart."""
+def clock_blocks(
+    figures: Figures, benchmarks: Benchmarks, d: Disclosure, partial: bool = False
+) -> list[dict[str, Any]]:
+    """Per clock: the month, the 12 months and the published figures, and the trend chart
+    (``partial``: its last point, the report's month, is not over yet)."""
     out = []
     for clock in CLOCK_IDS:
         rule = CLOCKS[clock]
@@ -172,7 +209,14 @@ def clock_blocks(figures: Figures, benchmarks: Benchmarks, d: Disclosure) -> lis
         for month, m in figures.trend:
             value, base = narrative.headline(clock, m)
             shown = value is not None and d.shows_rate(base)
-            points.append(charts.Point(month.short, value if shown else None, d.rate(value, base)))
+            points.append(
+                charts.Point(
+                    month.short,
+                    value if shown else None,
+                    d.rate(value, base),
+                    partial and month == figures.month,
+                )
+            )
         mark = benchmarks.clocks.get(clock)
         england = mark.england if mark is not None and mark.measure == field else None
         line = None
@@ -185,15 +229,15 @@ def clock_blocks(figures: Figures, benchmarks: Benchmarks, d: Disclosure) -> lis
             (f"12 months to {figures.month.label}", figures.year),
         ):
             value, base = narrative.headline(clock, m)
+            on_time = m[clock]["on_time"] - (
+                m[clock]["excepted_on_time"] if field == "rate_excl_exceptions" else 0
+            )
             rows.append(
                 {
                     "label": label,
                     "counted": d.count(base),
-                    "on_time": d.count(
-                        m[clock]["on_time"]
-                        - (m[clock]["excepted_on_time"] if field == "rate_excl_exceptions" else 0)
-                    ),
-                    "share": d.rate(value, base),
+                    "on_time": d.count(on_time),
+                    "share": d.rate(value, base, part=on_time),
                 }
             )
         published = []
@@ -228,6 +272,112 @@ def clock_blocks(figures: Figures, benchmarks: Benchmarks, d: Disclosure) -> lis
             }
         )
     return out
+
+
+# --- right first time -----------------------------------------------------------------
+
+
+def ftr_rows(figures: Figures, d: Disclosure) -> list[dict[str, Any]]:
+    """Right first time for the month and the 12 months to it (provisional while decisions
+    may still be appealed), then for the latest month past the appeal window and its 12."""
+    periods: list[tuple[str, Mapping[str, Any]]] = [
+        (figures.month.label, figures.current["first_time_right"]),
+        (f"12 months to {figures.month.label}", figures.year["first_time_right"]),
+    ]
+    settled = figures.settled
+    if settled is not None and settled.month != figures.month:
+        label = settled.month.label
+        periods += [
+            (f"{label} (latest month past the appeal window)", settled.figures),
+            (f"12 months to {label}", settled.year),
+        ]
+    rows = []
+    for label, ftr in periods:
+        decisions, overturned = int(ftr["decisions"]), int(ftr["overturned"])
+        # overturned and not, with the decisions as their printed total
+        table = shown(Table(((overturned, decisions - overturned),), row_totals=True), d)
+        right = table.share((0, 1), (0, 2))
+        still = narrative.still_open(ftr)
+        provisional = narrative.provisional(ftr)
+        if provisional and right.endswith("%"):
+            right = f"{right} (provisional)"
+        rows.append(
+            {
+                "label": label,
+                "decisions": table.count((0, 2)),
+                "overturned": table.count((0, 0)),
+                "open": d.count(still),
+                "share": right,
+                "provisional": provisional,
+            }
+        )
+    return rows
+
+
+# --- tables with printed totals: suppressed together ------------------------------------
+
+
+def _appeals(figures: Mapping[str, Any], d: Disclosure) -> tuple[list[str], Shown]:
+    """The appeals table's rows' names and its counts: its "All appeals" row is each
+    column's total, so a column never has exactly one hidden count."""
+    rows = narrative.appeal_rows(figures)
+    keys = list(narrative.OUTCOMES)
+    parts = tuple(tuple(r[k] for k in keys) for _, r in rows[:-1])
+    return [name for name, _ in rows], shown(Table(parts, column_totals=True), d)
+
+
+def appeal_table(figures: Mapping[str, Any], d: Disclosure) -> list[tuple[str, dict[str, str]]]:
+    """The appeals table as printed."""
+    names, table = _appeals(figures, d)
+    keys = list(narrative.OUTCOMES)
+    return [
+        (name, {k: table.count((i, j)) for j, k in enumerate(keys)}) for i, name in enumerate(names)
+    ]
+
+
+def won_share(figures: Mapping[str, Any], d: Disclosure) -> str:
+    """The share of decided appeals won by the family, from the table's total row: not shown
+    when either total is hidden there."""
+    names, table = _appeals(figures, d)
+    keys = list(narrative.OUTCOMES)
+    won, lost = (
+        (len(names) - 1, keys.index("appellant_won")),
+        (len(names) - 1, keys.index("la_won")),
+    )
+    decided = table.table.value(won) + table.table.value(lost)
+    if decided and (won in table.hidden or lost in table.hidden):
+        return NOT_SHOWN
+    share = table.table.value(won) / decided if decided else None
+    return d.rate(share, decided, part=table.table.value(won))
+
+
+def ledger_tables(
+    month: Ledger, year: Ledger, d: Disclosure
+) -> dict[str, list[tuple[str, str, str]]]:
+    """The exceptions ledger's three tables (by ground, by time limit, whether the family was
+    told), each a split of the same printed total: suppressed so that none gives a hidden
+    count away, and the total hidden in all three when any one needs it hidden."""
+    texts: dict[str, list[list[str]]] = {"ground": [], "clock": [], "told": []}
+    for ledger in (month, year):
+        parts = {
+            "ground": [n for _, n in ledger.by_ground],
+            "clock": [n for _, n in ledger.by_clock],
+            "told": [ledger.family_told, ledger.family_not_told, ledger.not_recorded],
+        }
+        tables = {k: Table(tuple((n,) for n in v), column_totals=True) for k, v in parts.items()}
+        printed = {k: shown(t, d) for k, t in tables.items()}
+        if any((len(parts[k]), 0) in printed[k].hidden for k in parts):
+            printed = {k: shown(t, d, frozenset({(len(parts[k]), 0)})) for k, t in tables.items()}
+        for k in parts:
+            texts[k].append([printed[k].count((i, 0)) for i in range(len(parts[k]) + 1)])
+    labels = {
+        "ground": [g for g, _ in month.by_ground] + ["total"],
+        "clock": [c for c, _ in month.by_clock] + ["total"],
+        "told": ["told", "not_told", "not_recorded", "total"],
+    }
+    return {
+        k: [(label, m, y) for label, m, y in zip(labels[k], *texts[k], strict=True)] for k in labels
+    }
 
 
 # --- tribunal orders ----------------------------------------------------------------------
@@ -329,34 +479,101 @@ def revision_causes(figures: Figures, d: Disclosure) -> list[dict[str, Any]]:
 # --- settings tables ----------------------------------------------------------------------
 
 
-def review_settings(figures: Mapping[str, Any], d: Disclosure) -> tuple[list[dict[str, str]], int]:
-    """Settings' review compliance, the lowest share first; and how many are not listed."""
-    items = []
-    for setting, c in figures["review_compliance"]["by_setting"].items():
-        checked, compliant = c["checked"], c["compliant"]
-        shown = d.shows_rate(checked)
-        items.append(
-            (
-                0 if shown else 1,
-                compliant / checked if shown else 0.0,
-                setting,
-                {
-                    "setting": setting,
-                    "checked": d.count(checked),
-                    "compliant": d.count(compliant),
-                    "share": d.rate(compliant / checked if checked else None, checked),
-                },
-            )
+def setting_name(setting: str, names: Mapping[str, str]) -> str:
+    """A setting as the report names it: the council's name for its URN, else the URN."""
+    return names.get(setting, setting)
+
+
+def _reviews_table(
+    rows: list[tuple[int, int]], rest: tuple[int, int] | None, d: Disclosure
+) -> Shown:
+    """Settings' reviews as (lawful, not lawful) with each row's total (checked) and each
+    column's (the 12 months' figures, printed above): the settings not listed are one row,
+    never printed, so no one of them can be worked out from the totals."""
+    cells = [(lawful, checked - lawful) for checked, lawful in rows]
+    withheld: frozenset[Cell] = frozenset()
+    if rest is not None:
+        checked, lawful = rest
+        cells.append((lawful, checked - lawful))
+        withheld = frozenset((len(rows), c) for c in range(3))
+    return shown(Table(tuple(cells), row_totals=True, column_totals=True), d, withheld)
+
+
+def review_settings(
+    figures: Mapping[str, Any], d: Disclosure, names: Mapping[str, str] | None = None
+) -> tuple[list[dict[str, str]], int, dict[str, str]]:
+    """Settings' review compliance, the lowest share first (those whose share cannot be
+    shown last); how many are not listed; and the period's total row, suppressed with them
+    (the totals and the rows are one table: a total with all but one row printed would give
+    the last away)."""
+    names = names or {}
+    compliance = figures["review_compliance"]
+    by_setting = sorted(compliance["by_setting"].items())
+    every = [(c["checked"], c["compliant"]) for _, c in by_setting]
+
+    def ranked(ids: list[str], counts: list[tuple[int, int]], table: Shown) -> list[int]:
+        """Rows in order: shares shown, lowest first; then the rest by setting."""
+
+        def key(n: int) -> tuple[int, float, str]:
+            checked, lawful = counts[n]
+            visible = table.share((n, 0), (n, 2)).endswith("%")
+            return (0 if visible else 1, lawful / checked if visible else 0.0, ids[n])
+
+        return sorted(range(len(counts)), key=key)
+
+    ids = [setting for setting, _ in by_setting]
+    order = ranked(ids, every, _reviews_table(every, None, d))
+    # one setting left out would be its totals less the rest: list it too
+    keep = SETTINGS_LISTED + (1 if len(order) == SETTINGS_LISTED + 1 else 0)
+    chosen, left = order[:keep], order[keep:]
+    listed = [ids[n] for n in chosen]
+    counts = [every[n] for n in chosen]
+    rest = None
+    if left:
+        rest = (sum(every[n][0] for n in left), sum(every[n][1] for n in left))
+    table = _reviews_table(counts, rest, d)
+    rows = []
+    for n in ranked(listed, counts, table):
+        rows.append(
+            {
+                "setting": setting_name(listed[n], names),
+                "checked": table.count((n, 2)),
+                "compliant": table.count((n, 0)),
+                "share": table.share((n, 0), (n, 2)),
+            }
         )
-    items.sort(key=lambda item: item[:3])
-    return [row for *_, row in items[:SETTINGS_LISTED]], max(0, len(items) - SETTINGS_LISTED)
+    bottom = len(listed) + (1 if rest is not None else 0)
+    total = {
+        "checked": table.count((bottom, 2)),
+        "compliant": table.count((bottom, 0)),
+        "share": table.share((bottom, 0), (bottom, 2)),
+    }
+    return rows, len(left), total
 
 
-def sen_settings(figures: Mapping[str, Any], d: Disclosure) -> tuple[list[dict[str, str]], int]:
+def review_total(figures: Mapping[str, Any], d: Disclosure) -> dict[str, str]:
+    """A period's reviews checked and found lawful, with the share (none beside a hidden
+    count)."""
+    r = figures["review_compliance"]
+    table = _reviews_table([(r["checked"], r["compliant"])], None, d)
+    return {
+        "checked": table.count((0, 2)),
+        "compliant": table.count((0, 0)),
+        "share": table.share((0, 0), (0, 2)),
+    }
+
+
+def sen_settings(
+    figures: Mapping[str, Any], d: Disclosure, names: Mapping[str, str] | None = None
+) -> tuple[list[dict[str, str]], int]:
     """Settings with the most children on SEN support; and how many are not listed."""
+    names = names or {}
     by_setting = figures["sen_support"]["by_setting"]
     items = sorted(by_setting.items(), key=lambda item: (-item[1], item[0]))
-    rows = [{"setting": s, "children": d.count(n)} for s, n in items[:SETTINGS_LISTED]]
+    rows = [
+        {"setting": setting_name(s, names), "children": d.count(n)}
+        for s, n in items[:SETTINGS_LISTED]
+    ]
     return rows, max(0, len(items) - SETTINGS_LISTED)
 
 
@@ -411,16 +628,16 @@ def render_html(
     measures for the year to date beside the published figures (``reports.dfe_year``);
     None leaves that section out."""
     d = options.disclosure
-    improved, worse = narrative.movements(figures, d)
+    improved, worse = narrative.movements(figures, d, partial=options.partial_month)
     asked = questions or narrative.questions(figures, d, benchmarks, options.points)
     month_rows = [clock_row(c, figures.current[c], d) for c in CLOCK_IDS]
     year_rows = [clock_row(c, figures.year[c], d) for c in CLOCK_IDS]
-    scores = scorecard_rows(figures.current, figures.year, options)
+    scores = scorecard_rows(figures.current, figures.year, options, figures.settled)
     rated = [row["year"]["rag"] for row in scores]
     css = resources.files("reports").joinpath("templates/report.css").read_text(encoding="utf-8")
-    reviews, reviews_more = review_settings(figures.year, d)
-    sen, sen_more = sen_settings(figures.current, d)
-    blocks = clock_blocks(figures, benchmarks, d)
+    reviews, reviews_more, reviews_year = review_settings(figures.year, d, options.names)
+    sen, sen_more = sen_settings(figures.current, d, options.names)
+    blocks = clock_blocks(figures, benchmarks, d, options.partial_month)
     template = environment().get_template("report.html.j2")
     return template.render(
         f=figures,
@@ -460,8 +677,14 @@ def render_html(
         causes=revision_causes(figures, d),
         reviews=reviews,
         reviews_more=reviews_more,
+        reviews_month=review_total(figures.current, d),
+        reviews_year=reviews_year,
         sen=sen,
         sen_more=sen_more,
+        ftr_rows=ftr_rows(figures, d),
+        appeal_tables=(appeal_table(figures.current, d), appeal_table(figures.year, d)),
+        won_share=won_share(figures.year, d),
+        ledger=ledger_tables(figures.ledger_month, figures.ledger_year, d),
         section_title=section_title,
         plural=plural,
         limit=narrative.limit,

@@ -34,7 +34,14 @@ from events import Event
 from events.envelope import LONDON, UTC
 from projections import CaseFile, Period, Projector, fold_case
 from projections.law import CLOCK_IDS, EXCEPTION_CLOCKS, EXCEPTION_GROUNDS, ORDER_DEADLINES
-from projections.measures import completed_by_period, dated_total, measures
+from projections.measures import (
+    appeal_window_start,
+    completed_by_period,
+    dated_total,
+    in_period,
+    measures,
+    render,
+)
 
 Measures = dict[str, Any]
 CUTOFF_DAYS = 10  # the reporting cutoff: the end of the 10th day after the month ends
@@ -188,6 +195,18 @@ class Revisions:
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """Decisions right first time over periods all of whose decisions are past the
+    2-month appeal window at the month's end: the latest such month, its figures and those
+    of the 12 months to it (CONTRACT.md 3, ``first_time_right``). Appeals lodged in time
+    may still be pending (``appeals_pending``)."""
+
+    month: Month
+    figures: Measures  # first_time_right of that month
+    year: Measures  # first_time_right of the 12 months to it
+
+
+@dataclass(frozen=True, slots=True)
 class Figures:
     month: Month
     cutoff: datetime
@@ -209,6 +228,7 @@ class Figures:
     fingerprint: str  # SHA-256 of their sorted event ids
     newest_record: datetime | None  # the newest recorded_at in the whole input
     revisions: Revisions | None  # only as known now
+    settled: Settled | None = None  # right first time, past the appeal window
 
     @property
     def as_at(self) -> datetime | None:
@@ -255,7 +275,9 @@ def compute(
     on_step("measuring the 12 months before")
     prior_year = measures(files, prior_period, now)
     on_step("monthly trend, ledger, orders")
-    trend = _trend(files, month)
+    by_day = dated_total(files, month.last)
+    trend = _trend(by_day, month)
+    settled = _settled(by_day, month)
     ledger_month, ledger_year = _ledgers(files, month.period, year_period)
     orders_month = _orders(files, month.period, now)
     orders_year = _orders(files, year_period, now)
@@ -287,14 +309,41 @@ def compute(
         fingerprint=fingerprint,
         newest_record=projector.last_recorded,
         revisions=revisions,
+        settled=settled,
     )
 
 
-def _trend(files: list[CaseFile], month: Month) -> tuple[tuple[Month, Measures], ...]:
+def _trend(
+    by_day: Mapping[date, Mapping[tuple[Any, ...], int]], month: Month
+) -> tuple[tuple[Month, Measures], ...]:
     """Each clock's completed figures for each of the 12 months to ``month``."""
     months = [month.shift(n) for n in range(1 - TREND_MONTHS, 1)]
-    figures = completed_by_period(dated_total(files, month.last), [m.period for m in months])
+    figures = completed_by_period(by_day, [m.period for m in months])
     return tuple(zip(months, figures, strict=True))
+
+
+def settled_month(month: Month) -> Month:
+    """The latest month all of whose decisions are past the 2-month appeal window on
+    ``month``'s last day: for October 2026, July (a decision of 31 August may still be
+    appealed on 31 October)."""
+    window = appeal_window_start(month.last)
+    settled = month
+    while settled.last >= window:
+        settled = settled.shift(-1)
+    return settled
+
+
+def _ftr(by_day: Mapping[date, Mapping[tuple[Any, ...], int]], period: Period) -> Measures:
+    ftr = {d: {k: n for k, n in t.items() if k[0] == "ftr"} for d, t in by_day.items()}
+    return dict(render(in_period(ftr, period))["first_time_right"])
+
+
+def _settled(by_day: Mapping[date, Mapping[tuple[Any, ...], int]], month: Month) -> Settled:
+    """Right first time for the latest month past the appeal window and the 12 months to it
+    (from the same day-by-day tallies as the trend, folded to ``month``'s last day)."""
+    settled = settled_month(month)
+    year = Period.default(settled.last)
+    return Settled(settled, _ftr(by_day, settled.period), _ftr(by_day, year))
 
 
 def _ledgers(files: list[CaseFile], month: Period, year: Period) -> tuple[Ledger, Ledger]:

@@ -34,6 +34,9 @@ MONTH_STEP = 5.0  # percentage points
 YEAR_STEP = 2.0
 MOVEMENT_CASES = 20  # a share over fewer cases moves too much by chance to be news
 MOVEMENTS_LISTED = 4
+# Right first time is provisional while the decisions still open to appeal (window open, or
+# an appeal pending) are at least this share of them: enough to move the rate as printed.
+PROVISIONAL_SHARE = 0.001
 
 # The clocks DfE publishes leaving out exceptions: the report headlines them the same way.
 EXCLUDING_EXCEPTIONS = DFE_EXCLUDING_EXCEPTIONS
@@ -170,6 +173,37 @@ def capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def printed_part(key: str, value: float, base: int) -> int:
+    """The count a share is worked out from, as the report prints it: the share's cases, or
+    for caseworkers the cases with 3 or more (the share is of the rest). A share is not
+    printed when that count is suppressed (``Disclosure.rate``'s ``part``)."""
+    share = 1 - value if key == "caseworkers" else value
+    return round(share * base)
+
+
+# --- right first time: provisional while decisions may still be appealed --------------
+
+
+def still_open(ftr: Mapping[str, Any]) -> int:
+    """Decisions that may still be overturned: an appeal pending, or the window open."""
+    return int(ftr.get("appeals_pending", 0)) + int(ftr.get("appeal_window_open", 0))
+
+
+def provisional(ftr: Mapping[str, Any]) -> bool:
+    """Whether a period's rate right first time may still fall by as much as the report
+    prints (CONTRACT.md 3: not final while appeals are pending or the window is open)."""
+    decisions = int(ftr["decisions"])
+    return decisions > 0 and still_open(ftr) >= PROVISIONAL_SHARE * decisions
+
+
+def lowest(ftr: Mapping[str, Any]) -> float | None:
+    """The rate if every decision still open to appeal were overturned."""
+    decisions = int(ftr["decisions"])
+    if not decisions:
+        return None
+    return max(0.0, 1 - (int(ftr["overturned"]) + still_open(ftr)) / decisions)
+
+
 # --- shares the report rates ------------------------------------------------------------
 
 
@@ -240,8 +274,11 @@ class Movement:
         )
 
 
-def movements(figures: Figures, disclosure: Disclosure) -> tuple[list[Movement], list[Movement]]:
-    """What improved and what got worse (each list largest change first)."""
+def movements(
+    figures: Figures, disclosure: Disclosure, *, partial: bool = False
+) -> tuple[list[Movement], list[Movement]]:
+    """What improved and what got worse (each list largest change first). ``partial``: the
+    month is not over, so it is not compared with a whole month before it."""
     month, previous = figures.month, figures.month.shift(-1)
     pairs = (
         (
@@ -261,7 +298,7 @@ def movements(figures: Figures, disclosure: Disclosure) -> tuple[list[Movement],
     )
     improved: list[Movement] = []
     worse: list[Movement] = []
-    for now_figures, before_figures, now_when, before_when, step in pairs:
+    for now_figures, before_figures, now_when, before_when, step in pairs[1:] if partial else pairs:
         befores = {key: (value, base) for key, _, value, base in _shares(before_figures)}
         for key, subject, value, base in _shares(now_figures):
             old, old_base = befores[key]
@@ -269,8 +306,15 @@ def movements(figures: Figures, disclosure: Disclosure) -> tuple[list[Movement],
                 continue
             if not (disclosure.shows_rate(base) and disclosure.shows_rate(old_base)):
                 continue
+            parts = (printed_part(key, value, base), printed_part(key, old, old_base))
+            if any(disclosure.hides_count(part) for part in parts):
+                continue  # the share would give a suppressed count away
             if min(base, old_base) < MOVEMENT_CASES:
                 continue
+            if key == "first_time_right" and (
+                provisional(now_figures[key]) or provisional(before_figures[key])
+            ):
+                continue  # decisions still open to appeal: neither praised nor blamed
             move = Movement(subject, value, old, now_when, before_when)
             if move.points >= step:
                 improved.append(move)
@@ -311,6 +355,8 @@ def questions(
     for clock in CLOCK_IDS:
         value, base = headline(clock, year)
         if value is None or not disclosure.shows_rate(base):
+            continue
+        if disclosure.hides_count(printed_part(clock, value, base)):
             continue
         national = ""
         mark = benchmarks.clocks.get(clock)
@@ -359,6 +405,8 @@ def questions(
     for key, subject, value, base in _shares(year):
         number = _ASK_POINT.get(key)
         if number is None or value is None or not disclosure.shows_rate(base):
+            continue
+        if disclosure.hides_count(printed_part(key, value, base)):
             continue
         found.append(
             (

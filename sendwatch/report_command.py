@@ -5,9 +5,9 @@ README's "Settings" table: ``SENDWATCH_REPORT_CUTOFF_DAYS``,
 ``SENDWATCH_REPORT_SUPPRESS_BELOW``, ``SENDWATCH_TARGETS``, the same standards as the
 dashboard and the API, ``SENDWATCH_REPORT_BENCHMARKS``, and whose published figures it
 compares with: ``SENDWATCH_COUNCIL``, ``SENDWATCH_NEIGHBOURS``,
-``SENDWATCH_PUBLISHED_RELEASE``), the events from a file or the log
-(``streams.replay.load_projector``), the warnings; ``reports.build.build_report`` makes the
-report from the projector.
+``SENDWATCH_PUBLISHED_RELEASE``; the schools' names: ``SENDWATCH_SETTING_NAMES``), the
+events from a file or the log (``streams.replay.load_projector``), the warnings;
+``reports.build.build_report`` makes the report from the projector.
 
 Exit codes: 0 written; 1 no valid event in the input; 2 a usage error.
 """
@@ -15,6 +15,7 @@ Exit codes: 0 written; 1 no valid event in the input; 2 a usage error.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,12 +31,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from events.envelope import LONDON
 from projections import Projector
 from projections.projector import Quarantined
 from reports import benchmarks as published
 from reports.benchmarks import Benchmarks
 from reports.build import ReportSettings, build_report
 from reports.figures import Month
+from reports.names import NamesError, load_names
 from reports.published import PublishedError, UnknownArea, open_release
 from sendwatch import settings
 from sendwatch.source import quarantine_warning
@@ -61,6 +64,7 @@ def report_settings() -> ReportSettings:
         config.council,
         config.neighbour_codes(),
         config.published_release,
+        config.setting_names,
     )
 
 
@@ -121,6 +125,11 @@ def report_command(month: str, events: str | None, db: Path, out: Path, as_known
         when = Month.parse(month)
         chosen = report_settings()
         marks = report_benchmarks(chosen)
+        if chosen.setting_names is not None:
+            try:  # a wrong file is a usage error, said before any work
+                load_names(chosen.setting_names)
+            except NamesError as error:
+                raise ValueError(f"SENDWATCH_SETTING_NAMES: {error}") from None
     except (ValueError, OSError) as error:
         console.print(f"[red]error:[/red] {error}")
         return 2
@@ -162,6 +171,7 @@ def report_command(month: str, events: str | None, db: Path, out: Path, as_known
             as_known_now=as_known_now,
             progress=progress,
             on_quarantined=warn,
+            today=datetime.now(LONDON).date(),  # the month not over yet: a partial month
         )
     console.print(f"wrote {html_path} and {pdf_path}")
     return 0

@@ -205,6 +205,12 @@ class Settings(BaseSettings):
         description="Another benchmarks file for the report, in the shape of "
         "reports/benchmarks.yml. Unset: the packaged one.",
     )
+    setting_names: Path | None = Field(
+        None,
+        description="A CSV file naming the council's schools and colleges, with the header "
+        "`urn,name` (one setting a row), so the report shows names. Unset: settings are "
+        "shown by URN.",
+    )
     neighbours: Annotated[str, BeforeValidator(_codes)] = Field(
         "",
         description="The council's statistical neighbours, comma-separated three-digit LA "
