@@ -34,6 +34,9 @@ from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from alerts.alertmanager import SilencesError, silences
+from alerts.query import parse_filters as alert_filters
+from alerts.query import select as select_alerts
 from events.codec import BOM, MAX_DEPTH
 from projections import CLOCK_IDS, CLOCKS, Period
 from projections.calendar import add_months
@@ -97,6 +100,15 @@ class BodyError(Exception):
 
 def _json(value: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status_code=status, media_type="application/json")
+
+
+def _whole_number(params: Mapping[str, str], name: str) -> int | None:
+    """The query parameter ``name`` as a whole number of alerts (None if absent); 400 names
+    the parameter otherwise."""
+    value = params.get(name)
+    if value is not None and not (value.isascii() and value.isdigit()):
+        raise HTTPException(400, f"{name}: expected a whole number of alerts, got {value!r}")
+    return None if value is None else int(value)
 
 
 def event_lines(body: bytes, content_type: str) -> bytes:
@@ -433,17 +445,52 @@ def create_app(
 
     @app.get("/api/alerts")
     def alerts(request: Request) -> Response:
+        """The alerts, firing first (``?limit=N``: the first N); filtered by ``?severity=
+        &team=&caseworker=&alertname=&state=&kind=`` and paged by ``&offset=``, with
+        ``total`` (how many match) whenever a filter or an offset is given, or no limit."""
         authorise(request)
-        limit = request.query_params.get("limit")
-        if limit is not None and not limit.isdigit():
-            raise HTTPException(400, f"limit: expected a whole number of alerts, got {limit!r}")
-        return _json(
-            {
-                "now": source.now().isoformat(),
-                "firing": source.firing_counts(),
-                "alerts": source.alerts(None if limit is None else int(limit)),
-            }
-        )
+        params = request.query_params
+        limit, offset = _whole_number(params, "limit"), _whole_number(params, "offset") or 0
+        try:
+            filters = alert_filters(params)
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        answer: dict[str, Any] = {"now": source.now().isoformat(), "firing": source.firing_counts()}
+        end = None if limit is None else offset + limit
+        if not filters and not offset and limit is not None:  # the dashboard's first few, fast
+            answer["alerts"] = source.alerts(limit)
+            return _json(answer)
+        if set(filters) <= {"state"} and filters.get("state", {"firing"}) == {"firing"}:
+            # firing alerts come first: the first ``end`` hold every firing one among them
+            listed = source.alerts(end) if filters else source.alerts(None)
+            chosen = select_alerts(listed, filters)
+            total = sum(answer["firing"].values()) if filters else len(chosen)
+        else:
+            chosen = select_alerts(source.alerts(None), filters)
+            total = len(chosen)
+        answer.update(alerts=chosen[offset:end], total=total, offset=offset, limit=limit)
+        return _json(answer)
+
+    @app.get("/api/silences")
+    def alert_silences(request: Request) -> Response:
+        """Alertmanager's active and pending silences (``GET /api/v2/silences``), when the
+        service knows its address (``--alertmanager`` or SENDWATCH_ALERTMANAGER)."""
+        authorise(request)
+        address: str | None = getattr(source, "alertmanager", None)
+        if not address:
+            return _json(
+                {
+                    "configured": False,
+                    "detail": "No Alertmanager is configured, so no silences can be shown: "
+                    "start sendwatch run with --alertmanager URL or set SENDWATCH_ALERTMANAGER.",
+                    "silences": [],
+                }
+            )
+        try:
+            listed = silences(address)
+        except SilencesError as error:
+            return _json({"configured": True, "detail": str(error), "silences": []}, 502)
+        return _json({"configured": True, "alertmanager": address, "silences": listed})
 
     @app.get("/api/audit")
     def audit_reads(request: Request) -> Response:

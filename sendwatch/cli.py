@@ -495,6 +495,14 @@ def run(
     rules: Annotated[
         Path | None, typer.Option(help="Alert rules YAML (default: the built-in set).")
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The address staff open the dashboard at (e.g. behind the council's proxy): "
+            "alerts link to cases there. Default: SENDWATCH_PUBLIC_URL, else the address "
+            "listened on."
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded service: event log, live projections, HTTP API, /metrics, dashboard.
 
@@ -508,7 +516,23 @@ def run(
 
     if not 1 <= port <= 65535:
         raise fail(f"--port: expected 1 to 65535, got {port}")
-    serve(db=db, host=host, port=port, now=now, alertmanager=alertmanager, rules=rules)
+    # the options, else the settings (SENDWATCH_PUBLIC_URL, SENDWATCH_ALERTMANAGER)
+    for option, value in (("--public-url", public_url), ("--alertmanager", alertmanager)):
+        try:
+            settings.http_address(value)
+        except ValueError as error:
+            raise fail(f"{option}: {error}") from None
+    public_url = settings.http_address(public_url) or settings.public_url()
+    alertmanager = settings.http_address(alertmanager) or settings.alertmanager()
+    serve(
+        db=db,
+        host=host,
+        port=port,
+        now=now,
+        alertmanager=alertmanager,
+        rules=rules,
+        public_url=public_url,
+    )
 
 
 def plausible_month(text: str) -> None:

@@ -506,8 +506,10 @@ def serve(
     now: str | None,
     alertmanager: str | None,
     rules: Path | None,
+    public_url: str | None = None,
 ) -> None:
     """Start the embedded service and block until it is stopped (Ctrl-C or SIGTERM).
+    ``public_url``: the address alerts link to (default: the one it listens on).
 
     Before anything is loaded or printed: the log must be one (none at ``db``: an empty one
     is made, in a folder that exists, and the service says so), no other ``sendwatch run``
@@ -570,10 +572,9 @@ def serve(
     print(f"sendwatch: loading the event log {db} …", file=sys.stderr, flush=True)
     expire_dead_letters_of(log, keep_days)
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+    linked = public_url or address.rstrip("/")  # where alerts link to: the public address
     # the alerts are judged by a process of their own, which follows the log
-    alerting = AlertProcess(
-        db, base_url=address.rstrip("/"), now=now, rules=rules, alertmanager=alertmanager
-    )
+    alerting = AlertProcess(db, base_url=linked, now=now, rules=rules, alertmanager=alertmanager)
     alerting.start()
     try:
         source = EmbeddedSource(
@@ -582,7 +583,8 @@ def serve(
             council=settings.council(),
             points=points,
             rules=rules,
-            base_url=address.rstrip("/"),
+            base_url=linked,
+            alertmanager=alertmanager,
             deferred_saves=True,
             judge_alerts=False,
         )

@@ -60,6 +60,19 @@ def _days(value: Any) -> Any:
     return int(text)
 
 
+def http_address(value: Any) -> Any:
+    """An http(s) address with a host (a trailing slash dropped); empty is unset."""
+    if value is None or str(value).strip() == "":
+        return None
+    from urllib.parse import urlsplit
+
+    text = str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// address, got {text!r}")
+    return text
+
+
 def _secret(value: Any) -> Any:
     """A secret key: at least 16 characters (never shown in the error)."""
     shown = value.get_secret_value() if isinstance(value, SecretStr) else value
@@ -223,6 +236,18 @@ class Settings(BaseSettings):
         description="The folder of DfE's published EHC plan statistics the report compares "
         "with (a release downloaded from Explore Education Statistics), or the name of a "
         "packaged one, e.g. `dfe-ehc-plans-2025`. Unset: the newest packaged release.",
+    )
+    public_url: Annotated[str | None, BeforeValidator(http_address)] = Field(
+        None,
+        description="The address staff open the dashboard at (behind the council's proxy), "
+        "e.g. `https://sendwatch.example.gov.uk`: alerts link to cases there. Unset: the "
+        "address `sendwatch run` listens on (`sendwatch run --public-url` overrides it).",
+    )
+    alertmanager: Annotated[str | None, BeforeValidator(http_address)] = Field(
+        None,
+        description="Alertmanager's address, e.g. `http://alertmanager:9093`: alerts are sent "
+        "there and the dashboard shows its silences (`--alertmanager` overrides it). Unset: "
+        "alerts are only listed by the API.",
     )
     kafka_session_timeout: Number = Field(
         45.0,
@@ -397,6 +422,16 @@ def access() -> Access:
 def scorecard_points() -> tuple[Point, ...]:
     """The petition points with local targets and floors (SENDWATCH_TARGETS)."""
     return load().scorecard_points()
+
+
+def public_url() -> str | None:
+    """The address alerts link to (SENDWATCH_PUBLIC_URL, no trailing slash); None if unset."""
+    return load().public_url
+
+
+def alertmanager() -> str | None:
+    """Alertmanager's address (SENDWATCH_ALERTMANAGER); None if unset."""
+    return load().alertmanager
 
 
 def import_secret() -> str | None:

@@ -82,7 +82,7 @@ def test_the_page_shows_the_apis_numbers_and_a_new_event_within_2_seconds(
     firing = [a for a in alerts if a["state"] == "firing"]
     assert firing, "KC-C's assessment decision is overdue: the alert engine has a breach"
     shown = page.locator("#alerts li.alert")
-    expect(shown).to_have_count(min(len(firing), 6))
+    expect(shown).to_have_count(min(len(firing), 20))  # a page of alerts
     assert page.locator("#alerts-summary").inner_text().startswith(f"{len(firing)} firing")
 
     new = {

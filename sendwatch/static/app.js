@@ -210,37 +210,86 @@ function renderTrend(trend) {
 }
 
 const SEVERITY_ORDER = { page: 0, critical: 1, warning: 2 };
-const ALERTS_SHOWN = 6;
+const ALERTS_SHOWN = 20; // a page of alerts
+const ALERT_FILTERS = ["severity", "team", "caseworker", "alertname"];
+const ALERT_FIELDS = { severity: "alert-severity", team: "alert-team", caseworker: "alert-caseworker", alertname: "alert-name" };
+const ALERT_LABELS = ["alertname", "severity", "team", "caseworker", "clock", "case_id", "key", "step", "window"];
+let alertOffset = 0;
+let silenceList = []; // Alertmanager's active and pending silences, from /api/silences
 
-// the service lists firing alerts first, the gravest first: the page asks for the first few
-// and the counts (GET /api/alerts?limit=N), not for every alert
-function renderAlerts(alerts, counts) {
-  const firing = alerts
-    .filter((a) => (a.state || "firing") === "firing")
-    .sort((a, b) => (SEVERITY_ORDER[a.severity] ?? 3) - (SEVERITY_ORDER[b.severity] ?? 3));
-  const total = Object.keys(SEVERITY_ORDER).reduce((n, s) => n + (counts[s] || 0), 0);
-  const summary = $("alerts-summary");
-  if (!total) {
-    summary.textContent = "";
-    $("alerts").replaceChildren(el("li", { class: "none", text: "No alerts firing." }));
-    return;
+// The firing alerts, a page at a time, filtered: the service lists the alerts about the whole
+// service first (dead letters, a stalled feed, rates), then the gravest, soonest due cases.
+function alertQuery() {
+  const query = new URLSearchParams({ state: "firing", limit: String(ALERTS_SHOWN), offset: String(alertOffset) });
+  for (const name of ALERT_FILTERS) {
+    const value = $(ALERT_FIELDS[name]).value.trim();
+    if (value) query.set(name, value);
   }
+  return `/api/alerts?${query}`;
+}
+
+// Whether an Alertmanager silence's matchers all hold for the alert's labels (as Alertmanager
+// judges them: a regular expression matches the whole value; a missing label is empty).
+function silencedBy(alert) {
+  const labels = {};
+  for (const name of ALERT_LABELS) if (alert[name] !== null && alert[name] !== undefined) labels[name] = String(alert[name]);
+  return silenceList.filter((silence) =>
+    (silence.matchers || []).every((m) => {
+      const value = labels[m.name] ?? "";
+      let holds;
+      if (m.isRegex) {
+        try {
+          holds = new RegExp(`^(?:${m.value})$`).test(value);
+        } catch (_) {
+          holds = false;
+        }
+      } else holds = value === m.value;
+      return m.isEqual === false ? !holds : holds;
+    }),
+  );
+}
+
+function renderAlerts(answer) {
+  const counts = answer.firing;
+  const alerts = answer.alerts.filter((a) => (a.state || "firing") === "firing");
+  const all = Object.keys(SEVERITY_ORDER).reduce((n, s) => n + (counts[s] || 0), 0);
+  const total = answer.total ?? alerts.length;
+  const filtered = ALERT_FILTERS.some((name) => $(ALERT_FIELDS[name]).value.trim());
+  const summary = $("alerts-summary");
   const bySeverity = Object.keys(SEVERITY_ORDER)
     .filter((s) => counts[s])
-    .map((s) => `${counts[s].toLocaleString("en-GB")} ${s}`);
-  const more = total > ALERTS_SHOWN ? `; the ${ALERTS_SHOWN} most severe are listed` : "";
-  summary.textContent = `${total.toLocaleString("en-GB")} firing: ${bySeverity.join(", ")}${more}.`;
+    .map((s) => `${count(counts[s])} ${s}`);
+  summary.textContent = all
+    ? `${count(all)} firing: ${bySeverity.join(", ")}.` + (filtered ? ` ${count(total)} match the filters.` : "")
+    : "";
+  const pages = Math.max(1, Math.ceil(total / ALERTS_SHOWN));
+  const page = Math.floor(alertOffset / ALERTS_SHOWN) + 1;
+  $("alerts-page").textContent = total ? `${count(alertOffset + 1)}–${count(alertOffset + alerts.length)} of ${count(total)} (page ${page} of ${pages})` : "";
+  $("alerts-prev").disabled = alertOffset === 0;
+  $("alerts-next").disabled = alertOffset + ALERTS_SHOWN >= total;
+  if (!alerts.length) {
+    const words = all ? "No firing alert matches the filters." : "No alerts firing.";
+    $("alerts").replaceChildren(el("li", { class: "none", text: words }));
+    return;
+  }
   $("alerts").replaceChildren(
-    ...firing.slice(0, ALERTS_SHOWN).map((a) => {
+    ...alerts.map((a) => {
       const severity = a.severity || "warning";
       const text = a.summary || a.description || a.alertname || "Alert";
+      const silenced = silencedBy(a);
       const item = el(
         "li",
-        { class: `alert ${severity}` },
+        { class: `alert ${severity}${silenced.length ? " silenced" : ""}`, "data-alertname": a.alertname || "" },
         el("strong", { class: "severity", text: severity.toUpperCase() }),
         " ",
         text,
       );
+      const who = [a.team ? `team ${a.team}` : null, a.caseworker ? `caseworker ${a.caseworker}` : null].filter(Boolean);
+      if (who.length) item.append(el("span", { class: "who", text: ` · ${who.join(", ")}` }));
+      if (silenced.length) {
+        const by = silenced.map((s) => s.createdBy).filter(Boolean).join(", ");
+        item.append(" ", el("span", { class: "silenced-mark", text: `silenced${by ? ` by ${by}` : ""}` }));
+      }
       if (a.case_id) {
         const link = el("button", { type: "button", class: "link", "aria-label": `Show case ${a.case_id}`, text: "show case" });
         link.addEventListener("click", () => showCase(a.case_id));
@@ -249,6 +298,80 @@ function renderAlerts(alerts, counts) {
       return item;
     }),
   );
+}
+
+function matcherText(m) {
+  const op = m.isRegex ? (m.isEqual === false ? "!~" : "=~") : m.isEqual === false ? "!=" : "=";
+  return `${m.name}${op}"${m.value}"`;
+}
+
+function renderSilences(answer) {
+  silenceList = answer.silences || [];
+  const summary = $("silences-summary");
+  if (!answer.configured) {
+    summary.textContent = answer.detail || "No Alertmanager is configured.";
+    $("silences").replaceChildren();
+    return;
+  }
+  if (answer.detail) {
+    summary.textContent = answer.detail;
+    $("silences").replaceChildren();
+    return;
+  }
+  summary.textContent = silenceList.length ? "" : "No alert is silenced.";
+  $("silences").replaceChildren(
+    ...silenceList.map((s) => {
+      const until = s.endsAt ? new Date(s.endsAt).toLocaleString("en-GB") : "";
+      return el(
+        "li",
+        { class: `silence ${s.status?.state || ""}` },
+        el("code", { text: (s.matchers || []).map(matcherText).join(", ") }),
+        ` · ${s.createdBy || "someone"}: ${s.comment || "(no comment)"} · until ${until}`,
+        s.status?.state === "pending" ? " (not yet started)" : "",
+      );
+    }),
+  );
+}
+
+async function silencesNow() {
+  try {
+    return await api("/api/silences");
+  } catch (error) {
+    if (error instanceof Unauthorised) throw error;
+    return { configured: true, detail: `Could not read the silences: ${error.message}.`, silences: [] };
+  }
+}
+
+// the alerts again (a filter or a page changed), without the rest of the figures
+async function refreshAlerts() {
+  try {
+    const [silences, alerts] = await Promise.all([silencesNow(), api(alertQuery())]);
+    renderSilences(silences);
+    renderAlerts(alerts);
+  } catch (error) {
+    if (error instanceof Unauthorised) askForToken("The token was not accepted. Enter it again.");
+    else $("alerts-summary").textContent = `Could not load the alerts: ${error.message}.`;
+  }
+}
+
+function wireAlerts() {
+  $("alert-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    alertOffset = 0;
+    refreshAlerts();
+  });
+  $("alert-severity").addEventListener("change", () => {
+    alertOffset = 0;
+    refreshAlerts();
+  });
+  $("alerts-prev").addEventListener("click", () => {
+    alertOffset = Math.max(0, alertOffset - ALERTS_SHOWN);
+    refreshAlerts();
+  });
+  $("alerts-next").addEventListener("click", () => {
+    alertOffset += ALERTS_SHOWN;
+    refreshAlerts();
+  });
 }
 
 function stateWords(c) {
@@ -330,15 +453,17 @@ async function refresh() {
   refreshing = true;
   try {
     if (!titles) await loadClocks();
-    const [card, measures, alerts, trend] = await Promise.all([
+    const [card, measures, alerts, trend, silences] = await Promise.all([
       api("/api/scorecard"),
       api(`/api/measures${typeof dimensionQuery === "function" ? dimensionQuery() : ""}`), // queue.js
-      api(`/api/alerts?limit=${ALERTS_SHOWN}`),
+      api(alertQuery()),
       api(`/api/trend?clock=${encodeURIComponent(trendClock)}&months=12`),
+      silencesNow(),
     ]);
     renderTiles(card.points);
     renderClocks(measures, titles);
-    renderAlerts(alerts.alerts, alerts.firing);
+    renderSilences(silences);
+    renderAlerts(alerts);
     renderTrend(trend);
     $("as-of").textContent = card.now;
     $("period").textContent = `${card.from} to ${card.to}`;
@@ -362,7 +487,8 @@ async function poll() {
   try {
     const response = await fetch("/healthz", { cache: "no-store" });
     const health = await response.json();
-    const seen = `${health.events}/${health.dead_letters}/${health.position}/${health.now}`;
+    // alerts_judged_to: the alert process has judged more of the log (new alerts to show)
+    const seen = `${health.events}/${health.dead_letters}/${health.position}/${health.now}/${health.alerts_judged_to}`;
     if (seen !== lastSeen || Date.now() - lastRefresh > REFRESH_MS) {
       lastSeen = seen;
       await refresh();
@@ -403,6 +529,7 @@ async function start() {
     sessionStorage.removeItem(TOKEN_KEY);
     askForToken();
   });
+  wireAlerts();
   // An alert's link to a case (#case/KC-...) opens it here; so does going back to one.
   window.addEventListener("hashchange", showCaseFromHash);
   if (!token()) askForToken();
