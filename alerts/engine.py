@@ -230,19 +230,10 @@ def case_findings(
 
 
 def assignment(case: CaseFile) -> tuple[str, str | None]:
-    """(caseworker, team) of the case's latest ``caseworker.assigned`` (the latest day and
-    second; of two at once, the one applied last): ``data.caseworker_id`` and the optional
-    ``data.team``; (``UNASSIGNED``, None) when the case has had none."""
-    latest = None
-    for event in case.history:
-        if event.type == "caseworker.assigned" and (
-            latest is None or (event.day, event.second) >= (latest.day, latest.second)
-        ):
-            latest = event
-    if latest is None:
-        return UNASSIGNED, None
-    team = latest.data.get("team")
-    return latest.data["caseworker_id"], team if isinstance(team, str) and team else None
+    """(caseworker, team) of the case's latest ``caseworker.assigned``, as the fold keeps
+    them (``data.caseworker_id`` and the optional ``data.team``); (``UNASSIGNED``, None) when
+    the case has had none."""
+    return case.caseworker or UNASSIGNED, case.team or None
 
 
 def _holds(rule: CaseRule, due: date, now: date, soon: date) -> bool:
