@@ -121,17 +121,49 @@ class Table:
         return out
 
 
+def determined(table: Table, hidden: frozenset[Cell] | set[Cell]) -> list[Cell]:
+    """The hidden entries a reader could work out exactly from the printed ones: those
+    fixed by the printed sums (each a row's or column's parts adding to its total), however
+    the other hidden entries are chosen. An entry is fixed when every solution of the sums
+    agrees on it: its coordinate is zero in every direction the sums leave free."""
+    import numpy as np
+
+    order = sorted(hidden)
+    index = {p: i for i, p in enumerate(order)}
+    equations = []
+    for line in table.lines():
+        if any(p in index for p in line):
+            row = np.zeros(len(order))
+            for p in line:
+                if p in index:
+                    row[index[p]] = -1.0 if p == line[-1] else 1.0  # the total is last
+            equations.append(row)
+    if not equations:
+        return []
+    _, values, basis = np.linalg.svd(np.array(equations))
+    rank = int((values > 1e-9).sum())
+    free = basis[rank:]  # the directions in which the hidden entries may move together
+    return [p for p in order if not np.any(np.abs(free[:, index[p]]) > 1e-9)]
+
+
 def suppress(
-    table: Table, threshold: int = SUPPRESS_BELOW, withheld: frozenset[Cell] = frozenset()
+    table: Table,
+    threshold: int = SUPPRESS_BELOW,
+    withheld: frozenset[Cell] = frozenset(),
+    *,
+    exact: bool = True,
 ) -> frozenset[Cell]:
     """The positions (cells and totals) the report must not print.
 
-    Primary: every count from 1 to ``threshold - 1``. Secondary: while a printed sum has
-    exactly one hidden entry (a reader could subtract the rest from the total), hide one
-    more in it: the smallest count there that is not zero (a zero only when there is no
-    other), preferring a part to the total. Then every secondary entry that no sum needs
-    is printed again, the largest first, so none is hidden needlessly. ``withheld``: entries
-    not printed whatever their size (such as the settings a listing leaves out, summed)."""
+    Primary: every count from 1 to ``threshold - 1``, and ``withheld`` (entries not printed
+    whatever their size, such as the settings a listing leaves out, summed). Secondary:
+    while a printed sum has exactly one hidden entry (a reader could subtract the rest from
+    the total), hide one more in it: the smallest count there that is not zero (a zero only
+    when there is no other), preferring a part to a total. Then, with ``exact``, while the
+    printed sums still fix a hidden entry (``determined``: a hidden entry linking two
+    otherwise separate groups of them can be worked out), hide the smallest other entry in
+    one of its sums. Last, every secondary entry that nothing needs is printed again, the
+    largest first, so none is hidden needlessly."""
     primary = {p for p in table.positions() if 0 < table.value(p) < threshold} | withheld
     hidden = set(primary)
     lines = table.lines()
@@ -143,21 +175,35 @@ def suppress(
                 return line
         return None
 
-    while (line := exposed()) is not None:
-        candidates = [p for p in line if p not in hidden]
-        candidates.sort(
+    def smallest(candidates: list[Cell]) -> Cell:
+        return min(
+            candidates,
             key=lambda p: (
                 p[0] >= rows or p[1] >= columns,  # a part before a total
-                table.value(p) == 0,  # a zero protects nothing when it is known to be zero
+                table.value(p) == 0,  # a zero protects little: it is often guessed
                 table.value(p),
                 p,
-            )
+            ),
         )
-        hidden.add(candidates[0])
+
+    def safe() -> bool:
+        return exposed() is None and not (exact and determined(table, hidden))
+
+    while True:
+        while (line := exposed()) is not None:
+            hidden.add(smallest([p for p in line if p not in hidden]))
+        fixed = determined(table, hidden) if exact else []
+        if not fixed:
+            break
+        through = [q for line in lines if fixed[0] in line for q in line if q not in hidden]
+        rest = [q for q in table.positions() if q not in hidden]
+        if not (through or rest):
+            break  # everything is hidden: nothing is printed to work from
+        hidden.add(smallest(through or rest))
     secondary = sorted(hidden - primary, key=lambda p: (-table.value(p), p))
     for p in secondary:
         hidden.discard(p)
-        if exposed() is not None:
+        if not safe():
             hidden.add(p)
     return frozenset(hidden)
 
@@ -188,6 +234,14 @@ class Shown:
         return self.disclosure.rate(self.table.value(part) / denominator, denominator)
 
 
-def shown(table: Table, disclosure: Disclosure, withheld: frozenset[Cell] = frozenset()) -> Shown:
-    """``table`` with primary and secondary suppression at the disclosure's threshold."""
-    return Shown(table, suppress(table, disclosure.threshold, withheld), disclosure)
+def shown(
+    table: Table,
+    disclosure: Disclosure,
+    withheld: frozenset[Cell] = frozenset(),
+    *,
+    exact: bool = True,
+) -> Shown:
+    """``table`` with primary and secondary suppression at the disclosure's threshold
+    (``exact=False``: the rule on each printed sum only, for a quick first ranking)."""
+    hidden = suppress(table, disclosure.threshold, withheld, exact=exact)
+    return Shown(table, hidden, disclosure)

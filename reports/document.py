@@ -485,7 +485,7 @@ def setting_name(setting: str, names: Mapping[str, str]) -> str:
 
 
 def _reviews_table(
-    rows: list[tuple[int, int]], rest: tuple[int, int] | None, d: Disclosure
+    rows: list[tuple[int, int]], rest: tuple[int, int] | None, d: Disclosure, exact: bool = True
 ) -> Shown:
     """Settings' reviews as (lawful, not lawful) with each row's total (checked) and each
     column's (the 12 months' figures, printed above): the settings not listed are one row,
@@ -496,7 +496,8 @@ def _reviews_table(
         checked, lawful = rest
         cells.append((lawful, checked - lawful))
         withheld = frozenset((len(rows), c) for c in range(3))
-    return shown(Table(tuple(cells), row_totals=True, column_totals=True), d, withheld)
+    table = Table(tuple(cells), row_totals=True, column_totals=True)
+    return shown(table, d, withheld, exact=exact)
 
 
 def review_settings(
@@ -522,7 +523,8 @@ def review_settings(
         return sorted(range(len(counts)), key=key)
 
     ids = [setting for setting, _ in by_setting]
-    order = ranked(ids, every, _reviews_table(every, None, d))
+    # every setting, to choose which to list (the sums' rule only: hundreds of rows)
+    order = ranked(ids, every, _reviews_table(every, None, d, exact=False))
     # one setting left out would be its totals less the rest: list it too
     keep = SETTINGS_LISTED + (1 if len(order) == SETTINGS_LISTED + 1 else 0)
     chosen, left = order[:keep], order[keep:]

@@ -4,10 +4,11 @@ needlessly."""
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.disclosure import Disclosure, Table, shown, suppress
+from reports.disclosure import Cell, Disclosure, Table, shown, suppress
 
 THRESHOLD = 5
 
@@ -32,6 +33,33 @@ def test_no_printed_sum_has_exactly_one_hidden_part(table: Table) -> None:
         assert sum(1 for p in line if p in hidden) != 1, (line, hidden)
 
 
+def worked_out(table: Table, hidden: frozenset[Cell]) -> list[Cell]:
+    """The hidden entries the printed sums fix, found by solving: an entry is fixed when
+    adding "this entry is known" to the sums does not raise their rank (its value is
+    already a combination of what is printed)."""
+    order = sorted(hidden)
+    equations = []
+    for line in table.lines():
+        total = line[-1]  # a row's total ends its row, a column's its column
+        equations.append([(-1 if p == total else 1) if p in line else 0 for p in order])
+    matrix = np.array(equations, dtype=float).reshape(len(equations), len(order))
+    rank = np.linalg.matrix_rank(matrix) if matrix.size else 0
+    fixed = []
+    for n, p in enumerate(order):
+        known = np.zeros((1, len(order)))
+        known[0, n] = 1
+        if np.linalg.matrix_rank(np.vstack([matrix, known])) == rank:
+            fixed.append(p)
+    return fixed
+
+
+@given(tables())
+@settings(max_examples=400, deadline=None)
+def test_no_hidden_count_can_be_worked_out_by_solving_the_printed_sums(table: Table) -> None:
+    hidden = suppress(table, THRESHOLD)
+    assert worked_out(table, hidden) == [], sorted(hidden)
+
+
 @given(tables())
 @settings(max_examples=400, deadline=None)
 def test_every_count_from_1_to_4_is_hidden_and_every_hidden_one_is_needed(table: Table) -> None:
@@ -40,13 +68,15 @@ def test_every_count_from_1_to_4_is_hidden_and_every_hidden_one_is_needed(table:
         if 0 < table.value(p) < THRESHOLD:
             assert p in hidden
     # A count of 5 or more (or 0) is hidden only to protect another: printing it again
-    # would leave some printed sum with exactly one hidden entry.
+    # would leave some printed sum with exactly one hidden entry, or let a reader solve
+    # for a hidden count.
     for p in hidden:
         if not 0 < table.value(p) < THRESHOLD:
             rest = hidden - {p}
-            assert any(
+            alone = any(
                 p in line and sum(1 for q in line if q in rest) == 1 for line in table.lines()
-            ), (p, hidden)
+            )
+            assert alone or worked_out(table, rest), (p, sorted(hidden))
 
 
 @given(tables())
