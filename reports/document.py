@@ -32,7 +32,7 @@ from reports import charts, narrative
 from reports.benchmarks import Benchmarks
 from reports.dfe_year import DfeYear
 from reports.disclosure import NOT_SHOWN, Cell, Disclosure, Shown, Table, percent, shown
-from reports.figures import Figures, Ledger, Revision, Settled
+from reports.figures import Figures, Ledger, OrderRow, Revision, Settled
 
 SETTINGS_LISTED = 25  # settings shown in the review-compliance and SEN support tables
 VERSION = "0.1.0"
@@ -208,12 +208,15 @@ def clock_blocks(
         points = []
         for month, m in figures.trend:
             value, base = narrative.headline(clock, m)
-            shown = value is not None and d.shows_rate(base)
+            part = m[clock]["on_time"] - (
+                m[clock]["excepted_on_time"] if field == "rate_excl_exceptions" else 0
+            )
+            words = d.rate(value, base, part=part)
             points.append(
                 charts.Point(
                     month.short,
-                    value if shown else None,
-                    d.rate(value, base),
+                    value if words.endswith("%") else None,
+                    words,
                     partial and month == figures.month,
                 )
             )
@@ -349,6 +352,26 @@ def won_share(figures: Mapping[str, Any], d: Disclosure) -> str:
         return NOT_SHOWN
     share = table.table.value(won) / decided if decided else None
     return d.rate(share, decided, part=table.table.value(won))
+
+
+ORDER_COLUMNS = ("completed", "on_time", "open", "overdue")
+
+
+def order_table(rows: tuple[OrderRow, ...], d: Disclosure) -> list[dict[str, str]]:
+    """Tribunal orders by kind as printed, then the "All orders" row (each column's total:
+    suppressed together, so no kind's count can be subtracted out of it)."""
+    table = shown(
+        Table(tuple(tuple(getattr(r, k) for k in ORDER_COLUMNS) for r in rows), column_totals=True),
+        d,
+    )
+    completed, on_time = ORDER_COLUMNS.index("completed"), ORDER_COLUMNS.index("on_time")
+    return [
+        {
+            **{k: table.count((n, c)) for c, k in enumerate(ORDER_COLUMNS)},
+            "share": table.share((n, on_time), (n, completed)),
+        }
+        for n in range(len(rows) + 1)
+    ]
 
 
 def ledger_tables(
@@ -686,6 +709,7 @@ def render_html(
         ftr_rows=ftr_rows(figures, d),
         appeal_tables=(appeal_table(figures.current, d), appeal_table(figures.year, d)),
         won_share=won_share(figures.year, d),
+        order_tables=(order_table(figures.orders_month, d), order_table(figures.orders_year, d)),
         ledger=ledger_tables(figures.ledger_month, figures.ledger_year, d),
         section_title=section_title,
         plural=plural,

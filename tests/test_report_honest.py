@@ -16,8 +16,14 @@ import orjson
 import pytest
 
 from events.envelope import LONDON
+from projections.law import APPEAL_AGAINST
+from reports import narrative
+from reports.disclosure import Disclosure
+from reports.document import appeal_table
 from reports.figures import Month, settled_month
 from sendwatch.report_command import report_command
+
+FIVE = Disclosure(5)
 
 
 def event(kind: str, case: str, on: str, eid: str, **data: Any) -> bytes:
@@ -218,3 +224,17 @@ def test_a_report_made_during_its_month_marks_the_partial_month(tmp_path: Path) 
     code, html = report(lines, tmp_path / "after", "2025-05", today=date(2025, 6, 11))
     assert code == 0
     assert "partial month" not in html.lower()
+
+
+def test_an_appeals_total_does_not_give_a_small_count_away() -> None:
+    # 2 appeals against refusals to assess, 30 against contents, 40 against placement, and
+    # "All appeals: 72" printed: with 30 and 40 printed, 72 would say the 2.
+    appeals = {a: dict.fromkeys(narrative.OUTCOMES, 0) for a in APPEAL_AGAINST}
+    appeals["refusal_to_assess"]["registered"] = 2
+    appeals["contents"]["registered"] = 30
+    appeals["placement"]["registered"] = 40
+    printed = {name: row["registered"] for name, row in appeal_table({"appeals": appeals}, FIVE)}
+    assert printed["Refusal to assess"] == "fewer than 5"
+    assert printed["Contents of a plan (Sections B, F)"] == "not shown"
+    assert printed["Placement (Section I)"] == "40"
+    assert printed["All appeals"] == "72"
