@@ -74,7 +74,7 @@ RAG_WORDS = {
     "red": "Red: below the floor standard",
     "no data": "No data in the period",
     "not rated": "Counted, no standard set",
-    "not shown": "Not rated: too few cases to show",
+    "not shown": "Not rated: too few cases, or a share that would reveal a small count",
 }
 
 
@@ -106,7 +106,8 @@ def _standard(point: Point, value: float | None) -> str:
 
 
 FTR_POINT = 2  # decisions right first time: rated only past the appeal window
-CASEWORKER_POINT = 9  # its share is of cases with fewer than 3 caseworkers
+# the points whose share is of a printed count's complement, or leaves out exceptions
+POINT_SHARES = {FTR_POINT: "first_time_right", 4: "final_plan", 9: "caseworkers"}
 
 
 def _settled_words(settled: Settled, scope: str, d: Disclosure) -> str:
@@ -153,9 +154,11 @@ def scorecard_rows(
             value, rag = item["value"], item["rag"]
             base = _point_base(point.number, figures)
             if point.unit == "share":
-                key = "caseworkers" if point.number == CASEWORKER_POINT else ""
+                key = POINT_SHARES.get(point.number, "")
                 part = None if value is None else narrative.printed_part(key, value, base or 0)
                 text = d.rate(value, base or 0, part=part)
+                if key in CLOCKS and narrative.exceptions_hidden(key, figures, d):
+                    text = NOT_SHOWN
                 if value is not None and text == NOT_SHOWN:
                     rag = "not shown"
             elif point.unit == "days":
@@ -185,7 +188,9 @@ def clock_row(clock: str, c: Mapping[str, Any], d: Disclosure) -> dict[str, str]
         "on_time": d.count(c["on_time"]),
         "rate": d.rate(c["rate_incl_exceptions"], c["completed"], part=c["on_time"]),
         "excepted": d.count(c["excepted"]),
-        "rate_excl": d.rate(
+        "rate_excl": NOT_SHOWN
+        if d.hides_count(c["excepted"])  # completed less "fewer than 5" would say how many
+        else d.rate(
             c["rate_excl_exceptions"],
             c["completed"] - c["excepted"],
             part=c["on_time"] - c["excepted_on_time"],
@@ -212,6 +217,8 @@ def clock_blocks(
                 m[clock]["excepted_on_time"] if field == "rate_excl_exceptions" else 0
             )
             words = d.rate(value, base, part=part)
+            if narrative.exceptions_hidden(clock, m, d) and words.endswith("%"):
+                words = NOT_SHOWN
             points.append(
                 charts.Point(
                     month.short,
@@ -235,12 +242,13 @@ def clock_blocks(
             on_time = m[clock]["on_time"] - (
                 m[clock]["excepted_on_time"] if field == "rate_excl_exceptions" else 0
             )
+            hidden = narrative.exceptions_hidden(clock, m, d)
             rows.append(
                 {
                     "label": label,
-                    "counted": d.count(base),
-                    "on_time": d.count(on_time),
-                    "share": d.rate(value, base, part=on_time),
+                    "counted": NOT_SHOWN if hidden else d.count(base),
+                    "on_time": NOT_SHOWN if hidden else d.count(on_time),
+                    "share": NOT_SHOWN if hidden else d.rate(value, base, part=on_time),
                 }
             )
         published = []

@@ -177,8 +177,18 @@ def printed_part(key: str, value: float, base: int) -> int:
     """The count a share is worked out from, as the report prints it: the share's cases, or
     for caseworkers the cases with 3 or more (the share is of the rest). A share is not
     printed when that count is suppressed (``Disclosure.rate``'s ``part``)."""
-    share = 1 - value if key == "caseworkers" else value
+    share = 1 - value if key in COMPLEMENTS else value
     return round(share * base)
+
+
+COMPLEMENTS = ("caseworkers", "first_time_right")  # shares of what the printed count is not
+
+
+def exceptions_hidden(clock: str, figures: Mapping[str, Any], disclosure: Disclosure) -> bool:
+    """Whether a clock's headline share leaves out a suppressed number of exceptions: its
+    base (completed less excepted) beside the completed count would give that number away,
+    so neither the base nor the share is printed."""
+    return clock in EXCLUDING_EXCEPTIONS and disclosure.hides_count(figures[clock]["excepted"])
 
 
 # --- right first time: provisional while decisions may still be appealed --------------
@@ -309,6 +319,10 @@ def movements(
             parts = (printed_part(key, value, base), printed_part(key, old, old_base))
             if any(disclosure.hides_count(part) for part in parts):
                 continue  # the share would give a suppressed count away
+            if key in CLOCKS and any(
+                exceptions_hidden(key, m, disclosure) for m in (now_figures, before_figures)
+            ):
+                continue
             if min(base, old_base) < MOVEMENT_CASES:
                 continue
             if key == "first_time_right" and (
@@ -357,6 +371,8 @@ def questions(
         if value is None or not disclosure.shows_rate(base):
             continue
         if disclosure.hides_count(printed_part(clock, value, base)):
+            continue
+        if exceptions_hidden(clock, year, disclosure):
             continue
         national = ""
         mark = benchmarks.clocks.get(clock)

@@ -238,3 +238,28 @@ def test_an_appeals_total_does_not_give_a_small_count_away() -> None:
     assert printed["Contents of a plan (Sections B, F)"] == "not shown"
     assert printed["Placement (Section I)"] == "40"
     assert printed["All appeals"] == "72"
+
+
+def test_a_share_leaving_out_few_exceptions_is_not_shown(tmp_path: Path) -> None:
+    # 20 final plans issued in May 2025 (requests of 8 January 2024: all late), 2 of them
+    # with an exception: "20 completed, fewer than 5 with an exception" beside a share of
+    # the 18 others (or "18 counted") would say there were exactly 2.
+    lines = []
+    for n in range(20):
+        case = f"EXC-{n:02d}"
+        lines += plan(case, "2025-05-12")
+        if n < 2:
+            lines.append(
+                event(
+                    "exception.applied", case, "2025-04-01", f"{case}-exc",
+                    clock="final_plan", ground="personal_circumstances", family_told=True,
+                )
+            )  # fmt: skip
+    code, html = report(lines, tmp_path, "2025-05")
+    assert code == 0
+    month = rows(between(html, 'id="clocks-month"', "</table>"))
+    assert month["Final EHC plan issued (20 weeks)"] == [
+        "20", "0", "0.0%", "fewer than 5", "not shown",
+    ]  # fmt: skip
+    block = rows(between(html, 'id="clock-final_plan"', "</table>"))
+    assert block["May 2025"] == ["not shown", "not shown", "not shown"]
