@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PORT   ?= 8000
 DEMO_YEARS ?= 3
 
-.PHONY: demo test setup setup-dev system check clean
+.PHONY: demo test setup setup-dev system kafka check clean
 
 $(BIN)/sendwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ setup-dev: $(VENV)/.dev
 system:
 	scripts/system-packages.sh
 
+# Apache Kafka's jars from Maven Central for the tests' real broker (cached in ~/.cache/sendwatch).
+kafka:
+	scripts/kafka-jars.sh
+
 # Simulate a Kent-sized history, load it, and serve the live dashboard and API.
 demo: setup
 	scripts/demo.sh $(PORT) $(DEMO_YEARS)
@@ -34,8 +38,8 @@ check: setup-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Everything CI runs: system packages, Python packages, lint, types, then every test.
-test: system setup-dev check
+# Everything CI runs: system packages, Kafka's jars, Python packages, lint, types, then every test.
+test: system kafka setup-dev check
 	$(BIN)/pytest -q
 
 clean:

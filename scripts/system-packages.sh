@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The Debian packages the tests use: real Prometheus, Alertmanager, kcat, Chromium, poppler,
-# and the libraries WeasyPrint loads. Needs root (or sudo); safe to run again.
+# Java 17 and Maven (Apache Kafka, fetched by scripts/kafka-jars.sh), and the libraries
+# WeasyPrint loads. Needs root (or sudo); safe to run again.
 set -euo pipefail
 packages=(
   prometheus prometheus-alertmanager kcat chromium poppler-utils sqlite3
+  openjdk-17-jre-headless maven
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 )
 missing=()

@@ -93,6 +93,79 @@ def tansu(workdir: Path) -> Iterator[Broker]:
         stop(process)
 
 
+KAFKA_POM = Path(__file__).resolve().parent.parent / "scripts" / "kafka" / "pom.xml"
+
+
+def kafka_home() -> Path:
+    """The folder of Apache Kafka's jars that scripts/kafka-jars.sh fetched (``make test``
+    runs it); a loud error naming the script if they are not there."""
+    text = KAFKA_POM.read_text(encoding="utf-8")
+    version = text.split("<kafka.version>", 1)[1].split("<", 1)[0]
+    default = Path.home() / ".cache" / "sendwatch" / f"kafka-{version}"
+    home = Path(os.environ.get("SENDWATCH_KAFKA_HOME", default))
+    if not (home / "libs" / f"kafka_2.13-{version}.jar").is_file():
+        raise RuntimeError(
+            f"Apache Kafka {version} is not in {home}: run scripts/kafka-jars.sh (make test does)"
+        )
+    if shutil.which("java") is None:
+        raise RuntimeError("java is not installed: Apache Kafka needs Java 17")
+    return home
+
+
+# The broker the tests run, in KRaft mode (one node, broker and controller), on the test's
+# listeners and data folder.
+CLUSTER_ID = "c2VuZHdhdGNoLXRlc3RzIQ"  # base64 of 16 bytes, "sendwatch-tests!"
+KRAFT = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={data}
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+"""
+
+
+@contextmanager
+def apache_kafka(workdir: Path, settings: str = "") -> Iterator[Broker]:
+    """Apache Kafka (KRaft) on free loopback ports, its data in ``workdir``, stopped
+    afterwards; ``settings`` are more lines of server.properties."""
+    home = kafka_home()
+    port, controller = free_port(), free_port()
+    data = workdir / "kafka-data"
+    config = workdir / "server.properties"
+    config.write_text(
+        KRAFT.format(port=port, controller=controller, data=data) + settings, encoding="utf-8"
+    )
+    java = ["java", "-Xms256m", "-Xmx768m", "-XX:+UseSerialGC", "-cp", f"{home}/libs/*"]
+    formatted = subprocess.run(
+        [*java, "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if formatted.returncode != 0:
+        raise RuntimeError(f"kafka-storage format failed: {formatted.stderr[-2000:]}")
+    log = workdir / "kafka.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [*java, "kafka.Kafka", str(config)], stdout=out, stderr=subprocess.STDOUT
+        )
+    broker = Broker(port, process, log)
+    try:
+        _wait_for_broker(broker, timeout=60.0)
+        yield broker
+    finally:
+        process.send_signal(signal.SIGCONT)  # a frozen broker cannot stop
+        stop(process)
+
+
 def _wait_for_broker(broker: Broker, timeout: float = 30.0) -> None:
     from kafka.admin import KafkaAdminClient
 
@@ -100,7 +173,8 @@ def _wait_for_broker(broker: Broker, timeout: float = 30.0) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         if broker.process.poll() is not None:
-            raise RuntimeError(f"Tansu exited: {broker.log.read_text(errors='replace')[-2000:]}")
+            tail = broker.log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the broker exited: {tail}")
         try:
             client = KafkaAdminClient(bootstrap_servers=[broker.address], request_timeout_ms=3000)
             client.list_topics()
@@ -109,7 +183,7 @@ def _wait_for_broker(broker: Broker, timeout: float = 30.0) -> None:
         except Exception as error:  # not listening yet
             last = error
             time.sleep(0.2)
-    raise RuntimeError(f"Tansu did not answer within {timeout:.0f} s: {last}")
+    raise RuntimeError(f"the broker did not answer within {timeout:.0f} s: {last}")
 
 
 def kcat_environment(workdir: Path) -> dict[str, str]:

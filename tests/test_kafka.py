@@ -709,3 +709,30 @@ def test_an_import_to_the_broker_gives_the_measures_of_the_same_import_to_the_lo
     assert values
     for upn in UPNS:
         assert upn.encode() not in values and upn.lower().encode() not in values
+
+
+@pytest.mark.integration
+def test_apache_kafka_starts_from_the_jars_the_project_fetched(tmp_path: Path) -> None:
+    """scripts/kafka-jars.sh fetched Apache Kafka's jars (make test runs it); the fixture
+    formats a KRaft data folder, starts the broker on loopback, and ``sendwatch ingest
+    --broker`` stores a file's events on it with the idempotent producer's acks."""
+    from tests.kafka_broker import apache_kafka
+
+    history = simulate(seed=5, years=1, end=date(2025, 6, 30), calibration=SMALL_COUNCIL)
+    events = list(history)[:500]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    with apache_kafka(tmp_path) as kafka:
+        done = sendwatch("ingest", str(path), "--broker", kafka.url, "--topic", "events")
+        assert done.returncode == 0, done.stderr
+        consumer = KafkaConsumer(
+            "events",
+            bootstrap_servers=[kafka.address],
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=5000,
+        )
+        try:
+            got = [message.value for message in consumer]
+        finally:
+            consumer.close()
+    assert len(got) == len(events)
