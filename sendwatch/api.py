@@ -185,8 +185,9 @@ def clock_trend(
     by_day: Mapping[date, Mapping[tuple[Any, ...], int]], clock: str, now: date, months: int
 ) -> list[dict[str, Any]]:
     """One clock's completions and rates in each of the last ``months`` calendar months to
-    ``now`` (the current month so far last), counted as the contract's measures count them,
-    from the ``dated`` tallies summed by day (``Projector.dated_sums``)."""
+    ``now`` (the current month so far last, marked ``partial`` unless ``now`` is its last
+    day), counted as the contract's measures count them, from the ``dated`` tallies summed by
+    day (``Projector.dated_sums``)."""
     first = add_months(now.replace(day=1), -(months - 1))
     periods = []
     for n in range(months):
@@ -197,6 +198,7 @@ def clock_trend(
             "month": period.start.strftime("%Y-%m"),
             "from": period.start.isoformat(),
             "to": period.end.isoformat(),
+            "partial": period.end < add_months(period.start, 1) - timedelta(days=1),
             **figures[clock],
         }
         for period, figures in zip(periods, completed_by_period(by_day, periods), strict=True)

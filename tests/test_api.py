@@ -464,6 +464,17 @@ def test_the_trend_splits_the_12_months_by_month(loaded: Service) -> None:
     assert sum(m["on_time"] for m in months) == year["on_time"]
 
 
+def test_the_trend_marks_the_current_month_partial_until_its_last_day() -> None:
+    from sendwatch.api import clock_trend
+
+    # now 14 June: June so far (1 to 14 June) is a partial month, May a whole one
+    may, june = clock_trend({}, "final_plan", date(2025, 6, 14), 2)
+    assert (june["from"], june["to"], june["partial"]) == ("2025-06-01", "2025-06-14", True)
+    assert (may["to"], may["partial"]) == ("2025-05-31", False)
+    # on 30 June the month is whole
+    assert not clock_trend({}, "final_plan", date(2025, 6, 30), 1)[0]["partial"]
+
+
 @pytest.mark.parametrize(
     ("params", "detail"),
     [({"clock": "tea_break"}, "clock: unknown clock 'tea_break'"), ({"months": "0"}, "months:")],

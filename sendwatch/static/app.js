@@ -162,9 +162,13 @@ function renderTrend(trend) {
     chart.append(svg("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "grid" }));
     chart.append(svg("text", { x: left - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, `${v * 100}%`));
   }
+  const partialNote = (m) => {
+    const to = new Date(`${m.to}T12:00:00`).toLocaleDateString("en-GB", { day: "numeric", month: "short" });
+    return `partial month, to ${to}`;
+  };
   months.forEach((m, i) => {
     const label = new Date(`${m.from}T12:00:00`).toLocaleDateString("en-GB", { month: "short" });
-    chart.append(svg("text", { x: x(i), y: height - 8, class: "axis", "text-anchor": "middle" }, label));
+    chart.append(svg("text", { x: x(i), y: height - 8, class: "axis", "text-anchor": "middle" }, m.partial ? `${label}*` : label));
   });
   const series = [
     ["rate_incl_exceptions", "incl", "including exceptions"],
@@ -180,10 +184,12 @@ function renderTrend(trend) {
     chart.append(svg("path", { d: path, class: `line ${cls}` }));
     months.forEach((m, i) => {
       if (m[key] === null) return;
+      const kind = `mark ${cls}${m.partial ? " partial" : ""}`;
       const mark = cls === "incl"
-        ? svg("circle", { cx: x(i), cy: y(m[key]), r: 3.5, class: `mark ${cls}` })
-        : svg("rect", { x: x(i) - 3, y: y(m[key]) - 3, width: 6, height: 6, class: `mark ${cls}` });
-      mark.append(svg("title", {}, `${m.month}: ${pct(m[key])} ${words} (${m.on_time} of ${m.completed} on time)`));
+        ? svg("circle", { cx: x(i), cy: y(m[key]), r: 3.5, class: kind })
+        : svg("rect", { x: x(i) - 3, y: y(m[key]) - 3, width: 6, height: 6, class: kind });
+      const so = m.partial ? ` (${partialNote(m)})` : "";
+      mark.append(svg("title", {}, `${m.month}${so}: ${pct(m[key])} ${words} (${m.on_time} of ${m.completed} on time)`));
       chart.append(mark);
     });
   }
@@ -193,13 +199,14 @@ function renderTrend(trend) {
     " ",
     el("span", { class: "legend excl", text: "■ dashed: excluding exceptions" }),
     ` · ${trend.title}, share met by the month the clock stopped.`,
+    ...months.filter((m) => m.partial).map((m) => ` * ${m.month} is a ${partialNote(m)}: not comparable with a whole month.`),
   );
   $("trend-rows").replaceChildren(
     ...months.map((m) =>
       el(
         "tr",
         {},
-        el("th", { scope: "row", text: m.month }),
+        el("th", { scope: "row", text: m.partial ? `${m.month} (${partialNote(m)})` : m.month }),
         el("td", { class: "num", text: `${m.completed}` }),
         el("td", { class: "num", text: `${m.on_time}` }),
         el("td", { class: "num", text: pct(m.rate_incl_exceptions) }),
