@@ -32,16 +32,15 @@ from projections.law import (
 )
 
 TYPE_ORDER: dict[str, int] = {kind: n for n, kind in enumerate(EVENT_TYPES)}
+# each type's place in the apply order after its day: (0 for an opener, else 1; its order)
+TYPE_RANK: dict[str, tuple[int, int]] = {
+    kind: (0 if kind in OPENERS else 1, n) for kind, n in TYPE_ORDER.items()
+}
 
 
 def apply_order(event: Event) -> tuple[date, int, int, int, str]:
-    return (
-        event.day,
-        0 if event.type in OPENERS else 1,
-        TYPE_ORDER[event.type],
-        event.second,
-        event.event_id,
-    )
+    opener, order = TYPE_RANK[event.type]
+    return (event.day, opener, order, event.second, event.event_id)
 
 
 @dataclass(slots=True)
@@ -185,7 +184,17 @@ def _clock(
     return run
 
 
+_DUE: dict[tuple[str, date], date] = {}  # (clock, start): due; a few thousand days a clock
+
+
 def _due(clock: str, start: date) -> date:
+    due = _DUE.get((clock, start))
+    if due is None:
+        due = _DUE[clock, start] = _limit(clock, start)
+    return due
+
+
+def _limit(clock: str, start: date) -> date:
     rule = CLOCKS[clock]
     if rule.days is not None:
         return start + timedelta(days=rule.days)

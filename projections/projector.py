@@ -35,6 +35,7 @@ from events import Event
 from projections.case import (
     EARLIER_DAYS,
     STANDING_ONLY,
+    TYPE_RANK,
     CaseFile,
     Keyed,
     apply_order,
@@ -346,8 +347,47 @@ class Projector:
             return self._keep_failed(event, error)
 
     def apply_all(self, events: Iterable[Event]) -> int:
-        """Apply many events; returns how many were new."""
-        return sum(1 for event in events if self.apply(event))
+        """Apply many events; returns how many were new. The same as ``apply`` for each,
+        with a replay's usual event (one of a case not folded since it last changed, which
+        is only kept, to be folded when next read) applied in this one loop."""
+        seen = self._seen
+        cases = self._cases
+        stale = self._stale
+        rank = TYPE_RANK
+        apply = self.apply
+        new = 0
+        for event in events:
+            event_id = event.event_id
+            if event_id in seen:
+                continue
+            kind = event.type
+            case_id = event.case_id
+            state = cases.get(case_id)
+            if kind == "event.retracted" or (state is not None and case_id not in stale):
+                new += apply(event)  # a retraction, or a case whose fold is kept
+                continue
+            try:
+                opener, order = rank[kind]
+                key = (event.day, opener, order, event.second, event_id)
+                recorded = event.recorded_at
+                latest = self._last_recorded
+                if latest is None or recorded > latest:
+                    self._last_recorded = recorded
+                if state is not None and recorded > state.last_seen:
+                    state.last_seen = recorded
+            except Exception:  # ``apply`` keeps it with its case and sets the case aside
+                new += apply(event)
+                continue
+            seen.add(event_id)
+            new += 1
+            if state is None:  # a new case: as ``apply`` marks it
+                cases[case_id] = _Case((key, event))
+                stale.add(case_id)
+                self._changed.add(case_id)
+                self._redate[case_id] = None
+            else:  # stale: marked changed on every day already
+                state.append((key, event))
+        return new
 
     def _keep_failed(self, event: Event, error: Exception) -> bool:
         """Applying ``event`` raised (placing it in its case's order, or extending the

@@ -40,13 +40,17 @@ def catch_up(
     new = read = 0
     apply = projector.apply
     batch = 10_000 if limit is None else max(1, min(limit, 10_000))
+    loads = orjson.loads
     for rows in log.read_raw(after=projector.position, batch=batch):
-        for _, body in rows:
-            event = from_record(orjson.loads(body))
-            if apply(event):
-                new += 1
-                if touched is not None and event.type not in skip:
-                    touched.add(event.case_id)
+        if touched is None:
+            new += projector.apply_all([from_record(loads(body)) for _, body in rows])
+        else:
+            for _, body in rows:
+                event = from_record(loads(body))
+                if apply(event):
+                    new += 1
+                    if event.type not in skip:
+                        touched.add(event.case_id)
         projector.position = rows[-1][0]  # every row of the batch applied
         read += len(rows)
         if limit is not None and read >= limit:
