@@ -219,7 +219,7 @@ def test_a_court_order_pages_and_nothing_else_about_a_case_does(
     wait_for("the digests", lambda: len(receivers.to("team-south-digest")) >= 1)
     (page,) = pages  # the interim step and the final order of O1, together
     assert alerts_of(pages) == [("TribunalOrderOverdue", "KC-T1")] * 2
-    assert page["groupLabels"] == {"alertname": "TribunalOrderOverdue", "team": "north"}
+    assert page["groupLabels"] == {"alertname": "TribunalOrderOverdue"}
     paged = {a["labels"]["alertname"] for n in pages for a in n["alerts"]}
     assert paged == {"TribunalOrderOverdue"}
     # the order's case is in the north team, but a page is not repeated in its digest
