@@ -31,6 +31,7 @@ import orjson
 
 from events import Event
 from projections.case import apply_order
+from projections.law import TRANSFER_DEADLINE
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -74,7 +75,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "week20",
     ),
     "namedplan": ("namedplantableid", "assessmenttableid", "startdate", "ceasedate", "ceasereason"),
-    "activeplans": ("activeplanstableid", "requeststableid", "transferla", "lastreview"),
+    # Since 2024/2025 module 5a also holds the latest review meeting, the review decision and
+    # the phase transfer: their Blade names here (reviewmeeting onwards) are unverified.
+    "activeplans": (
+        "activeplanstableid",
+        "requeststableid",
+        "transferla",
+        "lastreview",
+        "reviewmeeting",
+        "reviewoutcome",
+        "phasetransferdue",
+        "phasetransferkind",
+        "phasetransferfinal",
+    ),
     "placementdetail": (
         "placementdetailtableid",
         "activeplanstableid",
@@ -105,6 +118,10 @@ CEASE_REASONS = {
     "deceased": "8",
     "other": "9",
 }
+# Review decision (module 5a, 2024 on; unverified): M maintain, A amend, C cease. Phase
+# transfer kind (not known to be in SEN2 at all; unverified): S school, P post-16.
+REVIEW_OUTCOMES = {"maintain": "M", "amend": "A", "cease": "C"}
+TRANSFER_KINDS = {"school": "S", "post16": "P"}
 SEN_SETTINGS = ("OLA", "OPA", "EHE", "EYP", "OTH", "NEET", "NIEC", "NIEO")
 SEN_TYPES = ("SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD", "DS")
 SEN_TYPES_ALL = (*SEN_TYPES, "OTH")
@@ -114,6 +131,8 @@ CODE_LISTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("assessment", "assessmentoutcome"): ASSESSMENT_OUTCOMES,
     ("assessment", "week20"): (YES, NO),
     ("namedplan", "ceasereason"): ("", *CEASE_REASONS.values()),
+    ("activeplans", "reviewoutcome"): ("", *REVIEW_OUTCOMES.values()),
+    ("activeplans", "phasetransferkind"): ("", *TRANSFER_KINDS.values()),
     ("placementdetail", "sensetting"): ("", *SEN_SETTINGS),
     ("senneed", "sentype"): SEN_TYPES_ALL,
 }
@@ -121,7 +140,7 @@ DATE_COLUMNS = {
     "requests": ("receiveddate", "requestoutcomedate"),
     "assessment": ("assessmentoutcomedate",),
     "namedplan": ("startdate", "ceasedate"),
-    "activeplans": ("lastreview",),
+    "activeplans": ("lastreview", "reviewmeeting", "phasetransferdue", "phasetransferfinal"),
     "placementdetail": ("entrydate", "leavingdate"),
 }
 
@@ -176,9 +195,14 @@ COUNCIL_ADDS: tuple[tuple[str, str, str], ...] = (
     ("activeplans", "transferla", "the LA a plan transferred from, not held"),
     (
         "activeplans",
-        "the review meeting date, review decision, draft amended plan and phase-transfer "
-        "dates (2024 on)",
-        "their Blade names are unverified: not produced",
+        "reviewmeeting, reviewoutcome, phasetransferdue, phasetransferkind, phasetransferfinal",
+        "produced under Blade names that are unverified: rename them to the guide's",
+    ),
+    (
+        "activeplans",
+        "the date a draft amended plan was issued (2024 on)",
+        "not produced: without the date the amendment was made, an imported draft would "
+        "leave the amendment clock open",
     ),
     (
         "placementdetail",
@@ -237,6 +261,19 @@ class Plan:
     reason: str | None = None
     replaced: date | None = None  # the day a later plan was issued while this one was kept
     reviews: list[date] = field(default_factory=list)
+    decisions: list[str] = field(default_factory=list)  # each review's decision, as reviews
+    meetings: list[date] = field(default_factory=list)
+    transfer: Transfer | None = None  # the latest phase transfer while the plan was kept
+
+
+@dataclass
+class Transfer:
+    """A phase transfer: its deadline (15 February, or 31 March for post-16, of the year of
+    the move), its kind, and the day the new setting was named (if by census day)."""
+
+    deadline: date
+    kind: str
+    named: date | None = None
 
 
 @dataclass
@@ -287,7 +324,10 @@ def records(events: Iterable[Event], census: date) -> Records:
         elif kind == "plan.issued":
             if plan is not None:
                 plan.replaced = day  # a new plan while it was maintained: no cease in SEN2
+            kept = plan
             plan = Plan(day, request, data.get("primary_need"))
+            if kept is not None:  # a transfer or a pending review meeting runs on (the fold)
+                plan.transfer, plan.meetings = kept.transfer, kept.meetings[-1:]
             out.plans.append(plan)
             if request is not None:
                 request.issued = request.end = day
@@ -297,6 +337,19 @@ def records(events: Iterable[Event], census: date) -> Records:
             plan = None
         elif kind == "review.decided" and plan is not None:
             plan.reviews.append(day)
+            plan.decisions.append(data["decision"])
+        elif kind == "review.meeting_held" and plan is not None:
+            plan.meetings.append(day)
+        elif kind == "transfer.due" and plan is not None:
+            moved = date.fromisoformat(data["transfer_date"])
+            month, mday = TRANSFER_DEADLINE[data["kind"]]
+            deadline = date(moved.year, month, mday)
+            held = plan.transfer
+            if held is None or (held.deadline, held.kind) != (deadline, data["kind"]):
+                plan.transfer = Transfer(deadline, data["kind"])  # the same again: no change
+        elif kind == "transfer.setting_named" and plan is not None:
+            if plan.transfer is not None and plan.transfer.named is None:
+                plan.transfer.named = day
         elif kind in ("eotas.started", "education.lost"):
             setting = "OLA" if kind == "eotas.started" else "NIEO"
             if setting not in open_spells:
@@ -431,7 +484,10 @@ def build(cases: Iterable[tuple[str, Sequence[Event]]], census: date, council: s
                     "activeplans",
                     activeplanstableid=active,
                     requeststableid=rid,
-                    lastreview=_d(max(plan.reviews) if plan.reviews else None),
+                    lastreview=_d(plan.reviews[-1] if plan.reviews else None),
+                    reviewmeeting=_d(plan.meetings[-1] if plan.meetings else None),
+                    reviewoutcome=REVIEW_OUTCOMES[plan.decisions[-1]] if plan.decisions else "",
+                    **_transfer_items(plan.transfer),
                 )
             )
             for spell in held.spells:
@@ -459,6 +515,16 @@ def build(cases: Iterable[tuple[str, Sequence[Event]]], census: date, council: s
                     )
                 )
     return Sen2Export(census, council, modules, count, uncoded)
+
+
+def _transfer_items(transfer: Transfer | None) -> dict[str, str]:
+    if transfer is None:
+        return {}
+    return {
+        "phasetransferdue": _d(transfer.deadline),
+        "phasetransferkind": TRANSFER_KINDS[transfer.kind],
+        "phasetransferfinal": _d(transfer.named),
+    }
 
 
 def _cease_code(reason: str | None) -> str:

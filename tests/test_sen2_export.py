@@ -33,6 +33,7 @@ from exchange.sen2_export import (
 from projections import Projector
 from projections.case import apply_order, fold_case
 from projections.dfe import dfe_measures
+from projections.law import TRANSFER_DEADLINE
 from tests.history import event, jsonl, raw
 
 MAPPING = Path(__file__).resolve().parent.parent / "exchange" / "mappings" / "sen2.yml"
@@ -282,8 +283,10 @@ def carried(cases: Mapping[str, Sequence[Event]], census: date) -> set[Key]:
     """What the return carries, worked from the events by SEN2.md's scope (a spec written
     independently of the exporter's walk): per request in scope its receipt and decisions;
     per plan in scope its issue and cease; per plan active on census day its latest review
-    and its EOTAS and out-of-education spells since the year began; the 20-week flag at
-    the decision to issue."""
+    meeting, its latest review decision, its latest phase transfer (due: dated on the day
+    the setting was named, else on the deadline; and the setting named) and its EOTAS and
+    out-of-education spells since the year began; the 20-week flag at the decision to
+    issue."""
     first = date(census.year - 1, 1, 1)
     out: set[Key] = set()
     for case, events in cases.items():
@@ -320,6 +323,14 @@ def carried(cases: Mapping[str, Sequence[Event]], census: date) -> set[Key]:
                 active = True
                 if p.reviews:
                     out.add((case, "review.decided", max(p.reviews).isoformat()))
+                if p.meetings:
+                    out.add((case, "review.meeting_held", max(p.meetings).isoformat()))
+                if p.transfer is not None:
+                    named = p.transfer.named
+                    due = p.transfer.deadline if named is None else named
+                    out.add((case, "transfer.due", due.isoformat()))
+                    if named is not None:
+                        out.add((case, "transfer.setting_named", named.isoformat()))
         if active:
             for s in held.spells:
                 if s.left is not None and s.left < first:
@@ -365,7 +376,7 @@ def simulated(seed: int, end: date) -> dict[str, list[Event]]:
     from simulation.council import simulate
 
     projector = Projector()
-    for record in simulate(seed=seed, years=2, end=end):
+    for record in simulate(seed=seed, years=3, end=end):
         projector.apply(event_of(record))
     return {case.case_id: case.history for case in projector.case_files()}
 
@@ -380,7 +391,7 @@ SIMULATED: dict[int, dict[str, list[Event]]] = {}
 
 
 def sample(seed: int, size: int = 1000) -> dict[str, list[Event]]:
-    """A few hundred of a simulated council's cases (two years to 2026-03-31)."""
+    """About a thousand of a simulated council's cases (three years to 2026-03-31)."""
     if seed not in SIMULATED:
         every = simulated(seed, date(2026, 3, 31))
         SIMULATED[seed] = dict(sorted(every.items())[:: max(1, len(every) // size)])
@@ -404,29 +415,114 @@ def test_export_then_import_gives_back_what_sen2_carries(
     expected = carried(cases, census)
     assert got == expected
     assert len(expected) > 200  # the sample exercises the return
-    # and, apart from the 20-week flag (dated by the decision), each is an original event
+    # and, apart from the 20-week flag (dated by the decision) and the phase transfer due
+    # (dated by the return), each is an original event
     original = {(c, e.type, e.day.isoformat()) for c, es in cases.items() for e in es}
-    assert {k for k in got if k[1] != "exception.applied"} <= original
-    # DfE's measures of the census year: the same from the events and from the return, for
-    # every group SEN2 carries (annual reviews and phase transfers need review meetings and
-    # transfer dates, which the import does not read: docs/sen2-export.md)
-    again: dict[str, list[Event]] = {}
-    for record in back:
-        e = event_of(record)
-        again.setdefault(e.case_id, []).append(e)
-    year = census.year - 1
-    before = dfe_measures([fold_case(c, es, census) for c, es in cases.items()], year)
-    after = dfe_measures([fold_case(c, es, census) for c, es in again.items()], year)
-    for group in CARRIED_GROUPS:
-        assert values(after[group]) == values(before[group]), group
-    assert before["timeliness_20_week"]["plans_issued"]["value"] > 0
+    assert {k for k in got if k[1] not in DATED_BY_THE_RETURN} <= original
 
 
-CARRIED_GROUPS = ("timeliness_20_week", "requests", "assessments")
+DATED_BY_THE_RETURN = ("exception.applied", "transfer.due")
 
 
 def values(group: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {name: figure["value"] for name, figure in group.items()}
+
+
+# --- the round trip of DfE's measures, over consecutive returns -------------------------------
+
+# Three consecutive returns (the third Thursday of January, as DfE's census days fall): a
+# return holds each active plan's LATEST review meeting, decision and phase transfer only,
+# so "reviews expected in 2025" (due 12 months after a decision made in 2024) needs the
+# 2025 return as well as the 2026 one, and the 2024 one for decisions of early 2024.
+CENSUSES = (date(2024, 1, 18), date(2025, 1, 16), date(2026, 1, 15))
+YEAR = 2025  # the last complete calendar year: the 2026 return's census year
+FIFTH_A = ("review.meeting_held", "review.decided", "transfer.setting_named")
+
+
+def reimport_all(cases: Mapping[str, Sequence[Event]], folder: Path) -> dict[str, list[Event]]:
+    """Each census's return, exported and read back by the importer, into one log: an event
+    in two returns (the same case, day and rule: the same id) is one event, with the same
+    content (else the log would refuse the second as a dead letter)."""
+    log: dict[str, dict[str, Any]] = {}
+    for census in CENSUSES:
+        for record in reimport(build(cases.items(), census, "886"), folder / str(census)):
+            assert log.setdefault(record["event_id"], record) == record
+    again: dict[str, list[Event]] = {}
+    for record in log.values():
+        e = event_of(record)
+        again.setdefault(e.case_id, []).append(e)
+    return again
+
+
+def lost(case: str, events: Sequence[Event], returns: set[Key]) -> list[str]:
+    """Why the returns cannot give back this case's reviews and phase transfers of the two
+    years before the last census (empty if they can), from the events and what the returns
+    carry (``carried``): a review meeting, a review decision or a setting named that no
+    return holds (two in one year between censuses: the return keeps the latest; or after
+    a census, by a plan that ceased before the next); a transfer no return holds; or a
+    transfer held without its setting named whose plan ceased before its deadline (the
+    import dates it on the deadline, after the cease, so it is due; in the events it was
+    cancelled)."""
+    since, last = date(YEAR - 1, 1, 1), CENSUSES[-1]
+    why = []
+    ceased = [e.day for e in events if e.type == "plan.ceased"]
+    for e in events:
+        if not since <= e.day <= last:
+            continue
+        if e.type in FIFTH_A and (case, e.type, e.day.isoformat()) not in returns:
+            why.append(f"{e.type} {e.day}")
+        elif e.type == "transfer.due":
+            moved = date.fromisoformat(e.data["transfer_date"])
+            month, day = TRANSFER_DEADLINE[e.data["kind"]]
+            deadline = date(moved.year, month, day)
+            named = [
+                n.day
+                for n in events
+                if n.type == "transfer.setting_named" and e.day <= n.day <= last
+            ]
+            dated = [d for d in [*named[:1], deadline] if (case, e.type, d.isoformat()) in returns]
+            if not dated:
+                why.append(f"transfer due {deadline} not held")
+            elif dated[0] == deadline and any(e.day <= c < deadline for c in ceased):
+                why.append(f"transfer due {deadline}: plan ceased before it")
+    return why
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.sampled_from([1, 2, 3]))
+def test_dfe_measures_from_the_events_equal_those_from_three_returns(
+    tmp_path_factory: pytest.TempPathFactory, seed: int
+) -> None:
+    cases = sample(seed)
+    returns = set().union(*(carried(cases, census) for census in CENSUSES))
+    comparable = {c: es for c, es in cases.items() if not lost(c, es, returns)}
+    # the histories where the returns lose a review or a transfer are few (docs/sen2-export.md,
+    # "What the round trip shows": 6-9% of the cases in these samples)
+    assert len(comparable) >= 0.85 * len(cases)
+    again = reimport_all(cases, tmp_path_factory.mktemp("sen2"))
+    last = CENSUSES[-1]
+
+    def measures(histories: Mapping[str, Sequence[Event]]) -> dict[str, Any]:
+        return dfe_measures([fold_case(c, es, last) for c, es in histories.items()], YEAR)
+
+    # over every case: requests, assessments and 20-week timeliness agree
+    before, after = measures(cases), measures(again)
+    for group in ("timeliness_20_week", "requests", "assessments"):
+        assert after[group] == before[group], group
+    # over the cases whose reviews and transfers the returns hold: every group, every figure
+    # (value, column, note)
+    pseudonym = Pseudonyms(SECRET).case_id
+    kept = {pseudonym(c) for c in comparable}
+    before = measures(comparable)
+    after = measures({c: es for c, es in again.items() if c in kept})
+    assert after == before
+    reviews, transfers = before["annual_reviews"], before["phase_transfers"]
+    assert reviews["review_meetings_held"]["value"] > 50  # the sample exercises the reviews
+    assert transfers["transfers_due"]["value"] > 5
 
 
 @given(
@@ -444,6 +540,12 @@ def values(group: dict[str, dict[str, Any]]) -> dict[str, Any]:
                     ("plan.issued", {}),
                     ("plan.ceased", {"reason": "deceased"}),
                     ("review.decided", {"decision": "maintain"}),
+                    ("review.decided", {"decision": "amend"}),
+                    ("review.decided", {"decision": "cease"}),
+                    ("review.meeting_held", {}),
+                    ("transfer.due", {"transfer_date": "2025-09-01", "kind": "school"}),
+                    ("transfer.due", {"transfer_date": "2026-09-01", "kind": "post16"}),
+                    ("transfer.setting_named", {}),
                     ("eotas.started", {}),
                     ("eotas.ended", {}),
                     ("education.lost", {"reason": "other"}),
@@ -475,7 +577,12 @@ def test_random_histories_round_trip(steps: list[tuple[tuple[str, dict[str, Any]
     got = {("R-1", e["type"], e["occurred_at"][:10]) for e in back}
     assert got == carried(cases, CENSUS)
     original = {("R-1", e.type, e.day.isoformat()) for e in history}
-    assert {k for k in got if k[1] != "exception.applied"} <= original
+    assert {k for k in got if k[1] not in DATED_BY_THE_RETURN} <= original
+    reviews = [e for e in back if e["type"] == "review.decided"]
+    decided = {e["occurred_at"][:10]: e["data"]["decision"] for e in reviews}
+    for e in history:  # a review's decision comes back as it was
+        if e.type == "review.decided" and e.day.isoformat() in decided:
+            assert decided[e.day.isoformat()] == e.data["decision"]
 
 
 # --- the command ----------------------------------------------------------------------------
