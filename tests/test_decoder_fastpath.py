@@ -1,0 +1,263 @@
+"""The decoder's fast path (msgspec Structs made from the models, ``events.structs``) answers
+exactly as the pydantic models do: the same accept or reject, the same stored record and
+event on accept, the same reason on reject (the models give every reason; the fast path
+only decides sooner that an event is good).
+
+Properties (hypothesis) over the valid and mutated events of tests/test_decoder_properties.py,
+mutations aimed at the edges of the models' patterns and bounds, and the mutation corpus of
+tests/fuzz_corpus.py.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+import events.structs
+from events.codec import InvalidEvent, _decode
+from events.envelope import DATA_ADAPTERS, EVENT_ADAPTER, VERSIONED
+from events.structs import accepts, data_accepts, python_pattern
+from events.types import EVENT_TYPES
+from tests import fuzz_corpus
+from tests.test_decoder_properties import (
+    SETTLING,
+    Draw,
+    _dumps,
+    mutated_dicts,
+    mutated_texts,
+    valid_events,
+)
+
+ARRIVAL = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
+
+
+def models_accept(adapter: TypeAdapter[Any], value: Any) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def answer(text: bytes, arrival: datetime | None, store: bool, fast: bool) -> Any:
+    """What the decoder makes of ``text``, with the fast path or with the models alone: the
+    record (its fields in their order), the London day, the second and the instant it was
+    recorded; or the reason."""
+    try:
+        record, day, second, recorded = _decode(text, arrival, "886", store, fast)
+    except InvalidEvent as error:
+        return ("rejected", error.reason)
+    return ("accepted", list(record.items()), day, second, recorded)
+
+
+def same_answers(text: bytes) -> str:
+    outcome = ""
+    for arrival in (ARRIVAL, None):
+        for store in (True, False):
+            fast = answer(text, arrival, store, fast=True)
+            assert fast == answer(text, arrival, store, fast=False), text[:300]
+            outcome = fast[0]
+    return outcome
+
+
+# --- what the fast validator says, against the models ------------------------------------
+
+# values at the edges of the models' patterns and bounds: a final newline (which Python's
+# ``$`` lets through and pydantic's does not), non-ASCII digits, lengths either side of a
+# limit, numbers either side of a bound, booleans and floats for integers
+EDGES = st.sampled_from(
+    [
+        "KC-1\n",
+        "KC-1\r",
+        "\nKC-1",
+        "KC 1",
+        "a" * 64,
+        "a" * 65,
+        "",
+        "x" * 128,
+        "x" * 129,
+        "é" * 128,
+        "😀" * 128,
+        "😀" * 129,
+        "2025-01-01\n",
+        "2025-01-01T09:30:00Z\n",
+        "٢٠٢٥-01-01",
+        "2025-01-01t09:30:00",
+        "2025-01-01T09:30:00.1234567",
+        "2025-01-01T09:30:00.123456+01:00",
+        "2025-01-01T09:30+01:00",
+        "2025-01-01T09:30:00+0100",
+        "2025-01-01 09:30:00z",
+        "20250101",
+        "2025-W01-1",
+        0,
+        1,
+        2,
+        3,
+        -1,
+        True,
+        False,
+        1.0,
+        2.0,
+        -0.0,
+        168,
+        168.0,
+        168.00000000000003,
+        2**53,
+        2**53 + 1,
+        float(2**53),
+        90071992547409,
+        90071992547410,
+        None,
+        [],
+        ["a", 1],
+        [None],
+        {},
+    ]
+)
+ENVELOPE = ("event_id", "case_id", "occurred_at", "recorded_at", "schema", "source", "council")
+DATA_FIELDS = (
+    "setting_id",
+    "transfer_date",
+    "hours_per_week",
+    "annual_cost",
+    "annual_cost_pence",
+    "failures",
+    "family_told",
+    "appeal_id",
+    "event_id",
+    "reason",
+)
+
+
+@st.composite
+def edged_dicts(draw: Draw) -> dict[str, Any]:
+    event: dict[str, Any] = draw(st.one_of(valid_events(), mutated_dicts()))
+    for _ in range(draw(st.integers(1, 2))):
+        if draw(st.booleans()) or not isinstance(event.get("data"), dict):
+            event[draw(st.sampled_from(ENVELOPE))] = draw(EDGES)
+        else:
+            event["data"] = {**event["data"], draw(st.sampled_from(DATA_FIELDS)): draw(EDGES)}
+    if draw(st.booleans()):  # the edge on a type with several schemas, at either
+        event["type"] = "eotas.agreed"
+    return event
+
+
+def parsed(event: dict[str, Any]) -> Any:
+    """The event as the decoder would see it after orjson; None when it is not JSON."""
+    try:
+        return orjson.loads(_dumps(event))
+    except orjson.JSONDecodeError:  # NaN and the like: refused before any validation
+        return None
+
+
+def fast_and_models_agree(value: Any) -> None:
+    if not isinstance(value, dict):
+        return
+    assert accepts(value) == models_accept(EVENT_ADAPTER, value), value
+    kind, data = value.get("type"), value.get("data", {})
+    if isinstance(kind, str) and (kind in VERSIONED or value.get("schema") not in (None, 1)):
+        given = value.get("schema")
+        for schema in {1, 2, 3, given} if type(given) is int else {1, 2, 3}:
+            adapter = DATA_ADAPTERS.get((kind, schema))
+            expected = adapter is not None and models_accept(adapter, data)
+            assert data_accepts(kind, schema, data) == expected, (kind, schema, data)
+
+
+@SETTLING
+@given(st.one_of(valid_events(), mutated_dicts(), edged_dicts()))
+def test_the_fast_validator_accepts_exactly_what_the_models_accept(event: dict[str, Any]) -> None:
+    fast_and_models_agree(parsed(event))
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_events())
+def test_every_valid_event_passes_the_fast_validator(event: dict[str, Any]) -> None:
+    value = parsed(event)
+    if event["type"] in VERSIONED:
+        schema = event.get("schema", 1)
+        assert data_accepts(event["type"], schema, value["data"])
+    assert accepts(value)
+
+
+def test_a_case_id_ending_in_a_newline_is_refused_as_the_models_refuse_it() -> None:
+    """pydantic matches patterns with Rust's regex, where ``$`` is the end of the text;
+    Python's ``$`` also matches before a final newline, so the fast path's patterns end in
+    ``\\Z`` instead."""
+    event = {
+        "event_id": "e1",
+        "type": "plan.issued",
+        "case_id": "KC-1\n",
+        "occurred_at": "2025-03-14\n",
+    }
+    assert not models_accept(EVENT_ADAPTER, event)
+    assert not accepts(event)
+    assert not accepts({**event, "occurred_at": "2025-03-14"})
+    assert accepts({**event, "case_id": "KC-1", "occurred_at": "2025-03-14"})
+    assert python_pattern("^[a-z]{1,3}$") == r"^[a-z]{1,3}\Z"
+
+
+def test_a_case_id_seen_before_is_not_checked_again_but_a_bad_one_still_fails() -> None:
+    good = {
+        "event_id": "e1",
+        "type": "plan.issued",
+        "case_id": "KC-cached",
+        "occurred_at": "2025-03-14",
+    }
+    assert accepts(good) and "KC-cached" in events.structs._good_cases
+    assert accepts(good)  # from the memory of good case ids
+    assert not accepts({**good, "case_id": "KC cached"})  # a space: not in the pattern
+    assert "KC cached" not in events.structs._good_cases
+
+
+def test_a_model_field_msgspec_cannot_check_alike_stops_the_import() -> None:
+    with pytest.raises(TypeError, match="anchor or class"):
+        python_pattern(r"^\d{4}$")  # \d is any Unicode digit in Python, ASCII in Rust
+    with pytest.raises(TypeError, match="ending with"):
+        python_pattern(r"^[a-z]+")
+
+
+# --- the whole decoder, fast path against models --------------------------------------------
+
+
+@SETTLING
+@given(mutated_texts())
+def test_every_mutated_text_gets_the_same_answer_from_the_fast_path_and_the_models(
+    text: bytes,
+) -> None:
+    same_answers(text)
+
+
+@SETTLING
+@given(st.one_of(valid_events(), edged_dicts()))
+def test_every_event_at_the_edges_gets_the_same_answer_from_both(event: dict[str, Any]) -> None:
+    same_answers(_dumps(event))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(0, len(fuzz_corpus.STRUCTURED) - 1))
+def test_the_fuzz_corpus_mutations_get_the_same_answer_from_both(
+    rng: random.Random, which: int
+) -> None:
+    base: dict[str, Any] = dict(rng.choice(fuzz_corpus.history()))
+    event = fuzz_corpus.STRUCTURED[which](base, rng)
+    text = fuzz_corpus._dumps(event)
+    same_answers(text)
+    same_answers(fuzz_corpus._text(orjson.dumps(base), rng))
+
+
+def test_the_fuzz_corpus_gets_the_same_answers_line_by_line() -> None:
+    outcomes = {same_answers(line) for line in fuzz_corpus.corpus(seed=7, mutated=400)}
+    assert outcomes == {"accepted", "rejected"}
+
+
+@pytest.mark.parametrize("kind", EVENT_TYPES)
+def test_every_type_has_a_fast_validator(kind: str) -> None:
+    assert kind in events.structs.EVENT_STRUCTS
