@@ -527,8 +527,7 @@ def serve(
         refuse(f"--{error}")
     try:
         access, generated = for_service(settings.access())
-        audit = AuditLog(settings.load().audit_db or audit_path(db))
-    except (ValueError, AuditError) as error:
+    except ValueError as error:
         refuse(str(error))
     try:
         points = settings.scorecard_points()
@@ -568,6 +567,13 @@ def serve(
     except PortError as error:
         log.close()
         serving.close()
+        refuse(str(error))
+    try:  # only once the log, its lock and the port are known good: nothing made before
+        audit = AuditLog(settings.load().audit_db or audit_path(db))
+    except (ValueError, AuditError) as error:
+        log.close()
+        serving.close()
+        listening.close()
         refuse(str(error))
     print(f"sendwatch: loading the event log {db} …", file=sys.stderr, flush=True)
     expire_dead_letters_of(log, keep_days)
