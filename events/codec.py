@@ -35,7 +35,7 @@ from events.envelope import (
     parse_instant,
     parse_occurred,
 )
-from events.structs import accepts, data_accepts
+from events.structs import accepts, data_accepts, parsed
 from events.types import DATA_MODELS, DATE_PATTERN, MAX_EXACT
 from events.upcast import current_schema, upcast
 
@@ -239,21 +239,26 @@ def _checked(
                 f"event: {size:,} bytes, over the limit of {MAX_BYTES:,} bytes (64 KiB) "
                 "for one event"
             )
-    try:
-        record = orjson.loads(text)
-    except orjson.JSONDecodeError as error:
-        if _NOT_A_NUMBER.search(text):
-            raise InvalidEvent(
-                f"not valid JSON: NaN and Infinity are not JSON numbers ({error})"
-            ) from None
-        raise InvalidEvent(f"not valid JSON: {error}") from None
-    if type(record) is not dict:
-        raise InvalidEvent("event: expected a JSON object")
-    if not (fast and accepts(record)):
+    # an event read and not stored is parsed and validated by msgspec in one pass (its
+    # fields in the Structs' order, not the text's); else, or if that is not sure of it,
+    # orjson parses it, msgspec validates it, and pydantic has the last word on a rejection
+    record = parsed(text) if fast and not store else None
+    if record is None:
         try:
-            EVENT_ADAPTER.validate_python(record)  # strict: what passes is stored as it came
-        except ValidationError as error:
-            raise InvalidEvent(_not_plain(record) or _reason(error)) from None
+            record = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            if _NOT_A_NUMBER.search(text):
+                raise InvalidEvent(
+                    f"not valid JSON: NaN and Infinity are not JSON numbers ({error})"
+                ) from None
+            raise InvalidEvent(f"not valid JSON: {error}") from None
+        if type(record) is not dict:
+            raise InvalidEvent("event: expected a JSON object")
+        if not (fast and accepts(record)):
+            try:
+                EVENT_ADAPTER.validate_python(record)  # strict: what passes is stored as it came
+            except ValidationError as error:
+                raise InvalidEvent(_not_plain(record) or _reason(error)) from None
     kind = record["type"]
     occurred_at = record["occurred_at"]
     # (the years' test on the text, inline: the pattern has made its first four characters

@@ -91,8 +91,14 @@ def _typed(annotation: Any, constraints: dict[str, Any], where: str) -> Any:
             annotation = list[_typed(item, {}, where)]  # type: ignore[misc]
         if annotation is bool and constraints:
             raise TypeError(f"{where}: constraints on a boolean")
-        return Annotated[annotation, msgspec.Meta(**constraints)] if constraints else annotation
+        if annotation is float:  # an integer stays one, as orjson reads it (the models allow it)
+            return Union[_bounded(int, constraints), _bounded(float, constraints)]  # noqa: UP007
+        return _bounded(annotation, constraints)
     raise TypeError(f"{where}: cannot check {annotation!r} with msgspec")
+
+
+def _bounded(annotation: Any, constraints: dict[str, Any]) -> Any:
+    return Annotated[annotation, msgspec.Meta(**constraints)] if constraints else annotation
 
 
 Patterns = tuple[tuple[str, Callable[[str], object]], ...]
@@ -114,8 +120,8 @@ def _fields(model: type[BaseModel], skip: tuple[str, ...] = ()) -> tuple[list[An
         if info.is_required():
             fields.append((name, kind, msgspec.field(name=key)))
         else:
-            # the default is never validated nor used: only "may be left out" matters
-            fields.append((name, kind, msgspec.field(name=key, default=None)))
+            # left out, a field is UNSET (and not in ``to_builtins``): as it came
+            fields.append((name, kind, msgspec.field(name=key, default=msgspec.UNSET)))
     return fields, tuple(patterns)
 
 
@@ -142,7 +148,7 @@ def _event_struct(kind: str, model: type[BaseModel]) -> tuple[type[msgspec.Struc
     if any(info.is_required() for info in model.model_fields.values()):
         fields.append(("data", data))
     else:
-        fields.append(("data", data, None))
+        fields.append(("data", data, msgspec.UNSET))
     return _struct(model.__name__ + "Event", fields, tag=kind, tag_field="type"), patterns
 
 
@@ -170,6 +176,8 @@ DATA_STRUCTS: dict[tuple[str, int], tuple[type[msgspec.Struct], Patterns]] = {
 } | {(kind, current_schema(kind)): _data_struct(DATA_MODELS[kind]) for kind in VERSIONED}
 
 _convert = msgspec.convert
+_decode = msgspec.json.Decoder(Union[tuple(s for s, _ in EVENT_STRUCTS.values())]).decode  # noqa: UP007
+_to_builtins = msgspec.to_builtins
 _Invalid = msgspec.ValidationError
 _good_cases: set[str] = set()
 _good_days: set[str] = set()
@@ -206,7 +214,30 @@ def accepts(record: dict[str, Any]) -> bool:
         _convert(record, struct)
     except (_Invalid, TypeError, ValueError):
         return False
-    # the types are right: the patterns' fields are strings (or None where optional)
+    return _patterns_match(record, patterns)
+
+
+def parsed(text: bytes) -> dict[str, Any] | None:
+    """An event's JSON text parsed and validated in one pass: the event as orjson parses it
+    (each field as it came, in the Structs' order), if the models accept it; None when that
+    is not decided here (the text is not valid JSON, an event the models reject, or one of a
+    type with several data schemas), for the caller to parse and validate the usual way.
+    msgspec refuses invalid UTF-8, lone surrogates, NaN and numbers out of range as orjson
+    does, and keeps the last of repeated fields as orjson does (a repeated ``type`` that
+    differs it refuses). Never raises."""
+    try:
+        record: dict[str, Any] = _to_builtins(_decode(text))
+    except Exception:  # any doubt: the usual way decides
+        return None
+    kind = record["type"]
+    if kind in VERSIONED:
+        return None
+    return record if _patterns_match(record, EVENT_STRUCTS[kind][1]) else None
+
+
+def _patterns_match(record: dict[str, Any], patterns: Patterns) -> bool:
+    """The patterns of an event whose fields msgspec found of the right types (so the
+    patterns' fields are strings, or None where the model allows it)."""
     case_id = record["case_id"]
     if case_id not in _good_cases:
         if _CASE_ID(case_id) is None:

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from pydantic import Field, TypeAdapter, ValidationError
 
 import events.structs
-from events.codec import InvalidEvent, _decode
+from events.codec import BOM, InvalidEvent, _decode
 from events.envelope import DATA_ADAPTERS, EVENT_ADAPTER, VERSIONED
-from events.structs import _dated, accepts, data_accepts, python_pattern
+from events.structs import _dated, accepts, data_accepts, parsed, python_pattern
 from events.types import DATE_OR_DATETIME_PATTERN, EVENT_TYPES
 from tests import fuzz_corpus
 from tests.test_decoder_properties import (
@@ -50,13 +50,15 @@ def models_accept(adapter: TypeAdapter[Any], value: Any) -> bool:
 
 def answer(text: bytes, arrival: datetime | None, store: bool, fast: bool) -> Any:
     """What the decoder makes of ``text``, with the fast path or with the models alone: the
-    record (its fields in their order), the London day, the second and the instant it was
+    record (every value of its own type: 20 is not 20.0; its fields in their order when it
+    is to be stored as it came), the London day, the second and the instant it was
     recorded; or the reason."""
     try:
         record, day, second, recorded = _decode(text, arrival, "886", store, fast)
     except InvalidEvent as error:
         return ("rejected", error.reason)
-    return ("accepted", list(record.items()), day, second, recorded)
+    exact = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    return ("accepted", exact, list(record) if store else sorted(record), day, second, recorded)
 
 
 def same_answers(text: bytes) -> str:
@@ -152,7 +154,7 @@ def edged_dicts(draw: Draw) -> dict[str, Any]:
     return event
 
 
-def parsed(event: dict[str, Any]) -> Any:
+def as_parsed(event: dict[str, Any]) -> Any:
     """The event as the decoder would see it after orjson; None when it is not JSON."""
     try:
         return orjson.loads(_dumps(event))
@@ -176,13 +178,13 @@ def fast_and_models_agree(value: Any) -> None:
 @SETTLING
 @given(st.one_of(valid_events(), mutated_dicts(), edged_dicts()))
 def test_the_fast_validator_accepts_exactly_what_the_models_accept(event: dict[str, Any]) -> None:
-    fast_and_models_agree(parsed(event))
+    fast_and_models_agree(as_parsed(event))
 
 
 @settings(max_examples=300, deadline=None)
 @given(valid_events())
 def test_every_valid_event_passes_the_fast_validator(event: dict[str, Any]) -> None:
-    value = parsed(event)
+    value = as_parsed(event)
     if event["type"] in VERSIONED:
         schema = event.get("schema", 1)
         assert data_accepts(event["type"], schema, value["data"])
@@ -293,3 +295,99 @@ def test_a_date_is_judged_by_its_remembered_day_and_tail_exactly_as_by_the_patte
     lets through what pydantic's own matching of the whole refuses."""
     assert _dated(value) == models_accept(DATED, value), value
     assert _dated(value) == models_accept(DATED, value), value  # the second time, remembered
+
+
+# --- one pass: msgspec parses and validates the text of an event read and not stored --------
+
+
+def parsed_as_orjson_parses(text: bytes) -> None:
+    """What ``parsed`` returns is the event exactly as orjson parses it (every value of the
+    same type), and one the models accept; None decides nothing."""
+    got = parsed(text)
+    if got is None:
+        return
+    value = orjson.loads(text)
+    assert orjson.dumps(got, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        value, option=orjson.OPT_SORT_KEYS
+    )
+    assert models_accept(EVENT_ADAPTER, value)
+
+
+@SETTLING
+@given(st.one_of(mutated_texts(), valid_events().map(_dumps), edged_dicts().map(_dumps)))
+def test_one_pass_gives_the_event_as_orjson_parses_it_and_only_if_the_models_accept_it(
+    text: bytes,
+) -> None:
+    parsed_as_orjson_parses(text)
+
+
+JSON_TRAPS = [
+    # a repeated field: the last one counts (orjson's reading), a repeated type that differs
+    # is refused
+    (
+        b'{"event_id":"e1","event_id":"e2","type":"plan.issued","case_id":"K","occurred_at":'
+        b'"2025-03-14"}',
+        {"event_id": "e2"},
+    ),
+    (
+        b'{"event_id":"e1","type":"plan.issued","type":"plan.amended","case_id":"K",'
+        b'"occurred_at":"2025-03-14"}',
+        None,
+    ),
+    # an integer where a float may be stays an integer; 1e400 is out of range
+    (
+        b'{"event_id":"e1","type":"eotas.agreed","case_id":"K","occurred_at":"2025-03-14",'
+        b'"data":{"hours_per_week":20}}',
+        None,
+    ),  # a type with two schemas: the usual way
+    # a lone surrogate, a byte that is not UTF-8, a byte-order mark, NaN
+    (b'{"event_id":"\\ud800","type":"plan.issued","case_id":"K","occurred_at":"2025-03-14"}', None),
+    (b'{"event_id":"\xff","type":"plan.issued","case_id":"K","occurred_at":"2025-03-14"}', None),
+    (
+        BOM + b'{"event_id":"e1","type":"plan.issued","case_id":"K","occurred_at":"2025-03-14"}',
+        None,
+    ),
+    (
+        b'{"event_id":"e1","type":"plan.issued","case_id":"K","occurred_at":"2025-03-14",'
+        b'"data":{"n":NaN}}',
+        None,
+    ),
+    (
+        b'{"event_id":"e1","type":"plan.issued","case_id":"K","occurred_at":"2025-03-14",'
+        b'"schema":1.0}',
+        None,
+    ),
+    # trailing whitespace and a CRLF ending are JSON whitespace to both
+    (
+        b'{"event_id":"e1","type":"plan.issued","case_id":"K","occurred_at":"2025-03-14"} \r\n',
+        {"event_id": "e1"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), JSON_TRAPS)
+def test_one_pass_reads_the_json_traps_as_orjson_or_leaves_them_to_it(
+    text: bytes, expected: dict[str, Any] | None
+) -> None:
+    got = parsed(text)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None and expected.items() <= got.items()
+        parsed_as_orjson_parses(text)
+    same_answers(text)
+
+
+def test_an_integer_where_a_float_may_be_stays_an_integer() -> None:
+    """pydantic (strict) takes an integer for a float, and orjson keeps it an integer: so
+    does the fast path (20, not 20.0), in both schemas of ``eotas.agreed``."""
+    assert data_accepts("eotas.agreed", 2, {"hours_per_week": 20})
+    assert data_accepts("eotas.agreed", 1, {"annual_cost": 18250})
+    assert not data_accepts("eotas.agreed", 2, {"hours_per_week": True})
+    assert not data_accepts("eotas.agreed", 2, {"hours_per_week": 169})
+    text = (
+        b'{"event_id":"e1","type":"eotas.agreed","schema":2,"case_id":"K",'
+        b'"occurred_at":"2025-03-14","data":{"hours_per_week":20}}'
+    )
+    record, *_ = _decode(text, ARRIVAL, None, True, True)
+    assert type(record["data"]["hours_per_week"]) is int
