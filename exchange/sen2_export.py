@@ -392,8 +392,8 @@ def build(cases: Iterable[tuple[str, Sequence[Event]]], census: date, council: s
     (docs/sen2-export.md): requests received in the census year or still open at its start;
     plans issued by census day and not ceased before the year began (the request of an
     older plan is a historical request, H); for plans active on census day their latest
-    review, their EOTAS and out-of-education spells from the year's start, and the primary
-    need if known."""
+    review meeting, review decision and phase transfer, their EOTAS and out-of-education
+    spells from the year's start, and the primary need if known."""
     first, _ = census_year(census)
     modules: dict[str, list[Row]] = {name: [] for name in MODULES}
     modules["sen2"].append(

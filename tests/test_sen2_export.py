@@ -122,9 +122,9 @@ def test_a_small_history_gives_the_rows_worked_out_by_hand() -> None:
         ("1", d("2025-06-16"), ""),  # A's cease on 2026-02-01 is after census day
         ("2", d("2021-09-01"), ""),
     ]
-    assert picked(m["activeplans"], "requeststableid", "lastreview") == [
-        ("1", ""),
-        ("3", d("2025-09-15")),  # the latest review only
+    assert picked(m["activeplans"], "requeststableid", "lastreview", "reviewoutcome") == [
+        ("1", "", ""),
+        ("3", d("2025-09-15"), "A"),  # the latest review only: a decision to amend
     ]
     assert picked(m["placementdetail"], "activeplanstableid", "sensetting", "entrydate") == [
         ("2", "NIEO", d("2025-10-01"))
@@ -135,6 +135,51 @@ def test_a_small_history_gives_the_rows_worked_out_by_hand() -> None:
     ]
     # a clean history: no check fails
     assert validate(export_of(SMALL)).failures == []
+
+
+def test_an_active_plan_carries_its_latest_meeting_decision_and_phase_transfer() -> None:
+    history = [
+        event("plan.issued", "T", "2022-03-01"),
+        event("review.meeting_held", "T", "2025-02-10"),
+        event("review.decided", "T", "2025-03-03", decision="amend"),
+        # a move to post-16 on 1 Sep 2026: the setting is to be named by 31 Mar 2026; the same
+        # transfer recorded again on 3 Nov changes nothing; named on 12 Jan 2026
+        event("transfer.due", "T", "2025-10-06", transfer_date="2026-09-01", kind="post16"),
+        event("transfer.due", "T", "2025-11-03", transfer_date="2026-09-01", kind="post16"),
+        event("transfer.setting_named", "T", "2026-01-12", setting_id="COLLEGE-1"),
+        # the next meeting, still to be decided on census day
+        event("review.meeting_held", "T", "2025-12-15"),
+    ]
+    items = ("lastreview", "reviewoutcome", "reviewmeeting")
+    items += ("phasetransferdue", "phasetransferkind", "phasetransferfinal")
+    row = export_of(history).modules["activeplans"][0]
+    assert tuple(row[i] for i in items) == (
+        d("2025-03-03"),
+        "A",
+        d("2025-12-15"),
+        d("2026-03-31"),
+        "P",
+        d("2026-01-12"),
+    )
+    # a year earlier (census 16 Jan 2025): no meeting, decision nor transfer yet, and the
+    # items are empty
+    row = export_of(history, date(2025, 1, 16)).modules["activeplans"][0]
+    assert {i: row[i] for i in items} == dict.fromkeys(items, "")
+    # a cease decision whose plan is still active (an appeal, say) is C; a school transfer
+    # due 15 Feb of the year of the move, S, not yet named
+    history[2] = event("review.decided", "T", "2025-03-03", decision="cease")
+    history[3:6] = [
+        event("transfer.due", "T", "2025-10-06", transfer_date="2026-09-01", kind="school")
+    ]
+    row = export_of(history).modules["activeplans"][0]
+    assert tuple(row[i] for i in items) == (
+        d("2025-03-03"),
+        "C",
+        d("2025-12-15"),
+        d("2026-02-15"),
+        "S",
+        "",
+    )
 
 
 def test_files_are_named_and_headed_as_the_blade_export(tmp_path: Path) -> None:
