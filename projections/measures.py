@@ -217,7 +217,11 @@ def in_period(by_day: Mapping[date, Mapping[tuple[Any, ...], int]], period: Peri
 def many_caseworkers(case: CaseFile, period: Period) -> bool:
     """Whether the case had three or more caseworkers in the period (the one in place when
     it began counts)."""
-    workers = case.caseworkers
+    return many_workers(case.caseworkers, period)
+
+
+def many_workers(workers: Sequence[tuple[date, str]], period: Period) -> bool:
+    """``many_caseworkers`` of a case's caseworkers (``CaseFile.caseworkers``)."""
     if len(workers) < 3 or workers[0][0] > period.end:
         return False
     current: str | None = None

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from events import Event
+from projections import snapshot as snapshot_format
 from projections.case import (
     EARLIER_DAYS,
     STANDING_ONLY,
@@ -50,11 +51,13 @@ from projections.measures import (
     Tally,
     add,
     add_on_day,
+    appeal_window_start,
     contribution,
     dated,
     day_share,
     in_period,
     many_caseworkers,
+    many_workers,
     render,
     standing,
 )
@@ -238,6 +241,123 @@ def _take_out(live: _Live, case_id: str) -> None:
         window.many.discard(case_id)
 
 
+FAR = date(9000, 1, 1)  # a "now" after every event, and too late to appeal any decision
+WINDOW_OPEN = ("ftr", "appeal_window_open")
+
+
+@dataclass(slots=True)
+class _Parts:
+    """What the cases not yet touched since a snapshot add up to, in the form that gives
+    their tallies on any "now" on or after ``horizon`` (the last day of any of their
+    events) without folding them: their open runs (clock, due day, excepted) counted,
+    the days they left education, their SEN support settings, what happened by day but
+    for the open appeal windows, and the days of their decisions not appealed (whose
+    window is open on a "now" within 2 months of them); the caseworkers of those with
+    three or more. Days are day ordinals."""
+
+    runs: dict[tuple[str, int, bool], int] = field(default_factory=dict)
+    out: dict[int, int] = field(default_factory=dict)
+    sen: dict[str, int] = field(default_factory=dict)
+    dated: dict[int, Tally] = field(default_factory=dict)
+    unappealed: dict[int, int] = field(default_factory=dict)
+    workers: dict[str, list[tuple[date, str]]] = field(default_factory=dict)
+    horizon: int = 0
+
+    def add_case(self, case_id: str, case: CaseFile, last_day: date, sign: int = 1) -> None:
+        """Add (``sign`` -1: take away) one case, folded over all of its events."""
+        runs = self.runs
+        for run in case.running:
+            if run.stop is None and run.cancelled is None:
+                key = (run.clock, run.due.toordinal(), run.excepted)
+                runs[key] = runs.get(key, 0) + sign
+        if case.out_of_education_since is not None:
+            since = case.out_of_education_since.toordinal()
+            self.out[since] = self.out.get(since, 0) + sign
+        if case.sen_support_setting is not None:
+            setting = case.sen_support_setting
+            self.sen[setting] = self.sen.get(setting, 0) + sign
+        for day, tally in dated(case, FAR).items():
+            summed = self.dated.setdefault(day.toordinal(), {})
+            add(summed, tally, sign)
+        for decision in case.decisions:
+            if not decision.appealed:
+                made = decision.day.toordinal()
+                self.unappealed[made] = self.unappealed.get(made, 0) + sign
+        if len(case.caseworkers) >= 3:
+            if sign > 0:
+                self.workers[case_id] = list(case.caseworkers)
+            else:
+                self.workers.pop(case_id, None)
+        if sign > 0:
+            self.horizon = max(self.horizon, last_day.toordinal())
+
+    def live(self, now: date) -> _Live:
+        """Their tallies on ``now`` (on or after ``horizon``)."""
+        live = _Live(now)
+        total = live.total
+        today = now.toordinal()
+        for (clock, due, excepted), n in self.runs.items():
+            if not n:
+                continue
+            _count(total, ("clock", clock, "open"), n)
+            if not excepted:
+                if due < today:
+                    _count(total, ("clock", clock, "overdue"), n)
+                elif due <= today + 7:
+                    _count(total, ("clock", clock, "due_within_7_days"), n)
+        for since, n in self.out.items():
+            if n:
+                _count(total, ("edu", "out_now"), n)
+                _count(total, ("edu_days_out", today - since), n)
+        for setting, n in self.sen.items():
+            if n:
+                _count(total, ("sen", "open_now"), n)
+                _count(total, ("sen_setting", setting), n)
+        fromordinal = date.fromordinal
+        by_day = live.by_day
+        for day, tally in self.dated.items():
+            by_day[fromordinal(day)] = dict(tally)
+        window = appeal_window_start(now).toordinal()
+        for day, n in self.unappealed.items():
+            if n and day >= window:
+                _count(by_day.setdefault(fromordinal(day), {}), WINDOW_OPEN, n)
+        return live
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runs": [[*run, n] for run, n in self.runs.items() if n],
+            "out": [[day, n] for day, n in self.out.items() if n],
+            "sen": [[setting, n] for setting, n in self.sen.items() if n],
+            "dated": [[day, snapshot_format.encode_tally(t)] for day, t in self.dated.items()],
+            "unappealed": [[day, n] for day, n in self.unappealed.items() if n],
+            "workers": [
+                [case_id, [[day.toordinal(), worker] for day, worker in workers]]
+                for case_id, workers in self.workers.items()
+            ],
+            "horizon": self.horizon,
+        }
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> _Parts:
+        fromordinal, decode = date.fromordinal, snapshot_format.decode_tally
+        return cls(
+            runs={(clock, due, bool(excepted)): n for clock, due, excepted, n in saved["runs"]},
+            out={day: n for day, n in saved["out"]},
+            sen={setting: n for setting, n in saved["sen"]},
+            dated={day: decode(tally) for day, tally in saved["dated"]},
+            unappealed={day: n for day, n in saved["unappealed"]},
+            workers={
+                case_id: [(fromordinal(day), worker) for day, worker in workers]
+                for case_id, workers in saved["workers"]
+            },
+            horizon=int(saved["horizon"]),
+        )
+
+
+def _count(tally: Tally, key: tuple[Any, ...], n: int) -> None:
+    tally[key] = tally.get(key, 0) + n
+
+
 class _Case(list[Keyed]):
     """What the projector keeps of one case, in one place: its events, each with its
     apply_order key (the list itself), and what is known of them. An event looks its case
@@ -280,6 +400,11 @@ class Projector:
         # cases set aside because folding or tallying them raised (their events stay in
         # ``_cases``): left out of every reading until a new event folds them again
         self._quarantine: dict[str, _Fault] = {}
+        # cases loaded from a snapshot and not touched since: where each one's events lie in
+        # ``_blobs`` (``load_snapshot``); the kept tallies include them, ``_cases`` does not
+        self._dormant: dict[str, tuple[int, int]] = {}
+        self._blobs: bytes | memoryview = b""
+        self._parts = _Parts()  # what the dormant cases add up to
 
     # --- applying events ----------------------------------------------------------------
 
@@ -298,6 +423,8 @@ class Projector:
             return False
         try:  # costs nothing until something raises
             case_id = event.case_id
+            if self._dormant and case_id in self._dormant:
+                self._wake(case_id)
             key = apply_order(event)
             recorded = event.recorded_at
             if self._last_recorded is None or recorded > self._last_recorded:
@@ -363,7 +490,11 @@ class Projector:
             kind = event.type
             case_id = event.case_id
             state = cases.get(case_id)
-            if kind == "event.retracted" or (state is not None and case_id not in stale):
+            if (
+                kind == "event.retracted"
+                or (state is not None and case_id not in stale)
+                or (state is None and case_id in self._dormant)
+            ):
                 new += apply(event)  # a retraction, or a case whose fold is kept
                 continue
             try:
@@ -465,16 +596,22 @@ class Projector:
     def event_count(self) -> int:
         return len(self._seen)
 
+    def knows(self, event_id: str) -> bool:
+        """Whether an event of this id was applied."""
+        return event_id in self._seen
+
     @property
     def case_count(self) -> int:
-        return len(self._cases)
+        return len(self._cases) + len(self._dormant)
 
     def case_ids(self) -> set[str]:
         """Every case's id (a copy)."""
-        return set(self._cases)
+        return set(self._cases) | self._dormant.keys()
 
     def events_of(self, case_id: str) -> list[Event]:
         """A case's events (in no promised order)."""
+        if case_id in self._dormant:
+            self._wake(case_id)
         state = self._cases.get(case_id)
         return [] if state is None else [event for _, event in state]
 
@@ -484,6 +621,8 @@ class Projector:
         of day or data. ``recorded_at`` is not compared: a repeat recorded again, or stamped
         on another arrival, is the same event. For a caller that has just been told by
         ``apply`` that the id is known; it reads only the case's own events."""
+        if event.case_id in self._dormant:
+            self._wake(event.case_id)
         state = self._cases.get(event.case_id)
         if state is not None:
             for _, applied in state:
@@ -606,6 +745,8 @@ class Projector:
     ) -> CaseFile | None:
         """A case's clocks and records as at ``now`` (and as known at ``as_at``); None for
         an unknown case, or one set aside (``quarantined_case`` says why)."""
+        if case_id in self._dormant:
+            self._wake(case_id)
         if case_id not in self._cases:
             return None
         self._refresh(tallies=False)
@@ -620,6 +761,7 @@ class Projector:
         self, now: date | None = None, as_at: datetime | None = None
     ) -> Iterator[CaseFile]:
         """Every case's file, in a stable order (by case id), but those set aside."""
+        self._wake_all()
         self._refresh(tallies=False)
         quarantine = self._quarantine
         for case_id in sorted(self._cases):
@@ -641,6 +783,9 @@ class Projector:
         window = live.windows.pop(period, None)
         if window is None:  # this period's share of the sums by day, which are current
             window = _Window(period, in_period(live.by_day, period))
+            for case_id, workers in self._parts.workers.items():  # cases not yet touched
+                if many_workers(workers, period):
+                    window.many.add(case_id)
             quarantine = self._quarantine
             for case_id in self._cases:
                 if quarantine and case_id in quarantine:
@@ -689,6 +834,8 @@ class Projector:
         summed = {}
         many = 0
         for case_id in cases:
+            if case_id in self._dormant:
+                self._wake(case_id)
             if case_id in self._quarantine or case_id not in self._cases:
                 continue
             tally = live.standing.get(case_id)
@@ -730,11 +877,19 @@ class Projector:
         every case, with ``period``'s window if given."""
         live = self._live.pop(now, None)
         if live is None:
-            live = _Live(now)
+            parts = self._parts
+            if self._dormant and now.toordinal() < parts.horizon:
+                # events of cases not yet touched are hidden on ``now``: fold them all
+                self._live.clear()
+                self._wake_all()
+            live = parts.live(now) if self._dormant else _Live(now)
             while len(self._live) >= LIVE_NOWS:
                 del self._live[next(iter(self._live))]  # the least recently asked
             if period is not None:
-                live.windows[period] = _Window(period)
+                window = live.windows[period] = _Window(period, in_period(live.by_day, period))
+                for case_id, workers in parts.workers.items():
+                    if many_workers(workers, period):
+                        window.many.add(case_id)
             self._retally(live, self._cases)
         self._live[now] = live
         return live
@@ -754,6 +909,7 @@ class Projector:
 
     def snapshot(self) -> bytes:
         """The whole state (every applied event and the source position) as bytes."""
+        self._wake_all()
         rows = [
             [
                 e.event_id,
@@ -791,3 +947,158 @@ class Projector:
             )
         projector.position = state["position"]
         return projector
+
+    # --- snapshots of folded state (projections.snapshot) -------------------------------
+
+    def save_snapshot(self) -> bytes:
+        """The folded state at ``position`` (``projections.snapshot``): each case's events
+        as one blob, every event id, and the tallies kept current. Every case is folded and
+        every kept tally brought up to date first. A case set aside is kept with its events
+        only (it is folded again when loaded)."""
+        self._refresh()
+        blobs: list[bytes | memoryview] = []
+        index: list[list[Any]] = []
+        offset = 0
+        quarantine = self._quarantine
+        parts = _Parts.from_json(self._parts.to_json())  # the dormant cases', and these:
+        for case_id, state in self._cases.items():
+            blob = snapshot_format.encode_events(event for _, event in state)
+            set_aside = case_id in quarantine
+            if not set_aside and state.file is not None:
+                parts.add_case(case_id, state.file, state.last_day)
+            index.append([case_id, offset, len(blob), int(set_aside)])
+            blobs.append(blob)
+            offset += len(blob)
+        for case_id, (start, length) in self._dormant.items():  # copied, not decoded
+            index.append([case_id, offset, length, 0])
+            blobs.append(self._blobs[start : start + length])
+            offset += length
+        lives = [
+            {
+                "now": live.now.toordinal(),
+                "total": snapshot_format.encode_tally(live.total),
+                "by_day": [
+                    [day.toordinal(), snapshot_format.encode_tally(tally)]
+                    for day, tally in live.by_day.items()
+                ],
+                "windows": [
+                    [
+                        window.period.start.toordinal(),
+                        window.period.end.toordinal(),
+                        snapshot_format.encode_tally(window.total),
+                        sorted(window.many),
+                    ]
+                    for window in live.windows.values()
+                ],
+            }
+            for live in self._live.values()
+        ]
+        latest = self._last_recorded
+        header = {
+            "position": self.position,
+            "last_recorded": None if latest is None else latest.isoformat(),
+            "ids": list(self._seen),
+            "cases": index,
+            "lives": lives,
+            "parts": parts.to_json(),
+        }
+        return snapshot_format.pack(header, [bytes(blob) for blob in blobs])
+
+    @classmethod
+    def load_snapshot(cls, data: bytes, pause: Pause = nullcontext) -> Projector:
+        """A projector in the state ``save_snapshot`` wrote, its measures on the days it
+        kept ready; each case's events are decoded and folded when the case is next
+        touched. Raises ``SnapshotError`` for a damaged snapshot or one of another fold."""
+        header, body = snapshot_format.unpack(data)
+        projector = cls(pause=pause)
+        try:
+            projector.position = int(header["position"])
+            recorded = header["last_recorded"]
+            if recorded is not None:
+                projector._last_recorded = datetime.fromisoformat(recorded)
+            projector._seen = set(header["ids"])
+            projector._blobs = body
+            projector._parts = _Parts.from_json(header["parts"])
+            dormant = projector._dormant
+            flagged: list[str] = []
+            for case_id, offset, length, set_aside in header["cases"]:
+                dormant[case_id] = (offset, length)
+                if set_aside:
+                    flagged.append(case_id)
+            decode, fromordinal = snapshot_format.decode_tally, date.fromordinal
+            for saved in header["lives"]:
+                live = _Live(fromordinal(saved["now"]), total=decode(saved["total"]))
+                live.by_day = {fromordinal(day): decode(tally) for day, tally in saved["by_day"]}
+                for start, end, total, many in saved["windows"]:
+                    period = Period(fromordinal(start), fromordinal(end))
+                    live.windows[period] = _Window(period, decode(total), set(many))
+                projector._live[live.now] = live
+            for case_id in flagged:  # set aside when saved: folded again when next read
+                projector._wake(case_id, fold=False)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise snapshot_format.SnapshotError(f"damaged: {error!r}") from None
+        return projector
+
+    @property
+    def dormant_count(self) -> int:
+        """How many cases loaded from a snapshot have not been touched since."""
+        return len(self._dormant)
+
+    def _wake(self, case_id: str, fold: bool = True, parts: bool = True) -> None:
+        """A case loaded from a snapshot, touched: its events decoded and kept as ``apply``
+        keeps them, and (``fold``) folded, with its own tallies put back into each kept
+        tally (their sums hold them already), and taken out of the dormant cases' parts
+        (unless ``parts`` is False: the caller empties them). Without ``fold``, it is marked
+        for a refold (a case set aside when the snapshot was written: nothing of it is in
+        the sums or the parts)."""
+        start, length = self._dormant.pop(case_id)
+        events = snapshot_format.decode_events(case_id, self._blobs[start : start + length])
+        state: _Case | None = None
+        for event in events:
+            pair = (apply_order(event), event)
+            if state is None:
+                state = _Case(pair)
+            else:
+                state.append(pair)
+                if event.recorded_at > state.last_seen:
+                    state.last_seen = event.recorded_at
+            if event.type == "event.retracted":
+                if state.targets is None:
+                    state.targets = set()
+                state.targets.add(event.data["event_id"])
+        if state is None:
+            return  # no events: never kept
+        self._cases[case_id] = state
+        state.sort()  # saved in apply order: cheap
+        if not fold:
+            self._stale.add(case_id)
+            self._changed.add(case_id)
+            self._redate[case_id] = None
+            return
+        try:
+            state.file = fold_keyed(
+                case_id, state, retractions=state.targets is not None, ordered=True
+            )
+            state.last_key = last = state[-1][0]
+            state.last_day = last[0]
+            if parts:
+                self._parts.add_case(case_id, state.file, state.last_day, -1)
+            for live in self._live.values():
+                now = live.now
+                case = self._file(case_id, now) if state.last_day > now else state.file
+                mine = standing(case, now)
+                if mine:
+                    live.standing[case_id] = mine
+                own = dated(case, now)
+                if own:
+                    live.dated[case_id] = own
+        except Exception as error:  # folded when it was saved: only a fault of this run
+            self._set_aside(case_id, error, "fold")
+
+    def _wake_all(self) -> None:
+        """Every case loaded from a snapshot and not touched yet, touched."""
+        if self._dormant:
+            with self._pause():
+                for case_id in list(self._dormant):
+                    self._wake(case_id, parts=False)
+            self._parts = _Parts()

@@ -77,6 +77,34 @@ def _folder(path: Path, option: str) -> None:
         raise fail(f"{option}: {path} is a file, not a folder")
 
 
+@app.command()
+def snapshot(
+    db: DbOption = DEFAULT_DB,
+    now: Annotated[
+        str | None, typer.Option(help="The day whose measures are kept ready (default: today).")
+    ] = None,
+) -> None:
+    """Save the log's folded state beside it (<db>.snapshot), so that run, metrics and
+    report start from it and apply only the events after it.
+
+    Example: sendwatch snapshot --db sendwatch.db
+    """
+    from sendwatch.query import make_query
+    from sendwatch.snapshot_command import take_snapshot
+    from streams.log import LogError
+
+    try:
+        when = make_query(now=now).now
+    except ValueError as error:
+        raise fail(str(error)) from None
+    try:
+        print(take_snapshot(db, when))
+    except LogError as error:
+        raise fail(str(error)) from None
+    except OSError as error:
+        raise fail(f"cannot write the snapshot beside {db}: {error.strerror}") from None
+
+
 def open_log(db: Path) -> Any:
     """The event log at ``db`` (an ``EventLog``), which must exist; one line and exit 2
     if it does not or is not a log."""

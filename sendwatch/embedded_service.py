@@ -63,11 +63,17 @@ from streams.log import (
     lock_beside,
 )
 from streams.replay import apply_appended, catch_up
+from streams.snapshots import open_snapshot, write_snapshot
 
 HOUSEKEEPING_SECONDS = 1.0  # the timer: alerts saved and the log checkpointed this often
 REEVALUATE_EVERY = 30  # timer ticks between ``on_change`` runs, so time-driven alerts fire
 COLLECT_EVERY = 600  # timer ticks (10 minutes) between full collections of the heap
 FOLLOW_SLICE = 5_000  # events applied at a time, lock held, when following other writers
+# the folded state is saved beside the log (``streams.snapshots``) on shutdown, and by the
+# timer when this many events were applied since the last save, or this long has passed
+# with any applied
+SNAPSHOT_EVENTS = 100_000
+SNAPSHOT_SECONDS = 600.0
 EXPIRE_SECONDS = 86_400.0  # the timer purges expired dead letters once a day
 
 
@@ -452,8 +458,21 @@ def expire_dead_letters_of(log: EventLog, days: int) -> None:
         )
 
 
+def _save_snapshot(source: EmbeddedSource, db: Path) -> None:
+    """The folded state saved beside the log (a cache: a failure is said, not raised)."""
+    try:
+        with source.lock, paused_collector():
+            write_snapshot(source.projector, db)
+    except OSError as error:
+        print(f"sendwatch: cannot save the snapshot beside {db}: {error}", file=sys.stderr)
+
+
 def _tick(
-    source: EmbeddedSource, alerting: AlertProcess, stop: threading.Event, keep_days: int
+    source: EmbeddedSource,
+    alerting: AlertProcess,
+    stop: threading.Event,
+    keep_days: int,
+    db: Path | None = None,
 ) -> None:
     """The serving process's timer: it follows what others append to the log (``sendwatch
     ingest`` into a live log shows within a second; its own POSTs are applied as they are
@@ -461,9 +480,17 @@ def _tick(
     expired dead letters once a day."""
     ticks = 0
     purged_at = time.monotonic()  # ``serve`` purged at start
+    saved_at, saved_position = time.monotonic(), source.projector.position
     while not stop.wait(HOUSEKEEPING_SECONDS):
         ticks += 1
         source.follow(aggregates=False, slice=FOLLOW_SLICE)
+        position = source.projector.position
+        if db is not None and (
+            position - saved_position >= SNAPSHOT_EVENTS
+            or (position != saved_position and time.monotonic() - saved_at >= SNAPSHOT_SECONDS)
+        ):
+            _save_snapshot(source, db)
+            saved_at, saved_position = time.monotonic(), position
         tick(source, ticks)
         alerting.check()
         if time.monotonic() - purged_at >= EXPIRE_SECONDS:
@@ -583,8 +610,11 @@ def serve(
     alerting = AlertProcess(db, base_url=linked, now=now, rules=rules, alertmanager=alertmanager)
     alerting.start()
     try:
+        saved, snapshot = open_snapshot(log, db, paused_collector)
+        print(f"sendwatch: starting from {snapshot}", file=sys.stderr, flush=True)
         source = EmbeddedSource(
             log,
+            saved,
             frozen_now=frozen,
             council=settings.council(),
             points=points,
@@ -619,7 +649,9 @@ def serve(
     if alertmanager:
         print(f"sendwatch: alerts go to Alertmanager at {alertmanager}", flush=True)
     stop = threading.Event()
-    timer = threading.Thread(target=_tick, args=(source, alerting, stop, keep_days), daemon=True)
+    timer = threading.Thread(
+        target=_tick, args=(source, alerting, stop, keep_days, db), daemon=True
+    )
     timer.start()
     # uvicorn stops gracefully on SIGTERM, then raises the signal again once it has restored
     # the handler it found: that handler must end the process through the ``finally`` below
@@ -633,6 +665,7 @@ def serve(
         timer.join()
         alerting.stop()  # it judges what the log holds, and saves, before ending
         source.housekeeping()
+        _save_snapshot(source, db)
         log.close()
         audit.close()
         serving.close()

@@ -20,6 +20,7 @@ from projections import Projector
 from projections.projector import Pause
 from streams.ingest import decode_lines
 from streams.log import Appended, EventLog, Rejected
+from streams.snapshots import open_snapshot
 
 
 def catch_up(
@@ -108,6 +109,7 @@ class Loaded:
     dead_letters: int  # the file's rejected lines, or the log's dead letters
     rejected: list[Rejected]  # the file's rejected lines, in order (none from a log)
     source: str  # where from, in words: "a file of events" or "the embedded event log"
+    snapshot: str = ""  # from a log: the snapshot the replay started from, or why none
 
 
 def load_projector(
@@ -119,7 +121,8 @@ def load_projector(
 ) -> Loaded:
     """The one way a command loads a projector: from the JSONL file ``events`` (``-``: standard
     input), its bad lines rejected (``replay_lines``), or else from the embedded log at ``db``,
-    which must exist (``EventLog.open_existing``: nothing is made or written).
+    which must exist (``EventLog.open_existing``: nothing is made or written), starting from
+    its snapshot (``streams.snapshots``) when there is a usable one and applying the tail.
 
     ``pause``: what the projector's bulk work and the replay run inside (the shell's
     ``paused_collector``); ``read``: the file's lines from its stream (a progress bar's hook).
@@ -134,6 +137,9 @@ def load_projector(
     if db is None:
         raise ValueError("load_projector: neither a file of events nor a log")
     with EventLog.open_existing(db) as log, pause():
+        saved, snapshot = open_snapshot(log, db, pause)
+        if saved is not None:
+            projector = saved
         catch_up(projector, log)
         dead = log.dead_letter_count()
-    return Loaded(projector, dead, [], "the embedded event log")
+    return Loaded(projector, dead, [], "the embedded event log", snapshot)

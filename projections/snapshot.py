@@ -1,0 +1,121 @@
+"""The snapshot format: a projector's folded state at a log position, as bytes.
+
+A snapshot is a cache (DESIGN.md): loading one and applying the log's tail gives what a
+replay from zero gives, and a snapshot that cannot be trusted (damaged, or written by
+another fold) is refused with ``SnapshotError``, so that the caller replays instead.
+
+Layout: ``MAGIC``, then the header's length (8 bytes, big-endian), the header (JSON), and
+the cases' blobs one after another. The header holds the fold's fingerprint, the position,
+every event id, where each case's blob lies, the CRC-32 of the blobs, and the tallies the
+projector kept current (the sums by day, the standing totals, each period's share): the
+measures are ready without folding a single case. Each case's events are one blob (a JSON
+list of compact rows, the day as a day ordinal), decoded only when the case is next touched.
+
+``FOLD_VERSION`` is the fold's version: bump it when what the fold makes of events changes.
+The fingerprint also covers the source of the law table, the fold and the measures, so a
+changed law table discards every snapshot written before it even if nobody bumped it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from events import Event
+
+FOLD_VERSION = 1
+MAGIC = b"sendwatch snapshot\n"
+_LENGTH = 8
+# what a snapshot's fold depends on: a change to any of these discards it
+_SOURCES = (
+    "projections/law.py",
+    "projections/calendar.py",
+    "projections/case.py",
+    "projections/measures.py",
+    "projections/projector.py",
+    "projections/snapshot.py",
+    "events/codec.py",
+    "events/upcast.py",
+)
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SnapshotError(ValueError):
+    """A snapshot that cannot be used: damaged, or written by another fold."""
+
+
+@cache
+def fold_fingerprint() -> str:
+    """``FOLD_VERSION`` and a digest of the source of the law table, the fold and the
+    measures: a snapshot is read only by the code that wrote it."""
+    digest = hashlib.sha256(str(FOLD_VERSION).encode())
+    for name in _SOURCES:
+        path = _ROOT / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return f"{FOLD_VERSION}:{digest.hexdigest()[:32]}"
+
+
+def encode_events(events: Iterable[Event]) -> bytes:
+    """One case's events as one blob (their ``data`` at the current schema)."""
+    return orjson.dumps(
+        [
+            [e.event_id, e.type, e.day.toordinal(), e.second, e.recorded_at.isoformat(), e.data]
+            for e in events
+        ]
+    )
+
+
+def decode_events(case_id: str, blob: bytes | memoryview) -> list[Event]:
+    """``encode_events``'s events again, of the case ``case_id``."""
+    fromordinal, instant = date.fromordinal, datetime.fromisoformat
+    return [
+        Event(event_id, kind, case_id, fromordinal(day), second, instant(recorded), data)
+        for event_id, kind, day, second, recorded, data in orjson.loads(blob)
+    ]
+
+
+def encode_tally(tally: Mapping[tuple[Any, ...], int]) -> list[Any]:
+    return [[list(key), count] for key, count in tally.items()]
+
+
+def decode_tally(rows: Iterable[Any]) -> dict[tuple[Any, ...], int]:
+    return {tuple(key): count for key, count in rows}
+
+
+def pack(header: dict[str, Any], blobs: list[bytes]) -> bytes:
+    """The snapshot's bytes: ``header`` (with the blobs' CRC-32 and length) and the blobs."""
+    body = b"".join(blobs)
+    header = {**header, "fold": fold_fingerprint(), "crc": zlib.crc32(body), "size": len(body)}
+    text = orjson.dumps(header)
+    return b"".join((MAGIC, len(text).to_bytes(_LENGTH, "big"), text, body))
+
+
+def unpack(data: bytes) -> tuple[dict[str, Any], memoryview]:
+    """The header and the blobs of a snapshot; raises ``SnapshotError`` (saying why) if it
+    is not one, is damaged, or was written by another fold."""
+    if not data.startswith(MAGIC):
+        raise SnapshotError("not a sendwatch snapshot (its first line is not the marker)")
+    start = len(MAGIC) + _LENGTH
+    length = int.from_bytes(data[len(MAGIC) : start], "big")
+    try:
+        header = orjson.loads(data[start : start + length])
+    except orjson.JSONDecodeError as error:
+        raise SnapshotError(f"damaged: its header is not JSON ({error})") from None
+    if not isinstance(header, dict):
+        raise SnapshotError("damaged: its header is not an object")
+    if header.get("fold") != fold_fingerprint():
+        raise SnapshotError(
+            f"written by another fold ({header.get('fold')}, this is {fold_fingerprint()})"
+        )
+    body = memoryview(data)[start + length :]
+    if len(body) != header.get("size") or zlib.crc32(body) != header.get("crc"):
+        raise SnapshotError("damaged: its blobs do not match their length and checksum")
+    return header, body

@@ -1,0 +1,243 @@
+"""Snapshots of folded state (DESIGN.md: "Start-up and reports read a snapshot, not all
+history"): a snapshot loaded and the rest of the history applied gives exactly what a replay
+of the whole history gives; a snapshot that is damaged, of another log, or written by
+another fold is refused, and the caller replays instead (it costs a replay, never a figure).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from events import Event
+from projections import Period, Projector
+from projections import snapshot as snapshot_format
+from projections.calendar import add_months
+from projections.snapshot import SnapshotError
+from sendwatch.cli import app
+from streams.ingest import ingest
+from streams.log import EventLog
+from streams.replay import load_projector
+from streams.snapshots import open_snapshot, snapshot_path, write_snapshot
+from tests.history import jsonl, raw
+from tests.test_properties import NOW, PERIOD, START, histories
+
+PERIODS = [
+    PERIOD,
+    Period(NOW - timedelta(days=30), NOW),
+    Period(START, START + timedelta(days=200)),
+]
+LATE = NOW + timedelta(days=400)  # after every event of ``histories``
+NOWS = [NOW, NOW - timedelta(days=40), LATE]
+
+
+def readings(projector: Projector) -> dict[str, Any]:
+    """Everything a reader may ask of a projector, for comparing two of them."""
+    return {
+        "measures": [projector.measures(now, period) for now in NOWS for period in PERIODS],
+        "files": list(projector.case_files()),
+        "files_then": list(projector.case_files(NOW - timedelta(days=40))),
+        "by_day": dict(projector.dated_sums(NOW)),
+        "events": projector.event_count,
+        "cases": projector.case_ids(),
+        "quarantined": [(q.case_id, q.error) for q in projector.quarantined()],
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.data())
+def test_a_snapshot_and_the_rest_of_the_history_equal_a_replay_of_it_all(
+    events: list[Event], data: Any
+) -> None:
+    """Split anywhere, with measures asked on any day before the snapshot (so it keeps
+    those tallies), the rest applied to the loaded projector (later events, retractions
+    and repeats of a case still dormant in the snapshot) gives the replay's every answer."""
+    split = data.draw(st.integers(0, len(events)))
+    before = Projector()
+    before.apply_all(events[:split])
+    for now in data.draw(st.lists(st.sampled_from(NOWS), max_size=2)):
+        before.measures(now, data.draw(st.sampled_from(PERIODS)))
+    loaded = Projector.load_snapshot(before.save_snapshot())
+    assert loaded.dormant_count == before.case_count  # nothing decoded until touched
+    first = data.draw(st.sampled_from([*NOWS, None]))
+    if first is not None:  # asked before the rest arrives: from the kept tallies
+        assert loaded.measures(first, PERIOD) == before.measures(first, PERIOD)
+    for e in events[split:] + events[: data.draw(st.integers(0, split))]:  # repeats too
+        loaded.apply(e)
+    whole = Projector()
+    whole.apply_all(events)
+    # on days on and after the last event, from what the untouched cases add up to (none
+    # is folded): on the last day, on days a clock falls due within 7 days of, and on days
+    # an appeal window (2 months) is still open or has just closed on
+    last = max(e.day for e in events)
+    days = {e.day for e in events}
+    dues = {run.due for case in whole.case_files() for run in case.clocks}
+    nows = {last + timedelta(days=n) for n in (0, 1, 400)}
+    nows |= {add_months(day, 2) + timedelta(days=n) for day in days for n in (-1, 0, 1)}
+    nows |= {due + timedelta(days=n) for due in dues for n in (-8, -7, -1, 0, 1)}
+    dormant = loaded.dormant_count
+    for now in sorted(day for day in nows if day >= last):
+        assert loaded.measures(now) == whole.measures(now)
+    assert loaded.measures(LATE, PERIODS[2]) == whole.measures(LATE, PERIODS[2])
+    assert loaded.dormant_count == dormant
+    assert readings(loaded) == readings(whole)
+
+
+def test_a_snapshot_of_a_snapshot_keeps_the_cases_never_touched() -> None:
+    """A snapshot saved from a loaded one copies its untouched cases' events as they were."""
+    events = [
+        *(
+            _event("request.received", f"C{n}", "2025-01-06", requested_by="parent")
+            for n in range(5)
+        ),
+        _event("assessment.decided", "C1", "2025-02-10", decision="assess"),
+    ]
+    whole = Projector()
+    whole.apply_all(events)
+    once = Projector.load_snapshot(whole.save_snapshot())
+    once.measures(NOW, PERIOD)  # from the kept tallies: nothing woken
+    twice = Projector.load_snapshot(once.save_snapshot())
+    assert twice.dormant_count == 5
+    assert readings(twice) == readings(whole)
+
+
+def _event(kind: str, case: str, on: str, **data: Any) -> Event:
+    from tests.history import event
+
+    return event(kind, case, on, **data)
+
+
+def _records(n: int) -> list[dict[str, Any]]:
+    """``n`` requests for assessment, one a case (C0, C1, ...), on 6 January 2025 on."""
+    return [
+        raw(
+            "request.received",
+            f"C{k}",
+            (date(2025, 1, 6) + timedelta(days=k)).isoformat(),
+            requested_by="parent",
+        )
+        for k in range(n)
+    ]
+
+
+def _log(path: Path, records: list[dict[str, Any]]) -> Path:
+    with EventLog(path, create=True) as log:
+        ingest(jsonl(records).splitlines(keepends=True), log, origin="test")
+    return path
+
+
+def test_metrics_from_a_snapshot_and_the_tail_equal_a_replay(tmp_path: Path) -> None:
+    """``sendwatch snapshot`` saves beside the log; then more events are appended (one for
+    a case in the snapshot: its assessment decided); load_projector starts from the
+    snapshot and applies only those."""
+    records = _records(30)
+    db = _log(tmp_path / "s.db", records)
+    result = CliRunner().invoke(app, ["snapshot", "--db", str(db), "--now", "2025-09-30"])
+    assert result.exit_code == 0, result.output
+    assert "30 events" in result.output and snapshot_path(db).exists()
+    tail = [
+        raw("assessment.decided", "C3", "2025-02-12", decision="assess"),
+        *_records(33)[30:],
+    ]
+    with EventLog(db) as log:
+        ingest(jsonl(tail).splitlines(keepends=True), log, origin="test")
+    loaded = load_projector(None, db)
+    assert loaded.snapshot.startswith("snapshot ") and "position 30" in loaded.snapshot
+    fresh = load_projector(None, _log(tmp_path / "fresh.db", records + tail))
+    assert fresh.snapshot.startswith("no snapshot")
+    assert readings(loaded.projector) == readings(fresh.projector)
+    assert loaded.projector.event_count == 34
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncated",  # cut short (a crash could not do this: it is written atomically)
+        "a byte of a case changed",
+        "a byte of the header changed",
+        "not a snapshot",
+        "empty",
+    ],
+)
+def test_a_damaged_snapshot_costs_only_a_replay(tmp_path: Path, damage: str) -> None:
+    db = _log(tmp_path / "s.db", _records(10))
+    with EventLog(db) as log:
+        projector = load_projector(None, db).projector
+        path = write_snapshot(projector, db)
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) - 7]
+    elif damage == "a byte of a case changed":
+        data[-3] ^= 0x01
+    elif damage == "a byte of the header changed":
+        data[len(snapshot_format.MAGIC) + 12] ^= 0x20
+    elif damage == "not a snapshot":
+        data = bytearray(b"SQLite format 3\x00" + bytes(data[16:]))
+    else:
+        data = bytearray()
+    path.write_bytes(bytes(data))
+    with EventLog.open_existing(db) as log:
+        saved, why = open_snapshot(log, db)
+    assert saved is None and str(path) in why
+    loaded = load_projector(None, db)
+    assert loaded.snapshot == why
+    assert readings(loaded.projector) == readings(projector)
+
+
+def test_a_snapshot_of_another_fold_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FOLD_VERSION (or the law table, the fold, the measures) changed since it was written:
+    what it holds may not be what this fold makes of the events."""
+    db = _log(tmp_path / "s.db", _records(4))
+    write_snapshot(load_projector(None, db).projector, db)
+    monkeypatch.setattr(snapshot_format, "FOLD_VERSION", snapshot_format.FOLD_VERSION + 1)
+    snapshot_format.fold_fingerprint.cache_clear()
+    try:
+        with pytest.raises(SnapshotError, match="another fold"):
+            Projector.load_snapshot(snapshot_path(db).read_bytes())
+        loaded = load_projector(None, db)
+    finally:
+        monkeypatch.undo()
+        snapshot_format.fold_fingerprint.cache_clear()
+    assert "written by another fold" in loaded.snapshot
+    assert loaded.projector.event_count == 4
+
+
+def test_a_snapshot_of_another_log_is_refused(tmp_path: Path) -> None:
+    """A snapshot beside a log it was not taken of (copied, or the log replaced): its event
+    at its position is not the log's, or its position is beyond the log's last event."""
+    db = _log(tmp_path / "s.db", _records(6))
+    write_snapshot(load_projector(None, db).projector, db)
+    other = _log(
+        tmp_path / "o.db",
+        [raw("request.received", f"D{k}", "2025-03-03", requested_by="school") for k in range(8)],
+    )
+    snapshot_path(other).write_bytes(snapshot_path(db).read_bytes())
+    loaded = load_projector(None, other)
+    assert "not of this log" in loaded.snapshot
+    assert loaded.projector.case_ids() == {f"D{k}" for k in range(8)}
+    shorter = _log(tmp_path / "t.db", _records(2))
+    snapshot_path(shorter).write_bytes(snapshot_path(db).read_bytes())  # 6 events: beyond 2
+    loaded = load_projector(None, shorter)
+    assert "beyond the log" in loaded.snapshot and loaded.projector.event_count == 2
+
+
+def test_the_snapshot_is_replaced_whole(tmp_path: Path) -> None:
+    """Written to a temporary file and renamed over the old one: no temporary file is left,
+    and the file read back holds the position and every event id."""
+    db = _log(tmp_path / "s.db", _records(3))
+    projector = load_projector(None, db).projector
+    write_snapshot(projector, db)
+    write_snapshot(projector, db)
+    assert sorted(p.name for p in tmp_path.iterdir() if "snapshot" in p.name) == ["s.db.snapshot"]
+    header, _ = snapshot_format.unpack(snapshot_path(db).read_bytes())
+    assert header["position"] == 3
+    assert sorted(header["ids"]) == sorted(e.event_id for c in ("C0", "C1", "C2")
+                                           for e in projector.events_of(c))  # fmt: skip
