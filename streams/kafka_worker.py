@@ -87,7 +87,7 @@ from aiokafka import (  # type: ignore[import-untyped]
     AIOKafkaProducer,
     TopicPartition,
 )
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException
 from confluent_kafka import Message as KafkaMessage
 from confluent_kafka import TopicPartition as KafkaPartition
 from faust.types import TP
@@ -241,6 +241,28 @@ def read_fetched(
         else:
             log.warning("reading the event topic in bulk: %s", error.str())
     return by_partition, ends
+
+
+def count_partitions(servers: Sequence[str], topic: str, timeout: float = 10.0) -> int:
+    """The event topic's partitions (0 if the broker does not know the topic yet), from a
+    Metadata request naming the topic.
+
+    Not from aiokafka's ``partitions_for_topic``: its client's metadata holds only the
+    topics it fetches or was assigned, and it bootstraps with a Metadata request whose topic
+    list is empty, which Apache Kafka answers with no topics (Tansu answers with all of
+    them, so the worker read the count there and, on Apache Kafka, waited for ever without
+    rebuilding a partition). librdkafka's ``list_topics(topic)`` asks for the topic by name."""
+    from confluent_kafka.admin import AdminClient
+
+    client = AdminClient({"bootstrap.servers": ",".join(servers)})
+    try:
+        found = client.list_topics(topic, timeout=timeout).topics.get(topic)
+    except KafkaException as error:
+        log.warning("could not read the partitions of %s: %s", topic, error)
+        return 0
+    if found is None or found.error is not None:
+        return 0
+    return len(found.partitions)
 
 
 # --- partial tallies on the wire ----------------------------------------------------------
@@ -724,10 +746,13 @@ class Worker:
         partials = TopicPartition(partials_topic(self.topic), 0)
         dead = TopicPartition(dead_letter_topic(self.topic), 0)
         try:
-            while not consumer.partitions_for_topic(self.topic):
-                await consumer.topics()  # the cluster's metadata: the event topic's partitions
-                await asyncio.sleep(0.2)
-            self.topic_partitions = len(consumer.partitions_for_topic(self.topic) or ())
+            loop = asyncio.get_running_loop()
+            while not self.topic_partitions:
+                self.topic_partitions = await loop.run_in_executor(
+                    self._executor, count_partitions, self.servers, self.topic
+                )
+                if not self.topic_partitions:
+                    await asyncio.sleep(0.2)
             consumer.assign([partials, dead])
             consumer.seek(partials, 0)
             consumer.seek(dead, 0)

@@ -31,7 +31,12 @@ from tests.services import free_port, stop
 
 TOKEN = "kafka-test-token"
 NOW = "2025-06-30"
-# Tansu answers a group join after half the session timeout: short timeouts (NOTES.md)
+# The worker's settings in the tests. Short group timeouts: Tansu answers a group join
+# after half the session timeout (NOTES.md), and on Apache Kafka a worker killed with -9
+# leaves the group only when its session times out, so the restarted worker or the second
+# worker gets the partitions 6 s later, not 45 s (6 s is Apache Kafka's least,
+# group.min.session.timeout.ms). Partials published every 0.5 s and queries waiting 5 s at
+# most, so that assembled measures settle within a test's wait.
 TEST_SETTINGS = {
     "SENDWATCH_KAFKA_SESSION_TIMEOUT": "6",
     "SENDWATCH_KAFKA_HEARTBEAT_INTERVAL": "1",
@@ -47,6 +52,8 @@ class Broker:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    kind: str = "tansu"  # or "kafka": Apache Kafka
+    data: Path | None = None  # Apache Kafka's log.dirs (Tansu keeps everything in memory)
 
     @property
     def address(self) -> str:
@@ -131,6 +138,15 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 """
 
+# server.properties lines the Kafka tests add, each for a reason:
+KAFKA_TEST_SETTINGS = """\
+# one partition for the group offsets topic, not 50: the first group join creates it
+offsets.topic.num.partitions=1
+# the log cleaner looks for logs to compact every 0.5 s, not 15 s (the partials topic's
+# compaction test waits for it)
+log.cleaner.backoff.ms=500
+"""
+
 
 @contextmanager
 def apache_kafka(workdir: Path, settings: str = "") -> Iterator[Broker]:
@@ -157,13 +173,34 @@ def apache_kafka(workdir: Path, settings: str = "") -> Iterator[Broker]:
         process = subprocess.Popen(
             [*java, "kafka.Kafka", str(config)], stdout=out, stderr=subprocess.STDOUT
         )
-    broker = Broker(port, process, log)
+    broker = Broker(port, process, log, "kafka", data)
     try:
         _wait_for_broker(broker, timeout=60.0)
         yield broker
     finally:
         process.send_signal(signal.SIGCONT)  # a frozen broker cannot stop
         stop(process)
+
+
+def stored_batches(broker: Broker, topic: str) -> dict[int, list[Any]]:
+    """Apache Kafka's record batches of a topic as stored in its log segments, by partition
+    in offset order (kafka-python's ``DefaultRecordBatch``: the producer id, epoch and
+    sequence numbers of each)."""
+    from kafka.record import MemoryRecords
+
+    if broker.data is None:
+        raise ValueError("only Apache Kafka keeps its log in files")
+    found: dict[int, list[Any]] = {}
+    for folder in broker.data.glob(f"{topic}-*"):
+        name, _, partition = folder.name.rpartition("-")
+        if name != topic:
+            continue
+        batches = found.setdefault(int(partition), [])
+        for segment in sorted(folder.glob("*.log")):  # named by base offset, zero-padded
+            records = MemoryRecords(segment.read_bytes())
+            while (batch := records.next_batch()) is not None:
+                batches.append(batch)
+    return found
 
 
 def _wait_for_broker(broker: Broker, timeout: float = 30.0) -> None:

@@ -37,6 +37,7 @@ from streams.kafka import (
     dead_letter_topic,
     ensure_topics,
     parse_broker,
+    partials_topic,
     produce_file,
 )
 from streams.kafka_worker import PartitionState, apply_messages, decode_partial, encode_partial
@@ -44,13 +45,16 @@ from streams.log import EventLog
 from streams.replay import replay_lines
 from tests.history import sendwatch
 from tests.kafka_broker import (
+    KAFKA_TEST_SETTINGS,
     NOW,
     Broker,
     WorkerProcess,
+    apache_kafka,
     file_measures,
     kcat_produce,
     keyed_lines,
     start_worker,
+    stored_batches,
     tansu,
 )
 
@@ -70,10 +74,28 @@ SMALL_COUNCIL = replace(
 # --- fixtures -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    with tansu(tmp_path_factory.mktemp("tansu")) as running:
-        yield running
+# The brokers the module runs on, each once: Apache Kafka (what councils run) always; Tansu
+# too when SENDWATCH_TEST_BROKERS names it ("kafka,tansu"), because its gaps (a wrong
+# ListOffsets answer, group joins held for half the session timeout, a Metadata answer
+# listing every topic when asked for none) are what the worker must not depend on.
+BROKERS = [
+    name.strip() for name in os.environ.get("SENDWATCH_TEST_BROKERS", "kafka").split(",") if name
+]
+
+
+@pytest.fixture(scope="module", params=BROKERS)
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Broker]:
+    name = request.param
+    if name == "tansu":
+        with tansu(tmp_path_factory.mktemp("tansu")) as running:
+            yield running
+    elif name == "kafka":
+        with apache_kafka(tmp_path_factory.mktemp("kafka"), KAFKA_TEST_SETTINGS) as running:
+            yield running
+    else:
+        raise ValueError(f"SENDWATCH_TEST_BROKERS: unknown broker {name!r} (kafka or tansu)")
 
 
 @pytest.fixture(scope="module")
@@ -716,8 +738,6 @@ def test_apache_kafka_starts_from_the_jars_the_project_fetched(tmp_path: Path) -
     """scripts/kafka-jars.sh fetched Apache Kafka's jars (make test runs it); the fixture
     formats a KRaft data folder, starts the broker on loopback, and ``sendwatch ingest
     --broker`` stores a file's events on it with the idempotent producer's acks."""
-    from tests.kafka_broker import apache_kafka
-
     history = simulate(seed=5, years=1, end=date(2025, 6, 30), calibration=SMALL_COUNCIL)
     events = list(history)[:500]
     path = tmp_path / "events.jsonl"
@@ -736,3 +756,133 @@ def test_apache_kafka_starts_from_the_jars_the_project_fetched(tmp_path: Path) -
         finally:
             consumer.close()
     assert len(got) == len(events)
+
+
+def _only_on_apache_kafka(broker: Broker) -> None:
+    if broker.kind != "kafka":
+        pytest.skip("checks what Apache Kafka stores (Tansu keeps no log files, never compacts)")
+
+
+@pytest.mark.integration
+def test_ingest_and_import_to_the_broker_use_the_idempotent_producer_and_store_each_event_once(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    history: tuple[Path, list[bytes]],
+    tmp_path: Path,
+) -> None:
+    """``sendwatch ingest --broker`` produces with kafka-python's idempotent producer
+    (``enable_idempotence=True``, ``acks=all``): Apache Kafka gave it a producer id
+    (InitProducerId), and every batch in the topic's log segments carries that id and a
+    sequence number, the sequences of each partition following on without a gap or a
+    repeat; each event is stored once. ``sendwatch import --broker`` uses the same
+    producer (``streams.kafka.EventProducer``)."""
+    _only_on_apache_kafka(broker)
+    topic = topic_for(request, broker)
+    path, lines = history
+    done = sendwatch("ingest", str(path), "--broker", broker.url, "--topic", topic)
+    assert done.returncode == 0, done.stderr
+    stored = stored_batches(broker, topic)
+    batches = [batch for partition in stored.values() for batch in partition]
+    assert len(stored) == 4 and batches
+    assert len({b.producer_id for b in batches}) == 1  # one ingest, one producer
+    assert batches[0].producer_id >= 0  # -1: a producer without idempotence
+    assert not any(b.is_transactional for b in batches)
+    for partition, in_order in stored.items():
+        sequence = 0  # each partition's sequence numbers run on from 0, no gap, no repeat
+        for batch in in_order:
+            assert batch.base_sequence == sequence, (partition, batch.base_offset)
+            sequence = batch.last_sequence + 1
+    assert sum(b.records_count for b in batches) == len(lines)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=[broker.address],
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    try:
+        ids = [orjson.loads(message.value)["event_id"] for message in consumer]
+    finally:
+        consumer.close()
+    assert sorted(ids) == sorted(orjson.loads(line)["event_id"] for line in lines)
+
+
+@pytest.mark.integration
+def test_the_partials_topic_is_compacted_to_each_partitions_newest_tally_and_still_assembles(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    history: tuple[Path, list[bytes]],
+    expected: dict[str, Any],
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """``T.partials`` is compacted (``cleanup.policy=compact``): Apache Kafka's log cleaner
+    keeps only each partition's newest partial tally, and a worker joining afterwards still
+    assembles the whole topic's measures from what is left. The test topic rolls a segment
+    every 100 ms and cleans at any dirty share (``segment.ms``, ``min.cleanable.dirty.ratio``),
+    so that the cleaner (looking every 0.5 s, ``KAFKA_TEST_SETTINGS``) compacts within
+    seconds: the history arrives in six parts, and each part makes every partition's owner
+    publish a newer partial of it."""
+    _only_on_apache_kafka(broker)
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    topic = topic_for(request, broker)
+    admin = KafkaAdminClient(bootstrap_servers=[broker.address])
+    try:
+        admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    partials_topic(topic),
+                    configs={"segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"},
+                )
+            ]
+        )
+    finally:
+        admin.close()
+    _, lines = history
+    first = start_worker(broker, topic, tmp_path)
+    workers.append(first)
+    step = len(lines) // 6 + 1
+    for start in range(0, len(lines), step):
+        kcat_produce(broker, topic, keyed_lines(lines[start : start + step]), tmp_path)
+        first.wait_for(min(len(lines), start + step))
+        time.sleep(1)  # published, and the segment older than segment.ms
+    published, kept = _partials(broker, topic)
+    assert published >= 4 * 6  # every partition's partial, at least once per part
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(kept) > 8:
+        first.get("/api/measures")  # nothing to publish: the last values stay as they are
+        time.sleep(1)
+        published, kept = _partials(broker, topic)
+    # compacted: at most one value per partition below the active segment, plus the active
+    # segment's (the cleaner never touches the segment being written)
+    assert len(kept) <= 8, (published, [key for key, _ in kept])
+    assert {key for key, _ in kept} == {b"0", b"1", b"2", b"3"}
+    newest = {key: orjson.loads(value)["offset"] for key, value in kept}
+    assert sum(newest.values()) == len(lines)  # each partition's newest partial survived
+    second = start_worker(broker, topic, tmp_path)
+    workers.append(second)
+    for worker in (first, second):
+        _wait_until_shared(worker)
+        got = measures(worker)
+        assert got == expected, differences(got, expected)
+
+
+def _partials(broker: Broker, topic: str) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """The partials topic's end offset (how many partials were ever published) and the
+    (key, value) pairs it still holds."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=[broker.address], group_id=None, enable_auto_commit=False
+    )
+    try:
+        tp = TopicPartition(partials_topic(topic), 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        kept: list[tuple[bytes, bytes]] = []
+        while consumer.position(tp) < end:
+            for records in consumer.poll(timeout_ms=500).values():
+                kept.extend((r.key, r.value) for r in records)
+        return end, kept
+    finally:
+        consumer.close()
