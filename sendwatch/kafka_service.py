@@ -138,6 +138,7 @@ class KafkaSource:
         self.frozen_now = frozen_now
         self.council = council
         self.points = points
+        self.alertmanager: str | None = None  # GET /api/silences asks it, when set
         self.notifications: dict[str, int] = {"sent": 0, "failed": 0}
         self.alert_engine = Engine(
             rules if rules is not None else load_rules(None, points),
@@ -507,6 +508,7 @@ def worker_command(
         rules=rules,
         base_url=address,
     )
+    source.alertmanager = alertmanager
     source_box.append(source)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WorkerCollector(source))
