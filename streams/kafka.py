@@ -82,9 +82,9 @@ class KafkaSettings:
     """Broker timings and worker tuning. The shell makes them from the ``SENDWATCH_KAFKA_*``
     settings (``sendwatch.settings.Settings.kafka``); nothing here reads the environment.
 
-    The defaults suit Apache Kafka in production. Tansu (the test broker) holds a group
-    join for half the session timeout, so the tests set ``SESSION_TIMEOUT=6``,
-    ``HEARTBEAT_INTERVAL=1`` and ``REBALANCE_TIMEOUT=10`` (docs/kafka.md).
+    The defaults suit Apache Kafka in production. The tests set ``SESSION_TIMEOUT=6``,
+    ``HEARTBEAT_INTERVAL=1`` and ``REBALANCE_TIMEOUT=10``: a killed worker leaves the group
+    after 6 s, and Tansu holds a group join for half the session timeout (docs/kafka.md).
     """
 
     session_timeout: float = 45.0  # seconds without a heartbeat before a worker is dropped
