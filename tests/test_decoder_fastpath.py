@@ -23,7 +23,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 import events.structs
 from events.codec import BOM, InvalidEvent, _decode
 from events.envelope import DATA_ADAPTERS, EVENT_ADAPTER, VERSIONED
-from events.structs import _dated, accepts, data_accepts, parsed, python_pattern
+from events.structs import _dated, accepts, data_accepts, digit_blind, parsed, python_pattern
 from events.types import DATE_OR_DATETIME_PATTERN, EVENT_TYPES
 from tests import fuzz_corpus
 from tests.test_decoder_properties import (
@@ -287,12 +287,12 @@ PIECES = st.sampled_from(
         st.text(alphabet="0123456789-T:Z+. \n", max_size=32),
     )
 )
-def test_a_date_is_judged_by_its_remembered_day_and_tail_exactly_as_by_the_pattern(
+def test_a_date_is_judged_by_its_remembered_shape_exactly_as_by_the_pattern(
     value: str,
 ) -> None:
-    """A datetime matches when its first 10 characters are a date (the pattern's exactly
-    10) and the rest is a tail that matched before: remembering the parts known good never
-    lets through what pydantic's own matching of the whole refuses."""
+    """The dates' pattern treats every digit alike, so a value whose shape (digits written
+    as 0) matched before matches: remembering shapes never lets through what pydantic's
+    own matching refuses, nor refuses what it lets through."""
     assert _dated(value) == models_accept(DATED, value), value
     assert _dated(value) == models_accept(DATED, value), value  # the second time, remembered
 
@@ -391,3 +391,23 @@ def test_an_integer_where_a_float_may_be_stays_an_integer() -> None:
     )
     record, *_ = _decode(text, ARRIVAL, None, True, True)
     assert type(record["data"]["hours_per_week"]) is int
+
+
+@pytest.mark.parametrize(
+    ("pattern", "blind"),
+    [
+        (r"^[0-9]{4}-[0-9]{2}\Z", True),
+        (r"^[0-9]{2}(?:[T ][0-9]{2}(?:Z|[+-][0-9]{2})?)?\Z", True),
+        (r"^[0-9]{2}\.[0-9]\Z", True),
+        (r"^1[0-9]\Z", False),  # a 1 but no other digit first
+        (r"^[0-5][0-9]\Z", False),  # minutes: 0 to 5, not any digit
+        (r"^[0-9a]\Z", False),
+        (r"^.[0-9]\Z", False),  # any character, a digit too
+        (r"^\d\Z", False),  # any Unicode digit
+        (r"^[/-:]\Z", False),  # a range: / to :, the digits among them
+    ],
+)
+def test_a_pattern_is_digit_blind_only_if_every_digit_is_alike_to_it(
+    pattern: str, blind: bool
+) -> None:
+    assert digit_blind(pattern) is blind
