@@ -93,6 +93,16 @@ class FromColumn(_Model):
     map: dict[str, Scalar | None] | None = None
     default: Scalar | None = None
     date: bool = False
+    # read from another table's rows of the same case (the first, in file order, where
+    # ``when`` holds) rather than from the rule's own row: SEN2's primary need, in module 5c
+    table: str | None = None
+    when: Condition | list[Condition] | None = None
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        if self.when is None:
+            return ()
+        return (self.when,) if isinstance(self.when, Condition) else tuple(self.when)
 
 
 class Rule(_Model):
@@ -110,24 +120,36 @@ class Rule(_Model):
             return ()
         return (self.when,) if isinstance(self.when, Condition) else tuple(self.when)
 
-    def columns(self) -> list[tuple[str, str]]:
-        """(field name in the mapping, logical column) for every column the rule reads."""
-        used = [("date", self.date)]
+    def columns(self) -> list[tuple[str, str, str]]:
+        """(field name in the mapping, table, logical column) for every column the rule
+        reads: of its own table, or of the table a data field reads from."""
+        table = self.table
+        used = [("date", table, self.date)]
         if isinstance(self.type, MappedType):
-            used.append(("type.column", self.type.column))
+            used.append(("type.column", table, self.type.column))
         if self.recorded_at is not None:
-            used.append(("recorded_at", self.recorded_at))
-        when = self.when
-        if isinstance(when, Condition):
-            used.append(("when.column", when.column))
-        elif when is not None:
-            used += [(f"when[{i}].column", c.column) for i, c in enumerate(when)]
-        used += [
-            (f"data.{name}.column", field.column)
-            for name, field in self.data.items()
-            if isinstance(field, FromColumn)
-        ]
+            used.append(("recorded_at", table, self.recorded_at))
+        used += _conditions("when", table, self.when)
+        for name, field in self.data.items():
+            if isinstance(field, FromColumn):
+                other = field.table or table
+                used.append((f"data.{name}.column", other, field.column))
+                used += _conditions(f"data.{name}.when", other, field.when)
         return used
+
+    def tables_read(self) -> set[str]:
+        """The tables the rule's data fields read besides its own."""
+        return {f.table for f in self.data.values() if isinstance(f, FromColumn) and f.table}
+
+
+def _conditions(
+    at: str, table: str, when: Condition | list[Condition] | None
+) -> list[tuple[str, str, str]]:
+    if isinstance(when, Condition):
+        return [(f"{at}.column", table, when.column)]
+    if when is None:
+        return []
+    return [(f"{at}[{i}].column", table, c.column) for i, c in enumerate(when)]
 
 
 class Mapping(_Model):
@@ -304,21 +326,26 @@ def _references(mapping: Mapping) -> list[tuple[Path_, str]]:
                 mapping.chain(rule.table)
             except ValueError as error:
                 wrong.append(((*at, "table"), str(error)))
-        columns = tables[rule.table].columns
-        for field, column in rule.columns():
-            if column in identifiers.get(rule.table, ()):
-                place = (
-                    *at,
-                    *(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", field) if p),
-                )
+        for other in sorted(rule.tables_read()):
+            if other not in tables:
+                wrong.append(((*at, "data"), f"a data field reads from no table {other!r}"))
+            elif mapping.case.table in tables:
+                try:
+                    mapping.chain(other)
+                except ValueError as error:
+                    wrong.append(((*at, "data"), str(error)))
+        for field, table_name, column in rule.columns():
+            place = (
+                *at,
+                *(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", field) if p),
+            )
+            if table_name not in tables:
+                continue  # said above
+            if column in identifiers.get(table_name, ()):
                 why = f"column {column!r} holds the identifier: it is never read into an event"
                 wrong.append((place, why))
-            elif column not in columns:
-                place = (
-                    *at,
-                    *(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", field) if p),
-                )
-                wrong.append((place, f"no column {column!r} in table {rule.table}"))
+            elif column not in tables[table_name].columns:
+                wrong.append((place, f"no column {column!r} in table {table_name}"))
         kinds = [rule.type] if isinstance(rule.type, str) else rule.type.map.values()
         for kind in kinds:
             if kind is not None and kind not in DATA_MODELS:

@@ -123,8 +123,8 @@ def convert(
     that cannot be converted. ``conversion`` is filled with what was read; ``progress`` is told
     the number of rows done every 1,000 rows."""
     used = {rule.table for rule in mapping.events}
-    needed = set(used)
-    for name in used:
+    needed = set(used).union(*(rule.tables_read() for rule in mapping.events))
+    for name in list(needed):
         needed.update(mapping.chain(name))
     rows: dict[str, list[Row]] = {}
     for name in mapping.tables:
@@ -206,6 +206,7 @@ def _event(
     else:
         kind = rule.type
     occurred = dates.parse(when, rule.date).isoformat()
+    case_id = cases.case_id(table, row, index)
     data: dict[str, object] = {}
     fields = DATA_MODELS[kind].model_fields
     for name, spec in rule.data.items():
@@ -214,10 +215,10 @@ def _event(
         if not isinstance(spec, FromColumn):
             data[name] = spec
             continue
-        cell = values[index[spec.column]]
+        cell = values[index[spec.column]] if spec.table is None else cases.lookup(spec, case_id)
         if cell == "":
-            if spec.default is not None:
-                data[name] = spec.default
+            if spec.default is not None and spec.table is None:
+                data[name] = spec.default  # (from another table: nothing known, left out)
             continue
         if spec.date:
             data[name] = dates.parse(cell, spec.column).isoformat()
@@ -233,7 +234,6 @@ def _event(
         else:
             known = ", ".join(sorted(spec.map))
             raise _Rejected(spec.column, f"{text!r} is not a code of the map ({known})")
-    case_id = cases.case_id(table, row, index)
     if mapping.tables[table].event_ids == "case_and_date":
         key = (case_id, occurred)  # the same event in every year's export, whatever its row id
     event: dict[str, object] = {
@@ -262,6 +262,8 @@ class _Cases:
     def __init__(self, mapping: Mapping, rows: dict[str, list[Row]], pseudonyms: Pseudonyms):
         self.mapping = mapping
         self.pseudonyms = pseudonyms
+        self.rows = rows
+        self.of_case: dict[str, dict[str, list[Row]]] = {}  # table -> case id -> its rows
         self.by_key: dict[str, dict[str, Row]] = {}
         self.known: dict[tuple[str, str], str] = {}
         for name, table_rows in rows.items():
@@ -292,3 +294,26 @@ class _Cases:
         made = self.case_id(parent.table, found, {c: i for i, c in enumerate(columns)})
         self.known[(table, ref)] = made
         return made
+
+    def positions(self, table: str) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.mapping.tables[table].columns)}
+
+    def lookup(self, spec: FromColumn, case_id: str) -> Cell:
+        """``spec.column`` of the first row of ``spec.table`` of the case where the field's
+        conditions hold (in file order); "" if there is none."""
+        assert spec.table is not None
+        at = self.positions(spec.table)
+        of_case = self.of_case.get(spec.table)
+        if of_case is None:  # indexed by case once, on first use
+            of_case = {}
+            for other in self.rows.get(spec.table, []):
+                try:
+                    made = self.case_id(spec.table, other, at)
+                except _Rejected:
+                    continue  # its own rules reject it, if it has any
+                of_case.setdefault(made, []).append(other)
+            self.of_case[spec.table] = of_case
+        for other in of_case.get(case_id, ()):
+            if all(c.holds(_text(other.values[at[c.column]])) for c in spec.conditions):
+                return other.values[at[spec.column]]
+        return ""

@@ -217,6 +217,11 @@ def test_a_bad_mapping_is_refused_naming_its_line(tmp_path: Path) -> None:
         (("    type: plan.issued", "    type: request.received"), "give each rule an id"),
         (("dates:", "dates: [\n"), "not valid YAML"),
         (("column: upn}", "column: upn, fallback: [uln]}"), "case.fallback[0]: no column 'uln'"),
+        (("requested_by: parent", "requested_by: {table: nosuch, column: x}"), "no table 'nosuch'"),
+        (("requested_by: parent", "requested_by: {table: person, column: x}"),
+         "no column 'x' in table person"),
+        (("requested_by: parent", "requested_by: {table: person, column: upn}"),
+         "holds the identifier"),
     ],
 )  # fmt: skip
 def test_mapping_errors_name_the_line(change: tuple[str, str], expected: str) -> None:

@@ -569,3 +569,29 @@ def test_a_return_without_the_2024_items_imports_as_before(tmp_path: Path) -> No
         ("review.decided", "2024-11-11"),
     }
     assert {data for t, _, data in old if t == "review.decided"} == {'{"decision":"maintain"}'}
+
+
+def test_the_primary_need_comes_from_module_5c_ranked_1(tmp_path: Path) -> None:
+    """sen2.yml reads module 5c (a child table of the active plan) for the plan's primary
+    need: the need ranked 1 of the same child; a child with no 5c row gets no need."""
+    folder = write_return(tmp_path / "2025", YEAR_2024, "blade")
+    needs = folder / "Blade-Export_16-01-2025_senneed.csv"
+    # A's active plan (R1): ASD ranked 2, SLCN ranked 1. D's plan ceased in November: it is
+    # not active, so the return has no need for it.
+    needs.write_text(
+        "senneedtableid,activeplanstableid,sentype,sentyperank\nN1,R1,ASD,2\nN2,R1,SLCN,1\n",
+        encoding="utf-8",
+    )
+    case = Pseudonyms(SECRET).case_id
+
+    def plans() -> dict[str, Any]:
+        lines, rejected = imported(folder)
+        assert rejected == []
+        made = [orjson.loads(line) for line in lines]
+        return {e["case_id"]: e["data"] for e in made if e["type"] == "plan.issued"}
+
+    assert plans() == {case("A886000000001"): {"primary_need": "SLCN"}, case("D886000000004"): {}}
+    needs.write_text(
+        "senneedtableid,activeplanstableid,sentype,sentyperank\nN2,R1,XYZ,1\n", encoding="utf-8"
+    )
+    assert plans()[case("A886000000001")] == {"primary_need": "OTH"}  # XYZ: not a SEN2 code
