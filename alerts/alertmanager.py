@@ -17,10 +17,11 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
-from alerts.engine import Alert, Engine, instant
+from alerts.engine import UNASSIGNED, Alert, Engine, instant
 
 BATCH = 500  # alerts per request
 
@@ -35,6 +36,12 @@ def payload(alert: Alert, at: datetime, valid_for: timedelta, base_url: str) -> 
         annotations["regulation"] = f.regulation
     if f.link:
         annotations["case_page"] = f.link
+    if f.case_id is not None and f.clock is not None:
+        # the team's work queue for this clock: what a digest of the team's alerts links to
+        query = {"clock": f.clock, "state": "overdue" if f.severity != "warning" else "due"}
+        if f.team != UNASSIGNED:
+            query["team"] = f.team
+        annotations["team_queue"] = f"{base_url.rstrip('/')}/#queue?{urlencode(query)}"
     ends = alert.ends_at if alert.state == "resolved" and alert.ends_at else at + valid_for
     return {
         "labels": f.labels(),

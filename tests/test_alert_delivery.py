@@ -104,6 +104,10 @@ def test_a_firing_alert_has_routing_labels_the_case_and_words_for_people() -> No
     assert notes["due"] == "2025-05-26"
     assert notes["regulation"] == "SEND Regs 2014 reg 13(2)"
     assert notes["case_page"] == "https://sendwatch.kent.example/#case/KC-42"
+    # the team's work queue of this clock's breaches, which a team's digest links to
+    assert notes["team_queue"] == (
+        "https://sendwatch.kent.example/#queue?clock=final_plan&state=overdue&team=south"
+    )
     assert "Monday 26 May 2025" in notes["description"]
     assert notes["summary"].startswith("KC-42: Final EHC plan")
     assert alert["startsAt"] == "2025-06-30T08:00:00Z"
