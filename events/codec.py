@@ -188,7 +188,8 @@ def decode_event(
 def read_event(text: bytes | str, *, arrival: datetime | None) -> Event:
     """``decode_event`` for a caller that applies the event and stores no record (a replay
     from a file, the Kafka worker): the same validation and the same event, without
-    writing the record's stored form (its ``recorded_at`` text, the default council)."""
+    writing the record's stored form (its ``recorded_at`` text, the default council).
+    msgspec parses and validates the text in one pass (``events.structs.parsed``)."""
     record, day, second, recorded = _decode(text, arrival, None, store=False)
     return _event_of(record, day, second, recorded)
 
