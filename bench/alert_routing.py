@@ -11,10 +11,10 @@ last day's alerts are sent, and left a day to settle (every group made and notif
 then, in the day counted, the same alerts stay firing, the next day's changes (new alerts,
 resolved ones) are sent half-way, and every notification reaching a receiver is counted.
 
-The simulation names no team (``caseworker.assigned`` carries only a caseworker), so every
-case's alert is the "unassigned" team's. ``--teams N`` puts each simulated caseworker in one
-of N teams (``team-1`` ... by the caseworker's number), as a council's data would, and gives
-each its own digest receiver, as a council fills in the routing tree.
+The simulation puts each caseworker in one of four area teams (north, south, east, west: the
+example team routes of the shipped tree). ``--teams N`` puts them instead in one of N teams
+(``team-1`` ... by the caseworker's number) and gives each its own digest receiver, as a
+council fills in the routing tree.
 """
 
 from __future__ import annotations

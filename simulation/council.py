@@ -45,6 +45,10 @@ Data = Mapping[str, Any]
 
 # --- calibration ---------------------------------------------------------------------------
 
+# The area teams the simulated caseworkers work in (Kent's SEN service is organised in four
+# areas; the ids match the example team routes of deploy/alertmanager/alertmanager.yml).
+TEAMS: Final = ("north", "south", "east", "west")
+
 # Kent FOI figures quoted in the petition (appeals against refusal to assess, 2023): 97
 # conceded, 69 won by families, 6 won by the LA; withdrawals (not in the FOI) assumed ~10%.
 KENT_APPEAL_OUTCOMES: Final = (
@@ -598,7 +602,10 @@ class _History:
             caseworker = f"CW-{self.rng.between(1, self.cal.caseworkers):03d}"
             if caseworker != current:
                 break
-        if self.emit("caseworker.assigned", case, day, {"caseworker_id": caseworker}, SYNERGY):
+        # each caseworker works in one of the area teams (by number: no draw is spent on it)
+        team = TEAMS[(int(caseworker[3:]) - 1) % len(TEAMS)]
+        data = {"caseworker_id": caseworker, "team": team}
+        if self.emit("caseworker.assigned", case, day, data, SYNERGY):
             self.caseworker_of[case] = caseworker
 
     def appeal_id(self, day: int) -> str:

@@ -126,6 +126,11 @@ TEAM_RECEIVER = {
     "send-casework": "casework-digest",
     "send-management": "management-digest",
     "sendwatch-ops": "casework-digest",  # no failure of sendwatch is named: see below
+    # the area teams the simulated caseworkers work in (simulation.council.TEAMS)
+    "north": "team-north-digest",
+    "south": "team-south-digest",
+    "east": "team-east-digest",
+    "west": "team-west-digest",
 }
 SYSTEM_FAILURES = (
     "SendwatchDown",
