@@ -686,6 +686,10 @@ class Projector:
         states = self._cases
         quarantine = self._quarantine
         each = len(cases) <= REWINDOW
+        if not each and redate is None and not live.standing and not live.dated:
+            self._tally_afresh(live, cases)  # nothing to take away: every case added
+            live.rewindow()
+            return
         for case_id in cases:
             if quarantine and case_id in quarantine:
                 continue  # set aside: it adds nothing
@@ -717,6 +721,48 @@ class Projector:
                 _take_out(live, case_id)  # ``live`` may be one not kept yet (``_live_on``)
         if not each:
             live.rewindow()
+
+    def _tally_afresh(self, live: _Live, cases: Collection[str]) -> None:
+        """``_retally`` of ``cases`` into a ``live`` that holds none of them yet (such as
+        one being made): each case's tallies are added into the sums, with no old tally to
+        compare with or take away. The caller makes the windows' shares afterwards."""
+        now = live.now
+        windows = live.windows.values()
+        states = self._cases
+        quarantine = self._quarantine
+        standings, dateds, total, by_day = live.standing, live.dated, live.total, live.by_day
+        for case_id in cases:
+            if quarantine and case_id in quarantine:
+                continue  # set aside: it adds nothing
+            state = states[case_id]
+            try:
+                case = self._file(case_id, now) if state.last_day > now else state.file
+                assert case is not None  # folded by ``_refresh``
+                mine = standing(case, now)
+                if mine:
+                    standings[case_id] = mine
+                    get = total.get
+                    for key, count in mine.items():
+                        total[key] = get(key, 0) + count
+                own = dated(case, now)
+                if own:
+                    dateds[case_id] = own
+                    for day, tally in own.items():
+                        summed = by_day.get(day)
+                        if summed is None:
+                            by_day[day] = dict(tally)
+                        else:
+                            get = summed.get
+                            for key, count in tally.items():
+                                summed[key] = get(key, 0) + count
+                if len(case.caseworkers) >= 3:
+                    for window in windows:
+                        if many_caseworkers(case, window.period):
+                            window.many.add(case_id)
+            except Exception as error:
+                if case_id not in quarantine:  # else ``_file`` set it aside already
+                    self._set_aside(case_id, error, f"tally on {now.isoformat()}")
+                _take_out(live, case_id)
 
     def _file(self, case_id: str, now: date | None, as_at: datetime | None = None) -> CaseFile:
         """The case folded as at ``now`` and ``as_at``; raises if that fold raises, with the
