@@ -411,3 +411,28 @@ def test_a_pattern_is_digit_blind_only_if_every_digit_is_alike_to_it(
     pattern: str, blind: bool
 ) -> None:
     assert digit_blind(pattern) is blind
+
+
+EVENT_ID_BYTES = [
+    *(b"\x00", b"\x01", b"\t", b"\n", b"\x1f"),  # raw control characters: not JSON
+    *(b"\x7f", b"\xc2\x85", b"\xf0\x9f\x98\x80"),  # DEL, NEL, an emoji: plain characters
+    *(b"\\/", b"\\u0000", b"\\ud83d\\ude00", b"\\uD83D\\uDE00"),  # escapes, a surrogate pair
+    *(b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"),  # a surrogate, overlong, > U+10FFFF
+]
+AROUND = [b" %s\r\n", b"\x0c%s", b"%s\x00", b"%s{}", b"[%s]"]
+
+
+@pytest.mark.parametrize("inside", EVENT_ID_BYTES)
+def test_one_pass_reads_the_characters_of_a_string_as_orjson_does(inside: bytes) -> None:
+    text = b'{"event_id":"e%s1","type":"plan.issued","case_id":"K","occurred_at":"2025-03-14"}'
+    parsed_as_orjson_parses(text % inside)
+    same_answers(text % inside)
+
+
+@pytest.mark.parametrize("around", AROUND)
+def test_one_pass_reads_what_is_around_an_event_as_orjson_does(around: bytes) -> None:
+    text = (
+        around % b'{"event_id":"e","type":"plan.issued","case_id":"K","occurred_at":"2025-03-14"}'
+    )
+    parsed_as_orjson_parses(text)
+    same_answers(text)
