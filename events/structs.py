@@ -170,12 +170,13 @@ if {_OCCURRED_AT.__self__.pattern, _RECORDED_AT.__self__.pattern} != {_DATED}:  
 
 def digit_blind(pattern: str) -> bool:
     """Whether ``pattern`` treats every ASCII digit alike: it admits a digit only through
-    ``[0-9]``, and no other character class, wildcard or escape admits one. Then a string
-    matches if and only if every string of its shape does (each digit written as 0)."""
+    ``[0-9]``, and no other character class (ranges and negations are taken to admit one),
+    wildcard or escape does. Then a string matches if and only if every string of its
+    shape does (each digit written as 0)."""
     rest = re.sub(r"\[0-9\]|\{[0-9]+(?:,[0-9]+)?\}", "", pattern)
     classes = re.findall(r"\[([^\]]*)\]", rest)
     outside = re.sub(r"\[[^\]]*\]", "", rest).replace("\\.", "").replace("(?:", "(")
-    return all(not re.search(r"[0-9\\]|.-.", c) for c in classes) and not re.search(
+    return all(not re.search(r"^\^|[0-9\\]|.-.", c) for c in classes) and not re.search(
         r"[0-9\\.\[\]]", outside.removesuffix("\\Z")
     )
 

@@ -405,6 +405,7 @@ def test_an_integer_where_a_float_may_be_stays_an_integer() -> None:
         (r"^.[0-9]\Z", False),  # any character, a digit too
         (r"^\d\Z", False),  # any Unicode digit
         (r"^[/-:]\Z", False),  # a range: / to :, the digits among them
+        (r"^[^T][0-9]\Z", False),  # anything but T: a digit too
     ],
 )
 def test_a_pattern_is_digit_blind_only_if_every_digit_is_alike_to_it(
