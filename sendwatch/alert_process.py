@@ -55,8 +55,9 @@ from sendwatch.embedded_service import (
     tick,
 )
 from sendwatch.query import parse_date
-from sendwatch.tuning import timed_full_collections
+from sendwatch.tuning import paused_collector, timed_full_collections
 from streams.log import EventLog, LogError, hold_lock
+from streams.snapshots import open_snapshot
 
 AGGREGATES_EVERY = 10  # seconds (ticks) between judgements of the aggregate rules
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -96,8 +97,10 @@ def follow(
     """Judge the alerts of the log ``db`` until ``stop`` is set."""
     log = EventLog.open_existing(db)  # it appends nothing: only its alerts' saves checkpoint
     try:
+        saved, _ = open_snapshot(log, db, paused_collector)  # the serving process saves it
         source = EmbeddedSource(
             log,
+            saved,
             frozen_now=frozen_now,
             points=settings.scorecard_points(),
             rules=rules,

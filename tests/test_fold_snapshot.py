@@ -241,3 +241,23 @@ def test_the_snapshot_is_replaced_whole(tmp_path: Path) -> None:
     assert header["position"] == 3
     assert sorted(header["ids"]) == sorted(e.event_id for c in ("C0", "C1", "C2")
                                            for e in projector.events_of(c))  # fmt: skip
+
+
+def test_sendwatch_run_saves_its_snapshot_on_shutdown_and_starts_from_it(tmp_path: Path) -> None:
+    """The service saves the folded state beside the log when it stops, and starts from it
+    the next time: its measures and a case's clocks are what the first run served."""
+    from tests.running_service import NDJSON_TYPE, history, running_service
+    from tests.running_service import jsonl as lines
+
+    db = tmp_path / "run.db"
+    with running_service(db) as service, service.client() as http:
+        assert http.post("/api/events", content=lines(history()), headers=NDJSON_TYPE).is_success
+        first = http.get("/api/measures").json()
+        case = http.get(f"/api/cases/{history()[0]['case_id']}").json()
+    assert snapshot_path(db).exists()
+    with running_service(db) as service, service.client() as http:
+        assert http.get("/api/measures").json() == first
+        assert http.get(f"/api/cases/{history()[0]['case_id']}").json() == case
+    said = "".join(path.read_text() for path in tmp_path.glob("run.*.log"))
+    assert f"starting from no snapshot at {snapshot_path(db)}" in said
+    assert f"starting from snapshot {snapshot_path(db)} at position {len(history())}" in said
