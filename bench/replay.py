@@ -2,9 +2,11 @@
 
     python bench/replay.py [--events 1000000]
 
-Three paths, all in this one process: bare decoding (the baseline); validating the JSONL
+Four paths, all in this one process: bare decoding (the baseline); validating the JSONL
 and folding it (``sendwatch metrics --events``); replaying the embedded log, whose records
-were validated at ingest (``sendwatch run`` at start). Also memory per case, and where a
+were validated at ingest (``sendwatch run`` at start); and loading a snapshot of the folded
+state (``Projector.load_snapshot``: ``sendwatch run`` at start when one is saved beside the
+log) with the measures on its day and the next. Also memory per case, and where a
 replay of the log spends its time, phase by phase: what any replay in CPython pays (reading
 and decoding the stored records) and what the statutory rules themselves cost (the fold's
 handlers and each case's tallies), each against bare decoding.
@@ -16,7 +18,7 @@ import gc
 import os
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import orjson
@@ -134,7 +136,16 @@ def main() -> None:
         start = time.perf_counter()
         projector.measures(END)  # again: the live tallies are current
         again_s = time.perf_counter() - start
+        with paused_collector():
+            saved = projector.save_snapshot()
         del projector
+        gc.collect()
+        start = time.perf_counter()
+        with paused_collector():
+            restored = Projector.load_snapshot(saved, pause=paused_collector)
+        snapshot_s = time.perf_counter() - start + timed_measures(restored, END)
+        next_day_s = timed_measures(restored, END + timedelta(days=1))
+        del restored, saved
         gc.collect()
         steps = phases(log)
 
@@ -149,6 +160,11 @@ def main() -> None:
     print(
         f"replay log + fold + measures             {count / fold_log_s:>12,.0f} events/s"
         f"   ratio {fold_log_s / decode_s:5.2f}x   (goal: within 5x)"
+    )
+    print(
+        f"load its snapshot + measures             {count / snapshot_s:>12,.0f} events/s"
+        f"   ratio {snapshot_s / decode_s:5.2f}x   (the next day's measures then "
+        f"{next_day_s * 1000:,.0f} ms)"
     )
     print(f"measures again, nothing changed          {again_s * 1000:>12,.1f} ms")
     print(
