@@ -1099,6 +1099,8 @@ class Projector:
         the sums or the parts)."""
         start, length = self._dormant.pop(case_id)
         events = snapshot_format.decode_events(case_id, self._blobs[start : start + length])
+        if not self._dormant:
+            self._blobs = b""  # every case touched: the snapshot's bytes are let go
         state: _Case | None = None
         for event in events:
             pair = (apply_order(event), event)
