@@ -1,11 +1,19 @@
-"""Kafka mode on a real broker: Tansu on a free loopback port, kcat as the outside producer,
-``sendwatch worker`` processes. Every worker's measures must equal ``sendwatch metrics``
-over the same file, field for field: after a kill -9, with two workers sharing the
-partitions, and after the broker was frozen for 10 seconds.
+"""Kafka mode on a real broker: Apache Kafka 4.4 (KRaft, one node) on free loopback ports,
+kcat as the outside producer, ``sendwatch worker`` processes. Every worker's measures must
+equal ``sendwatch metrics`` over the same file, field for field: after a kill -9, with two
+workers sharing the partitions, and after the broker was frozen for 10 seconds.
+
+``SENDWATCH_TEST_BROKERS=kafka,tansu`` runs the whole module once on each broker (``tansu``
+alone: on Tansu only). Tansu adds its gaps, which the worker must not depend on: its
+ListOffsets answer is wrong (the worker reads the high watermark of fetch answers), it holds
+group joins for half the session timeout, and it answers a Metadata request naming no topics
+with all of them (on Apache Kafka, with none). The tests of what Apache Kafka stores (the
+idempotent producer's batches, compaction) are skipped on Tansu, which keeps no files and
+never compacts.
 
 The histories are small (a few thousand events, a year of a scaled-down council), so the
-whole module takes about two minutes, most of it Tansu's group joins (half the session
-timeout each) and rebalances.
+whole module takes about two minutes on each broker, most of it group joins, rebalances and
+the broker frozen.
 """
 
 from __future__ import annotations
