@@ -251,10 +251,15 @@ def count_partitions(servers: Sequence[str], topic: str, timeout: float = 10.0) 
     topics it fetches or was assigned, and it bootstraps with a Metadata request whose topic
     list is empty, which Apache Kafka answers with no topics (Tansu answers with all of
     them, so the worker read the count there and, on Apache Kafka, waited for ever without
-    rebuilding a partition). librdkafka's ``list_topics(topic)`` asks for the topic by name."""
+    rebuilding a partition). librdkafka's ``list_topics(topic)`` asks for the topic by name,
+    not allowing the broker to create it (``allow.auto.create.topics``, which is on by
+    default for librdkafka's admin client: Apache Kafka then made a missing topic with
+    its default of 1 partition, Tansu with 4)."""
     from confluent_kafka.admin import AdminClient
 
-    client = AdminClient({"bootstrap.servers": ",".join(servers)})
+    client = AdminClient(
+        {"bootstrap.servers": ",".join(servers), "allow.auto.create.topics": False}
+    )
     try:
         found = client.list_topics(topic, timeout=timeout).topics.get(topic)
     except KafkaException as error:

@@ -48,7 +48,13 @@ from streams.kafka import (
     partials_topic,
     produce_file,
 )
-from streams.kafka_worker import PartitionState, apply_messages, decode_partial, encode_partial
+from streams.kafka_worker import (
+    PartitionState,
+    apply_messages,
+    count_partitions,
+    decode_partial,
+    encode_partial,
+)
 from streams.log import EventLog
 from streams.replay import replay_lines
 from tests.history import sendwatch
@@ -764,6 +770,26 @@ def test_apache_kafka_starts_from_the_jars_the_project_fetched(tmp_path: Path) -
         finally:
             consumer.close()
     assert len(got) == len(events)
+
+
+@pytest.mark.integration
+def test_the_worker_finds_the_event_topics_partitions_by_asking_for_the_topic_by_name(
+    request: pytest.FixtureRequest, broker: Broker
+) -> None:
+    """A worker counts the event topic's partitions with a Metadata request naming the
+    topic. aiokafka's client metadata (bootstrapped with a request naming no topics) knew
+    them on Tansu, which answers such a request with every topic, but never on Apache
+    Kafka, which answers it with none: there the worker waited for ever, every partition
+    'rebuilding'. A topic the broker does not have counts 0 (and is not created by asking)."""
+    topic = topic_for(request, broker)
+    assert count_partitions([broker.address], topic) == 4
+    missing = topic + "-missing"
+    assert count_partitions([broker.address], missing) == 0
+    consumer = KafkaConsumer(bootstrap_servers=[broker.address])
+    try:
+        assert missing not in consumer.topics()
+    finally:
+        consumer.close()
 
 
 def _only_on_apache_kafka(broker: Broker) -> None:
