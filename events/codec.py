@@ -77,6 +77,7 @@ class Event:
     second: int  # second of that day it occurred (0 for a bare date): a tie-breaker only
     recorded_at: datetime  # aware, UTC: drives as-at questions
     data: dict[str, Any]  # at the type's current schema
+    council: str | None = None  # the envelope's DfE local-authority code, if it has one
 
 
 def _shown(value: Any) -> str:
@@ -366,7 +367,16 @@ def _event(record: Record, kind: str, day: date, second: int, recorded: datetime
     schema = record.get("schema", 1)
     if schema != 1 or kind == "eotas.agreed":
         data = upcast(kind, schema, data)
-    return Event(record["event_id"], kind, record["case_id"], day, second, recorded, data)
+    return Event(
+        record["event_id"],
+        kind,
+        record["case_id"],
+        day,
+        second,
+        recorded,
+        data,
+        record.get("council"),
+    )
 
 
 def encode(record: Record) -> bytes:

@@ -138,7 +138,7 @@ class CaseFile:
     # the case's dimensions (the work queue's filters, the alerts' labels), where known:
     # the latest ``caseworker.assigned``'s caseworker and team, the setting named by the
     # latest plan or phase transfer, the plan's primary need (SEN2 code), and the council
-    # (the envelope's ``council`` is not kept on an ``Event``: the shell fills it in)
+    # (the latest event's envelope ``council``; the shell's own code where none has one)
     caseworker: str | None = None
     team: str | None = None
     setting: str | None = None
@@ -758,4 +758,8 @@ def fold_keyed(
             handler(case, event)
     if case.appeals:
         _link_appeals(case)
+    for event in reversed(history):  # the latest event that names its council
+        if event.council is not None:
+            case.council = event.council
+            break
     return case

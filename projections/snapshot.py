@@ -30,7 +30,7 @@ import orjson
 
 from events import Event
 
-FOLD_VERSION = 1
+FOLD_VERSION = 2  # 2: each event keeps its council
 MAGIC = b"sendwatch snapshot\n"
 _LENGTH = 8
 # what a snapshot's fold depends on: a change to any of these discards it
@@ -67,7 +67,15 @@ def encode_events(events: Iterable[Event]) -> bytes:
     """One case's events as one blob (their ``data`` at the current schema)."""
     return orjson.dumps(
         [
-            [e.event_id, e.type, e.day.toordinal(), e.second, e.recorded_at.isoformat(), e.data]
+            [
+                e.event_id,
+                e.type,
+                e.day.toordinal(),
+                e.second,
+                e.recorded_at.isoformat(),
+                e.data,
+                e.council,
+            ]
             for e in events
         ]
     )
@@ -77,8 +85,8 @@ def decode_events(case_id: str, blob: bytes | memoryview) -> list[Event]:
     """``encode_events``'s events again, of the case ``case_id``."""
     fromordinal, instant = date.fromordinal, datetime.fromisoformat
     return [
-        Event(event_id, kind, case_id, fromordinal(day), second, instant(recorded), data)
-        for event_id, kind, day, second, recorded, data in orjson.loads(blob)
+        Event(event_id, kind, case_id, fromordinal(day), second, instant(recorded), data, council)
+        for event_id, kind, day, second, recorded, data, council in orjson.loads(blob)
     ]
 
 

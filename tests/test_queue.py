@@ -60,7 +60,13 @@ def cases() -> list[dict[str, Any]]:
         ev("c3", "request.received", "KC-C", "2025-01-06", requested_by="parent"),
         ev("c4", "assessment.decided", "KC-C", "2025-02-10", decision="assess"),
         # D: no caseworker; a contact on Fri 27 Jun 2025, a reply due Fri 4 Jul (4 days left).
-        ev("d1", "contact.received", "KC-D", "2025-06-27", contact_id="c-d1", channel="phone"),
+        # D is another council's case (a regional log): its event names council 919.
+        {
+            **ev(
+                "d1", "contact.received", "KC-D", "2025-06-27", contact_id="c-d1", channel="phone"
+            ),
+            "council": "919",
+        },
     ]
 
 
@@ -153,8 +159,10 @@ def test_state_and_clock_filter_the_rows(service: Service) -> None:
         ("caseworker=cw-3", {"KC-C"}),
         ("setting=URN100001", {"KC-A"}),
         ("need=ASD", {"KC-A"}),
-        ("council=886", {"KC-A", "KC-B", "KC-C", "KC-D"}),  # the service's own council
-        ("council=919", set()),
+        # the events name no council but D's, so the service stamps its own, 886, on arrival
+        ("council=886", {"KC-A", "KC-B", "KC-C"}),
+        ("council=919", {"KC-D"}),
+        ("council=925", set()),
         ("team=north&caseworker=cw-1", {"KC-A"}),
     ],
 )
