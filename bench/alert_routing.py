@@ -20,21 +20,14 @@ council fills in the routing tree.
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import yaml
 
@@ -44,41 +37,12 @@ from alerts.rules import load_rules
 from bench.history import END, history_years
 from sendwatch.tuning import paused_collector
 from streams.replay import load_projector
+from tests.services import Receivers, alertmanager
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 BASE_URL = "https://sendwatch.council.example"
 DAY = 86_400.0
-
-
-class Receivers:
-    """Alertmanager's webhooks: each notification's receiver (the path) and size."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[float, str, int]] = []  # (when, receiver, alerts)
-        self._lock = threading.Lock()
-        receivers = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receivers._lock:
-                    receivers.got.append(
-                        (time.monotonic(), self.path.strip("/"), len(body["alerts"]))
-                    )
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def between(self, start: float, end: float) -> list[tuple[float, str, int]]:
-        with self._lock:
-            return [g for g in self.got if start <= g[0] < end]
 
 
 def seconds(text: str) -> float:
@@ -124,52 +88,6 @@ def scaled_config(receivers: Receivers, scale: float, teams: int) -> dict[str, A
 
     faster(top)
     return config
-
-
-@contextmanager
-def alertmanager(config: dict[str, Any], folder: Path) -> Iterator[str]:
-    binary = shutil.which("alertmanager") or shutil.which("prometheus-alertmanager")
-    if binary is None:
-        raise SystemExit("Alertmanager is needed (Debian: apt install prometheus-alertmanager)")
-    path = folder / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    with httpx.Client() as probe:
-        port = 19093
-        while True:
-            try:
-                probe.get(f"http://127.0.0.1:{port}/", timeout=0.2)
-                port += 1  # taken
-            except httpx.HTTPError:
-                break
-    url = f"http://127.0.0.1:{port}"
-    log = (folder / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={path}",
-            f"--storage.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit(f"Alertmanager did not start: see {folder / 'alertmanager.log'}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def with_teams(path: Path, teams: int, folder: Path) -> Path:
@@ -242,11 +160,11 @@ def main() -> None:
             time.sleep(max(0.0, t0 + day - time.monotonic()))
             got = receivers.between(t0, t0 + day)
             client.close()
-        receivers.server.shutdown()
+        receivers.close()
     notifications = Counter(name for _, name, _ in got)
     carried = Counter[str]()
-    for _, name, size in got:
-        carried[name] += size
+    for _, name, body in got:
+        carried[name] += len(body["alerts"])
     print(
         f"notifications in a day (simulated in {day:.0f} s, after {sent:.1f} s sending): {len(got)}"
     )

@@ -1,19 +1,23 @@
 """Real services on loopback, shared by the integration tests and the benchmarks: a free
 port, a process started with its output in a log and stopped afterwards once it answers an
-HTTP endpoint, a real Prometheus scraping a target, promtool, and the agreed metric names."""
+HTTP endpoint, a real Prometheus scraping a target, a real Alertmanager and webhooks for its
+receivers, promtool, and the agreed metric names."""
 
 from __future__ import annotations
 
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import yaml
 
@@ -181,3 +185,62 @@ def prometheus(workdir: Path, target: str, job: str) -> Iterator[str]:
     ]
     with serving("prometheus", command, ready=f"{url}/-/ready", log=workdir / "prometheus.log"):
         yield url
+
+
+@contextmanager
+def alertmanager(config: Mapping[str, Any], workdir: Path) -> Iterator[str]:
+    """A real Alertmanager (Debian's package) routing by ``config``, its configuration file,
+    data and log in ``workdir``: its URL once it is ready."""
+    path = workdir / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(dict(config)), encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        installed("alertmanager", "prometheus-alertmanager", package="prometheus-alertmanager"),
+        f"--config.file={path}",
+        f"--storage.path={workdir / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    log = workdir / "alertmanager.log"
+    with serving("Alertmanager", command, ready=f"{url}/-/ready", log=log, seconds=30):
+        yield url
+
+
+class Receivers:
+    """Alertmanager's receivers as webhooks on loopback: every notification posted to
+    ``base``/<receiver>, with when it came (``time.monotonic()``) and the receiver's name."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[float, str, dict[str, Any]]] = []  # (when, receiver, body)
+        self._lock = threading.Lock()
+        receivers = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with receivers._lock:
+                    receivers.got.append((time.monotonic(), self.path.strip("/"), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def to(self, receiver: str) -> list[dict[str, Any]]:
+        """The notifications sent to ``receiver``, in the order they came."""
+        with self._lock:
+            return [body for _, name, body in self.got if name == receiver]
+
+    def between(self, start: float, end: float) -> list[tuple[float, str, dict[str, Any]]]:
+        """The notifications that came from ``start`` to before ``end`` (monotonic)."""
+        with self._lock:
+            return [g for g in self.got if start <= g[0] < end]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -19,15 +19,12 @@ Every case's dates are worked out against "now", Monday 30 June 2025:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import yaml
 from playwright.sync_api import Browser, expect, sync_playwright
@@ -40,7 +37,8 @@ from events import Event
 from projections import Projector
 from tests.history import event, raw
 from tests.running_service import NDJSON_TYPE, TOKEN, jsonl, running_service
-from tests.services import free_port, installed, serving, wait_for
+from tests.services import Receivers, wait_for
+from tests.services import alertmanager as running_alertmanager
 
 pytestmark = pytest.mark.integration
 
@@ -88,38 +86,6 @@ def history() -> list[dict[str, Any]]:
     ]
 
 
-class Receivers:
-    """Alertmanager's webhooks: every notification, by the receiver (path) it was sent to."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-        receivers = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receivers._lock:
-                    receivers.got.append((self.path.strip("/"), body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def to(self, receiver: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [body for name, body in self.got if name == receiver]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def shipped_config(receivers: Receivers) -> dict[str, Any]:
     """The shipped routing tree, each receiver a webhook of the test's, waits of 1 s."""
     config: dict[str, Any] = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
@@ -148,20 +114,7 @@ def receivers() -> Iterator[Receivers]:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path, receivers: Receivers) -> Iterator[str]:
-    path = tmp_path / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(shipped_config(receivers)), encoding="utf-8")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        installed("alertmanager", "prometheus-alertmanager", package="prometheus-alertmanager"),
-        f"--config.file={path}",
-        f"--storage.path={tmp_path / 'am-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-    ]
-    with serving(
-        "Alertmanager", command, ready=f"{url}/-/ready", log=tmp_path / "am.log", seconds=30
-    ):
+    with running_alertmanager(shipped_config(receivers), tmp_path) as url:
         yield url
 
 

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import yaml
 
 from alerts.rules import default_rules_text
 from tests.running_service import TOKEN, jsonl, running_service
-from tests.services import free_port, installed, serving, wait_for
+from tests.services import Receivers, alertmanager, wait_for
 
 CASE = "KC-LATE-1"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -61,42 +58,9 @@ ISSUED = {
 }
 
 
-class Webhook:
-    """Alertmanager's receiver: records every notification it is sent."""
-
-    def __init__(self) -> None:
-        self.notifications: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with hook._lock:
-                    hook.notifications.append(orjson.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def received(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self.notifications)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@contextmanager
-def alertmanager(tmp_path: Path, webhook: str) -> Iterator[str]:
-    config = {
+def routing_all_to(webhook: str) -> dict[str, Any]:
+    """Everything to ``webhook``, each alert its own group, waits of 1 s, resolved sent."""
+    return {
         "route": {
             "receiver": "test",
             "group_by": ["..."],  # every alert its own group: one notification per alert
@@ -108,20 +72,6 @@ def alertmanager(tmp_path: Path, webhook: str) -> Iterator[str]:
             {"name": "test", "webhook_configs": [{"url": webhook, "send_resolved": True}]}
         ],
     }
-    path = tmp_path / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        installed("alertmanager", "prometheus-alertmanager", package="prometheus-alertmanager"),
-        f"--config.file={path}",
-        f"--storage.path={tmp_path / 'am-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-    ]
-    log = tmp_path / "alertmanager.log"
-    with serving("Alertmanager", command, ready=f"{url}/-/ready", log=log, seconds=30):
-        yield url
 
 
 @contextmanager
@@ -163,11 +113,11 @@ def test_an_overdue_case_notifies_once_survives_a_restart_and_resolves(tmp_path:
     rules["delivery"].update(resend_seconds=1, valid_for_resends=60)
     rules_path = tmp_path / "rules.yml"
     rules_path.write_text(yaml.safe_dump(rules), encoding="utf-8")
-    webhook = Webhook()
+    receivers = Receivers()
     try:
-        with alertmanager(tmp_path, webhook.url) as am:
+        with alertmanager(routing_all_to(f"{receivers.base}/hook"), tmp_path) as am:
             with sendwatch_run(db, am, rules_path) as url:
-                first = wait_for("the firing notification", webhook.received)
+                first = wait_for("the firing notification", lambda: receivers.to("hook"))
                 (notification,) = first
                 assert notification["status"] == "firing"
                 (alert,) = notification["alerts"]
@@ -191,7 +141,7 @@ def test_an_overdue_case_notifies_once_survives_a_restart_and_resolves(tmp_path:
                 ]
                 assert _same_instant(listed[0]["startsAt"], starts)
                 sent = wait_for("a re-send", lambda: _metric(url, SENT) >= 3)
-                assert sent and ours(webhook.received()) == [("firing", "ClockOverdue")]
+                assert sent and ours(receivers.to("hook")) == [("firing", "ClockOverdue")]
             restarted = datetime.now(UTC)
             with sendwatch_run(db, am, rules_path) as url:
                 # the new process re-sends the same alert (same labels, same startsAt) ...
@@ -212,7 +162,7 @@ def test_an_overdue_case_notifies_once_survives_a_restart_and_resolves(tmp_path:
                 # several group intervals and for another re-send
                 time.sleep(3)
                 wait_for("a second re-send", lambda: _metric(url, SENT) >= 3)
-                assert ours(webhook.received()) == [("firing", "ClockOverdue")]
+                assert ours(receivers.to("hook")) == [("firing", "ClockOverdue")]
                 # the final plan is issued: the alert resolves
                 posted = httpx.post(
                     f"{url}/api/events",
@@ -220,13 +170,13 @@ def test_an_overdue_case_notifies_once_survives_a_restart_and_resolves(tmp_path:
                     headers={**AUTH, "Content-Type": "application/x-ndjson"},
                 )
                 assert posted.status_code == 200 and posted.json()["accepted"] == 1
-                wait_for("the resolved notification", lambda: len(webhook.received()) >= 2)
+                wait_for("the resolved notification", lambda: len(receivers.to("hook")) >= 2)
                 time.sleep(2)  # nothing else follows
-                assert ours(webhook.received()) == [
+                assert ours(receivers.to("hook")) == [
                     ("firing", "ClockOverdue"),
                     ("resolved", "ClockOverdue"),
                 ]
-                resolved = webhook.received()[1]["alerts"][0]
+                resolved = receivers.to("hook")[1]["alerts"][0]
                 assert resolved["status"] == "resolved"
                 assert _same_instant(resolved["startsAt"], starts)
                 listed = httpx.get(f"{url}/api/alerts", headers=AUTH).json()["alerts"]
@@ -237,7 +187,7 @@ def test_an_overdue_case_notifies_once_survives_a_restart_and_resolves(tmp_path:
                 assert _metric(url, 'sendwatch_alerts_firing{severity="critical"}') == 0
                 assert _metric(url, 'sendwatch_alert_notifications_total{result="failed"}') == 0
     finally:
-        webhook.close()
+        receivers.close()
 
 
 def _same_instant(a: str, b: str) -> bool:
