@@ -113,6 +113,15 @@ def admin(servers: list[str]) -> KafkaAdminClient:
         raise BrokerError(f"cannot reach the broker at {','.join(servers)}: {error}") from None
 
 
+# The event topic is the record: kept for ever, never compacted (deploy/compose.yaml's
+# `topic` service creates it with these; tests/test_deploy.py holds them equal).
+EVENT_TOPIC_CONFIG: dict[str, str] = {
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "cleanup.policy": "delete",
+}
+
+
 def ensure_topics(
     servers: list[str], topic: str, partitions: int, replication: int = 1
 ) -> dict[str, int]:
@@ -122,7 +131,7 @@ def ensure_topics(
     between partitions)."""
     if partitions < 1:
         raise ValueError(f"partitions: expected at least 1, got {partitions}")
-    keep = {"retention.ms": "-1", "cleanup.policy": "delete"}
+    keep = dict(EVENT_TOPIC_CONFIG)
     wanted = [
         NewTopic(topic, partitions, replication, topic_configs=keep),
         NewTopic(dead_letter_topic(topic), 1, replication, topic_configs=keep),

@@ -119,24 +119,27 @@ def kafka_home() -> Path:
     return home
 
 
-# The broker the tests run, in KRaft mode (one node, broker and controller), on the test's
-# listeners and data folder.
+# The broker the tests run is deploy/compose.yaml's: the settings of its `kafka` service
+# (KAFKA_X_Y: x.y in server.properties) but for those that place a node on a network and a
+# disk, which the test gives its own (free loopback ports, the test's folder), and the few
+# overrides below, each with its reason. tests/test_deploy.py holds the two together.
 CLUSTER_ID = "c2VuZHdhdGNoLXRlc3RzIQ"  # base64 of 16 bytes, "sendwatch-tests!"
+COMPOSE = Path(__file__).resolve().parent.parent / "deploy" / "compose.yaml"
+PLACE = {"node.id", "listeners", "advertised.listeners", "controller.quorum.voters", "log.dirs"}
 KRAFT = """\
-process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
 log.dirs={data}
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
 """
+# what the tests change of the deployed settings, and why
+TEST_OVERRIDES = {
+    # a group's first join is answered at once, not after 3 s: the tests start and stop
+    # workers many times and would wait for each
+    "group.initial.rebalance.delay.ms": "0",
+}
+
 
 # server.properties lines the Kafka tests add, each for a reason:
 KAFKA_TEST_SETTINGS = """\
@@ -148,6 +151,30 @@ log.cleaner.backoff.ms=500
 """
 
 
+def compose_kafka_settings() -> dict[str, str]:
+    """deploy/compose.yaml's broker settings as server.properties keys and values."""
+    import yaml
+
+    service = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]["kafka"]
+    return {
+        name.removeprefix("KAFKA_").lower().replace("_", "."): str(value)
+        for name, value in service["environment"].items()
+        if name.startswith("KAFKA_")
+    }
+
+
+def broker_properties(port: int, controller: int, data: Path, settings: str = "") -> str:
+    """The test broker's server.properties: its place, the deployed settings, the test's
+    overrides, then ``settings``."""
+    deployed = {**compose_kafka_settings(), **TEST_OVERRIDES}
+    lines = [f"{key}={value}" for key, value in deployed.items() if key not in PLACE]
+    return (
+        KRAFT.format(port=port, controller=controller, data=data)
+        + "\n".join(lines)
+        + ("\n" + settings)
+    )
+
+
 @contextmanager
 def apache_kafka(workdir: Path, settings: str = "") -> Iterator[Broker]:
     """Apache Kafka (KRaft) on free loopback ports, its data in ``workdir``, stopped
@@ -156,9 +183,7 @@ def apache_kafka(workdir: Path, settings: str = "") -> Iterator[Broker]:
     port, controller = free_port(), free_port()
     data = workdir / "kafka-data"
     config = workdir / "server.properties"
-    config.write_text(
-        KRAFT.format(port=port, controller=controller, data=data) + settings, encoding="utf-8"
-    )
+    config.write_text(broker_properties(port, controller, data, settings), encoding="utf-8")
     java = ["java", "-Xms256m", "-Xmx768m", "-XX:+UseSerialGC", "-cp", f"{home}/libs/*"]
     formatted = subprocess.run(
         [*java, "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c", str(config)],

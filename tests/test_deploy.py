@@ -243,6 +243,41 @@ def test_the_event_topic_is_kept_forever_and_never_compacted() -> None:
     assert not any("compact" in c for c in configs)
 
 
+def test_the_tests_broker_runs_the_deployed_kafka_settings() -> None:
+    """The Kafka tests run Apache Kafka at the version of deploy/compose.yaml's image, with
+    its `kafka` service's settings (but for a node's place on the network and disk, and the
+    overrides the tests name with their reasons), and create the event topic with the
+    `topic` service's settings."""
+    from tests.kafka_broker import (
+        KAFKA_POM,
+        PLACE,
+        TEST_OVERRIDES,
+        broker_properties,
+        compose_kafka_settings,
+    )
+
+    pom = KAFKA_POM.read_text(encoding="utf-8")
+    version = pom.split("<kafka.version>", 1)[1].split("<", 1)[0]
+    for name in ("kafka", "topic"):
+        assert service(name)["image"] == f"apache/kafka:{version}"
+    deployed = compose_kafka_settings()
+    assert deployed["auto.create.topics.enable"] == "false"
+    assert deployed["log.retention.ms"] == "-1" and deployed["num.partitions"] == "12"
+    text = broker_properties(9092, 9093, Path("/data"))
+    ran = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    for key, value in deployed.items():
+        if key in PLACE:
+            continue
+        assert ran[key] == TEST_OVERRIDES.get(key, value), key
+    assert set(TEST_OVERRIDES) <= set(deployed)  # an override changes a deployed setting
+    # the event topic as `sendwatch worker` and `ingest` make it (streams.kafka.ensure_topics)
+    from streams.kafka import EVENT_TOPIC_CONFIG
+
+    command = service("topic")["command"]
+    configs = [command[i + 1] for i, w in enumerate(command) if w == "--config"]
+    assert dict(c.split("=", 1) for c in configs) == EVENT_TOPIC_CONFIG
+
+
 def _options(command: str) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-m", "sendwatch.cli", command, "--help"],

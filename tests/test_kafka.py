@@ -869,16 +869,24 @@ def test_the_partials_topic_is_compacted_to_each_partitions_newest_tally_and_sti
 
     topic = topic_for(request, broker)
     admin = KafkaAdminClient(bootstrap_servers=[broker.address])
+    changed = {"segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"}
     try:
-        admin.alter_configs(
-            [
-                ConfigResource(
-                    ConfigResourceType.TOPIC,
-                    partials_topic(topic),
-                    configs={"segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"},
+        deadline = time.monotonic() + 15
+        while True:
+            try:  # kafka-python checks the names against the topic's described configs,
+                # which a topic made a moment ago may not have yet: ask again
+                admin.alter_configs(
+                    [
+                        ConfigResource(
+                            ConfigResourceType.TOPIC, partials_topic(topic), configs=changed
+                        )
+                    ]
                 )
-            ]
-        )
+                break
+            except ValueError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
     finally:
         admin.close()
     _, lines = history
