@@ -27,16 +27,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from alerts.alertmanager import AlertmanagerClient, Dispatcher
 from alerts.engine import Engine
 from alerts.rules import load_rules
-from docs.screenshot import ARGS, CHROMIUM
 from events import Event
 from projections import Projector
+from tests.chromium import chromium, signed_in
 from tests.history import event, raw
-from tests.running_service import NDJSON_TYPE, TOKEN, jsonl, running_service
+from tests.running_service import NDJSON_TYPE, jsonl, running_service
 from tests.services import Receivers, wait_for
 from tests.services import alertmanager as running_alertmanager
 
@@ -181,11 +181,8 @@ def test_a_court_order_pages_and_nothing_else_about_a_case_does(
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "chromium is needed (apt: chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_a_silence_made_in_alertmanager_shows_on_the_api_and_the_dashboard(
@@ -228,11 +225,7 @@ def test_a_silence_made_in_alertmanager_shows_on_the_api_and_the_dashboard(
             assert case not in metrics
         assert "case_id=" not in metrics and "caseworker=" not in metrics
 
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(service.url + "/")
-        page.get_by_label("API token").fill(TOKEN)
-        page.get_by_role("button", name="Show the figures").click()
-        expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=10_000)
+        page = signed_in(browser, service.url)
         expect(page.locator("#silences li")).to_have_count(1)
         expect(page.locator("#silences li")).to_contain_text('case_id="KC-S1"')
         expect(page.locator("#silences li")).to_contain_text("CW-201")
@@ -299,10 +292,7 @@ def test_the_dead_letters_alert_comes_first_on_the_dashboard_and_the_api_filters
         assert bad.status_code == 400 and "severity" in bad.json()["detail"]
         assert client.get("/api/alerts", params={"offset": "-1"}).status_code == 400
 
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(service.url + "/")
-        page.get_by_label("API token").fill(TOKEN)
-        page.get_by_role("button", name="Show the figures").click()
+        page = signed_in(browser, service.url, loaded=None)
         dead = page.locator("#alerts li.alert").nth(1)
         expect(dead).to_have_attribute("data-alertname", "DeadLetters")
         expect(dead).to_contain_text("dead-letter store")

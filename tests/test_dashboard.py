@@ -10,12 +10,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from docs.screenshot import ARGS, CHROMIUM
+from tests.chromium import chromium, signed_in
 from tests.running_service import (
     NDJSON_TYPE,
-    TOKEN,
     RunningService,
     history,
     jsonl,
@@ -36,20 +35,8 @@ def service(tmp_path: Path) -> Iterator[RunningService]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "chromium is needed (apt: chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
-
-
-def signed_in(browser: Browser, service: RunningService) -> Page:
-    page = browser.new_page(viewport={"width": 1366, "height": 768})
-    page.goto(service.url + "/")
-    page.get_by_label("API token").fill(TOKEN)
-    page.get_by_role("button", name="Show the figures").click()
-    expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=10_000)
-    return page
 
 
 def tile_value(page: Page, point: int) -> str:
@@ -59,7 +46,7 @@ def tile_value(page: Page, point: int) -> str:
 def test_the_page_shows_the_apis_numbers_and_a_new_event_within_2_seconds(
     browser: Browser, service: RunningService
 ) -> None:
-    page = signed_in(browser, service)
+    page = signed_in(browser, service.url)
     with service.client() as client:
         points = {p["point"]: p for p in client.get("/api/scorecard").json()["points"]}
         measures = client.get("/api/measures").json()
@@ -105,7 +92,7 @@ def test_the_page_shows_the_apis_numbers_and_a_new_event_within_2_seconds(
 def test_the_case_search_shows_a_cases_clocks_and_history(
     browser: Browser, service: RunningService
 ) -> None:
-    page = signed_in(browser, service)
+    page = signed_in(browser, service.url)
     page.get_by_label("Case reference").fill("KC-B")
     page.get_by_role("button", name="Show the case").click()
     final = page.locator(".case-clocks tr", has_text="Final EHC plan issued")
@@ -120,10 +107,7 @@ def test_the_case_search_shows_a_cases_clocks_and_history(
 
 def test_an_alerts_case_link_opens_the_case(browser: Browser, service: RunningService) -> None:
     """Alerts link to {base_url}/#case/{case_id}: the page opens that case, after the token."""
-    page = browser.new_page(viewport={"width": 1366, "height": 768})
-    page.goto(service.url + "/#case/KC-B")
-    page.get_by_label("API token").fill(TOKEN)
-    page.get_by_role("button", name="Show the figures").click()
+    page = signed_in(browser, service.url, at="/#case/KC-B", loaded=None)
     final = page.locator(".case-clocks tr", has_text="Final EHC plan issued")
     expect(final).to_contain_text("SEND Regs 2014 reg 13(2)")
     expect(page.get_by_label("Case reference")).to_have_value("KC-B")
@@ -133,7 +117,7 @@ def test_an_alerts_case_link_opens_the_case(browser: Browser, service: RunningSe
 def test_the_page_fits_a_laptop_screen_and_labels_its_controls(
     browser: Browser, service: RunningService
 ) -> None:
-    page = signed_in(browser, service)
+    page = signed_in(browser, service.url)
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     for label in ("Case reference", "Clock"):
         assert page.get_by_label(label, exact=True).count() == 1

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
-from docs.screenshot import ARGS, CHROMIUM
 from sendwatch.embedded_service import EmbeddedSource, embedded_app
 from streams.log import EventLog
+from tests.chromium import chromium, signed_in
 from tests.running_service import NDJSON_TYPE, TOKEN, history, jsonl, running_service
 
 RELEASE = Path(__file__).parent.parent / "reports" / "published" / "dfe-ehc-plans-2025"
@@ -113,7 +113,6 @@ def test_published_figures_need_a_reader_and_default_to_the_year_of_now(
 def test_the_panel_shows_the_councils_published_figure_beside_the_year_to_date(
     tmp_path: Path,
 ) -> None:
-    assert Path(CHROMIUM).exists(), "chromium is needed (apt: chromium)"
     env = {"SENDWATCH_COUNCIL": "919", "SENDWATCH_NEIGHBOURS": ",".join(NEIGHBOURS)}
     with (
         running_service(tmp_path / "events.db", extra_env=env) as service,
@@ -122,13 +121,8 @@ def test_the_panel_shows_the_councils_published_figure_beside_the_year_to_date(
         posted = client.post("/api/events", content=jsonl(history()), headers=NDJSON_TYPE)
         assert posted.json()["accepted"] == len(history())
         dfe = client.get("/api/dfe?year=2025").json()
-        with sync_playwright() as playwright:
-            browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.goto(service.url + "/")
-            page.get_by_label("API token").fill(TOKEN)
-            page.get_by_role("button", name="Show the figures").click()
-            expect(page.locator("#dfe-rows[data-loaded=true]")).to_have_count(1, timeout=10_000)
+        with chromium() as browser:
+            page = signed_in(browser, service.url, loaded="#dfe-rows[data-loaded=true]")
             expect(page.locator("#dfe-council-head")).to_have_text("Hertfordshire, published")
             row = page.locator('tr[data-figure="rate_within_20_weeks_ex"] td')
             ytd = dfe["timeliness_20_week"]["rate_within_20_weeks_ex"]["value"]
@@ -140,4 +134,3 @@ def test_the_panel_shows_the_councils_published_figure_beside_the_year_to_date(
             expect(reviews.nth(1)).to_have_text("not available (2024)")
             expect(page.locator("#dfe-caption")).to_contain_text("year to date and provisional")
             assert page.evaluate("document.documentElement.scrollWidth") <= 1366
-            browser.close()

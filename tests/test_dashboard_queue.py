@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from docs.screenshot import ARGS, CHROMIUM
-from tests.running_service import NDJSON_TYPE, TOKEN, RunningService, jsonl, running_service
+from tests.chromium import chromium, signed_in
+from tests.running_service import NDJSON_TYPE, RunningService, jsonl, running_service
 from tests.test_queue import cases
 
 pytestmark = pytest.mark.integration
@@ -32,20 +32,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "chromium is needed (apt: chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
-
-
-def signed_in(browser: Browser, service: RunningService, width: int = 1366) -> Page:
-    page = browser.new_page(viewport={"width": width, "height": 800}, accept_downloads=True)
-    page.goto(service.url + "/")
-    page.get_by_label("API token").fill(TOKEN)
-    page.get_by_role("button", name="Show the figures").click()
-    expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=10_000)
-    return page
 
 
 def queue_cases(page: Page) -> list[str]:
@@ -56,7 +44,7 @@ def queue_cases(page: Page) -> list[str]:
 def test_the_overdue_replies_tile_opens_the_queue_of_overdue_replies(
     browser: Browser, service: RunningService
 ) -> None:
-    page = signed_in(browser, service)
+    page = signed_in(browser, service.url, height=800)
     page.locator('#tiles [data-point="1"]').click()
     expect(page.locator("#queue")).to_be_visible()
     # only KC-B's reply (due 23 Jun) is overdue; KC-D's (due 4 Jul) is not yet
@@ -70,7 +58,7 @@ def test_the_overdue_replies_tile_opens_the_queue_of_overdue_replies(
 def test_an_overdue_count_in_the_clocks_table_opens_its_queue(
     browser: Browser, service: RunningService
 ) -> None:
-    page = signed_in(browser, service)
+    page = signed_in(browser, service.url, height=800)
     page.locator('#clock-rows tr[data-clock="final_plan"] td.overdue').click()
     expect(page.locator("#queue-table tbody tr")).to_have_count(1)
     assert queue_cases(page) == ["KC-C"]
@@ -80,7 +68,7 @@ def test_an_overdue_count_in_the_clocks_table_opens_its_queue(
 def test_a_filter_changes_the_rows_and_the_download_gives_the_apis_csv(
     browser: Browser, service: RunningService
 ) -> None:
-    page = signed_in(browser, service)
+    page = signed_in(browser, service.url, height=800)
     page.goto(service.url + "/#queue")
     page.reload()  # the token is kept for the tab; the page opens on the queue
     expect(page.locator("#queue-table tbody tr")).to_have_count(6)
@@ -101,7 +89,7 @@ def test_a_filter_changes_the_rows_and_the_download_gives_the_apis_csv(
 
 
 def test_sorting_by_a_column_header(browser: Browser, service: RunningService) -> None:
-    page = signed_in(browser, service)
+    page = signed_in(browser, service.url, height=800)
     page.locator('#tiles [data-point="3"]').click()  # every overdue clock
     expect(page.locator("#queue-table tbody tr")).to_have_count(3)
     assert queue_cases(page) == ["KC-C", "KC-A", "KC-B"]  # 26 May, 1 Jun, 23 Jun
@@ -114,7 +102,7 @@ def test_sorting_by_a_column_header(browser: Browser, service: RunningService) -
 def test_the_remembered_caseworker_opens_their_queue(
     browser: Browser, service: RunningService
 ) -> None:
-    page = signed_in(browser, service)
+    page = signed_in(browser, service.url, height=800)
     page.locator("#my-caseworker").fill("cw-2")
     page.locator("#my-queue").click()
     expect(page.locator("#queue-table tbody tr")).to_have_count(2)  # KC-B's reply, decision
@@ -133,7 +121,7 @@ def width(page: Page) -> int:
 def test_at_390_px_neither_the_queue_nor_a_case_scrolls_sideways(
     browser: Browser, service: RunningService
 ) -> None:
-    page = signed_in(browser, service, width=390)
+    page = signed_in(browser, service.url, width=390, height=800)
     page.locator('#tiles [data-point="3"]').click()
     expect(page.locator("#queue-table tbody tr")).to_have_count(3)
     assert width(page) <= 390
