@@ -11,6 +11,7 @@ from typing import Any
 
 import openpyxl
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -64,6 +65,22 @@ def drop_row(folder: Path, row: int) -> None:
     book.save(folder / "requests.xlsx")
 
 
+@pytest.fixture
+def export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The mapping in the working folder and the source's export written: the export's
+    folder and the log to import it into."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "casefile.yml").write_text(MAPPING, encoding="utf-8")
+    folder, db = tmp_path / "export", tmp_path / "s.db"
+    write_export(folder)
+    return folder, db
+
+
+def import_snapshot(folder: Path, db: Path) -> tuple[int, str]:
+    """``sendwatch import casefile.yml FOLDER --db DB --snapshot``: exit code and output."""
+    return run("import", "casefile.yml", str(folder), "--db", str(db), "--snapshot")
+
+
 def assess_decision(db: Path, *extra: str) -> dict[str, Any]:
     code, output = run(
         "metrics", "--db", str(db), "--from", "2023-01-01", "--to", "2024-12-31",
@@ -75,13 +92,10 @@ def assess_decision(db: Path, *extra: str) -> dict[str, Any]:
 
 
 def test_a_changed_row_is_retracted_and_corrected_a_removed_row_retracted(
-    tmp_path: Path, monkeypatch: Any
+    export: tuple[Path, Path],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "casefile.yml").write_text(MAPPING, encoding="utf-8")
-    folder, db = tmp_path / "export", tmp_path / "s.db"
-    write_export(folder)
-    code, output = run("import", "casefile.yml", str(folder), "--db", str(db), "--snapshot")
+    folder, db = export
+    code, output = import_snapshot(folder, db)
     assert code == 0, output
     assert "snapshot: 0 unchanged, 7 new, 0 changed" in output
     first = stored(db)
@@ -94,7 +108,7 @@ def test_a_changed_row_is_retracted_and_corrected_a_removed_row_retracted(
     # row (a request and its withdrawal) gone
     edit(folder, "E4", "10/04/2024")
     drop_row(folder, 3)
-    code, output = run("import", "casefile.yml", str(folder), "--db", str(db), "--snapshot")
+    code, output = import_snapshot(folder, db)
     assert code == 0, output
     assert "snapshot: 4 unchanged, 0 new, 1 changed (retracted and corrected), 2 removed" in (
         output
@@ -114,14 +128,14 @@ def test_a_changed_row_is_retracted_and_corrected_a_removed_row_retracted(
     assert (old["completed"], old["on_time"]) == (2, 0)
 
     # the same export again changes nothing
-    code, output = run("import", "casefile.yml", str(folder), "--db", str(db), "--snapshot")
+    code, output = import_snapshot(folder, db)
     assert "snapshot: 5 unchanged, 0 new, 0 changed" in output and "0 removed" in output
     assert stored(db) == after
 
     # Bob's row is back as it was: his two events are restored, not added again
     write_export(folder)
     edit(folder, "E4", "10/04/2024")
-    code, output = run("import", "casefile.yml", str(folder), "--db", str(db), "--snapshot")
+    code, output = import_snapshot(folder, db)
     assert "2 restored" in output, output
     again = stored(db)
     assert len(again) == len(after) + 2  # two retractions of retractions
@@ -131,22 +145,19 @@ def test_a_changed_row_is_retracted_and_corrected_a_removed_row_retracted(
 
 
 def test_a_rejected_row_or_a_missing_file_withholds_removals(
-    tmp_path: Path, monkeypatch: Any
+    export: tuple[Path, Path],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "casefile.yml").write_text(MAPPING, encoding="utf-8")
-    folder, db = tmp_path / "export", tmp_path / "s.db"
-    write_export(folder)
-    run("import", "casefile.yml", str(folder), "--db", str(db), "--snapshot")
+    folder, db = export
+    import_snapshot(folder, db)
     first = stored(db)
     write_export(folder, bad_date=True)  # Cat's request date 31/02/2024: her row rejected
     drop_row(folder, 3)  # and Bob's row gone
-    code, output = run("import", "casefile.yml", str(folder), "--db", str(db), "--snapshot")
+    code, output = import_snapshot(folder, db)
     assert code == 0, output
     assert "left in force: 1 row was rejected (fix them and import again)" in output
     assert live(stored(db)) == live(first)  # Bob's events are not retracted
     (folder / "requests.xlsx").unlink()
-    code, output = run("import", "casefile.yml", str(folder), "--db", str(db), "--snapshot")
+    code, output = import_snapshot(folder, db)
     assert "no file of table requests was found" in output
     assert live(stored(db)) == live(first)
 
