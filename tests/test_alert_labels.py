@@ -36,34 +36,34 @@ def assigned(case: str, on: str, worker: str, team: str | None = None) -> Event:
     return event("caseworker.assigned", case, on, **data)
 
 
+def judged(events: list[Event]) -> tuple[Projector, Engine]:
+    """The events folded, and the per-case rules judged on them now (30 June, 09:00)."""
+    p = Projector()
+    p.apply_all(events)
+    engine = Engine(only_case_rules())
+    engine.update(p, NOW, AT)
+    return p, engine
+
+
 def the_alert(engine: Engine) -> dict[str, Any]:
     (alert,) = [a for a in engine.active() if a["state"] == "firing"]
     return alert
 
 
 def test_a_case_with_no_caseworker_is_unassigned_in_team_and_caseworker() -> None:
-    p = Projector()
-    p.apply_all(late("KC-1"))
-    engine = Engine(only_case_rules())
-    engine.update(p, NOW, AT)
+    _, engine = judged(late("KC-1"))
     alert = the_alert(engine)
     assert (alert["team"], alert["caseworker"]) == ("unassigned", "unassigned")
 
 
 def test_a_caseworker_without_a_team_gives_the_caseworker_and_no_team() -> None:
-    p = Projector()
-    p.apply_all([*late("KC-1"), assigned("KC-1", "2025-01-07", "CW-9")])
-    engine = Engine(only_case_rules())
-    engine.update(p, NOW, AT)
+    _, engine = judged([*late("KC-1"), assigned("KC-1", "2025-01-07", "CW-9")])
     alert = the_alert(engine)
     assert (alert["team"], alert["caseworker"]) == ("unassigned", "CW-9")
 
 
 def test_a_new_caseworker_relabels_the_firing_alert_and_keeps_its_start() -> None:
-    p = Projector()
-    p.apply_all([*late("KC-1"), assigned("KC-1", "2025-01-07", "CW-1", "north")])
-    engine = Engine(only_case_rules())
-    engine.update(p, NOW, AT)
+    p, engine = judged([*late("KC-1"), assigned("KC-1", "2025-01-07", "CW-1", "north")])
     before = the_alert(engine)
     assert (before["team"], before["caseworker"]) == ("north", "CW-1")
     p.apply_all([assigned("KC-1", "2025-06-30", "CW-2", "south")])
