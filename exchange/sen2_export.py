@@ -31,7 +31,7 @@ import orjson
 
 from events import Event
 from projections.case import apply_order
-from projections.law import TRANSFER_DEADLINE
+from projections.law import CLOCKS, TRANSFER_DEADLINE
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -136,6 +136,14 @@ CODE_LISTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("placementdetail", "sensetting"): ("", *SEN_SETTINGS),
     ("senneed", "sentype"): SEN_TYPES_ALL,
 }
+
+
+def _days(clock: str) -> int:
+    days = CLOCKS[clock].days
+    assert days is not None
+    return days
+
+
 DATE_COLUMNS = {
     "requests": ("receiveddate", "requestoutcomedate"),
     "assessment": ("assessmentoutcomedate",),
@@ -144,8 +152,11 @@ DATE_COLUMNS = {
     "placementdetail": ("entrydate", "leavingdate"),
 }
 
-ASSESS_DECISION_DAYS = 42  # 6 weeks (SEND Regulations 2014 reg 5(1))
-FINAL_PLAN_DAYS = 140  # 20 weeks (reg 13(2))
+# A deadline, not a day something happened: it may fall after census day.
+DEADLINES = {("activeplans", "phasetransferdue")}
+
+ASSESS_DECISION_DAYS = _days("assess_decision")  # 6 weeks (law.py: reg 5(1))
+FINAL_PLAN_DAYS = _days("final_plan")  # 20 weeks (law.py: reg 13(2))
 
 # Each check: its name and what it finds (the validation report lists them all).
 CHECKS: dict[str, str] = {
@@ -695,7 +706,7 @@ def validate(export: Sen2Export) -> Validation:
                 when = day(row, column)
                 if text and when is None:
                     fail("code_not_in_list", module, n, row, f"{column} {text!r} is not a date")
-                elif when is not None and when > census:
+                elif when is not None and when > census and (module, column) not in DEADLINES:
                     fail("date_after_census", module, n, row, f"{column} {when} after {census}")
 
     requests = {r["requeststableid"]: r for r in m["requests"]}

@@ -296,6 +296,9 @@ def test_date_after_census_in_an_edited_return() -> None:
     assert edited("activeplans", 1, "lastreview", d("2026-01-16")) == {
         ("date_after_census", "activeplans", 3)
     }
+    # a phase transfer's deadline is not a day something happened: 15 Feb after census day
+    # 15 Jan 2026 is not a failure
+    assert edited("activeplans", 1, "phasetransferdue", d("2026-02-15")) == set()
 
 
 def test_code_not_in_list_in_an_edited_return() -> None:
