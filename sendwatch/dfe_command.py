@@ -76,6 +76,15 @@ def _value(name: str, value: Any) -> str:
     return f"{value:,}"
 
 
+def figure_words(name: str) -> str:
+    """A figure's key in words for the table: ``rate_within_20_weeks_ex`` is "share within
+    20 weeks, leaving out exceptions"."""
+    words = name.removesuffix("_ex").replace("_", " ")
+    if words.startswith("rate "):
+        words = "share " + words.removeprefix("rate ")
+    return f"{words}, leaving out exceptions" if name.endswith("_ex") else words
+
+
 def dfe_table(result: dict[str, Any]) -> RenderableType:
     """The figures as a rich table (the figure, its value, the DfE column it stands beside and
     a note number), then the notes numbered: how DfE counts each figure."""
@@ -97,7 +106,7 @@ def dfe_table(result: dict[str, Any]) -> RenderableType:
         for name, figure in result[group].items():
             number = notes.setdefault(figure["note"], len(notes) + 1)
             table.add_row(
-                name.replace("_", " "),
+                figure_words(name),
                 _value(name, figure["value"]),
                 figure["dfe_column"] or "—",
                 f"[{number}]",
