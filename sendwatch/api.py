@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,6 +38,7 @@ from alerts.alertmanager import SilencesError, silences
 from alerts.query import parse_filters as alert_filters
 from alerts.query import select as select_alerts
 from events.codec import BOM, MAX_DEPTH
+from events.envelope import LONDON
 from projections import CLOCK_IDS, CLOCKS, Period
 from projections.calendar import add_months
 from projections.law import ClockRule
@@ -77,9 +78,23 @@ ROUTE_ROLES: dict[str, Role | None] = {
     "GET /api/silences": Role.READER,
     "POST /api/events": Role.WRITER,
     "GET /api/audit": Role.ADMIN,
+    # a dead letter keeps the input as it came, which may hold what should never have been
+    # sent (a name, a birth date): admins only, like purging them
+    "GET /api/dead-letters": Role.ADMIN,
+    "DELETE /api/dead-letters": Role.ADMIN,
 }
 # The routes that answer with one case's details: each answer is recorded in the audit log.
 CASE_ROUTES = frozenset({"GET /api/cases/{case_id}"})
+
+
+@runtime_checkable
+class DeadLetterSource(Protocol):
+    """A source that keeps its dead letters where the API can list and purge them (the
+    embedded log; a Kafka worker's are on a topic)."""
+
+    def dead_letter_list(self, limit: int | None) -> dict[str, Any]: ...
+
+    def purge_dead_letters(self, before: datetime) -> tuple[int, int]: ...
 
 
 @runtime_checkable
@@ -513,6 +528,34 @@ def create_app(
             raise HTTPException(400, str(error)) from None
         reads = audit.reads(case_id=params.get("case"), since=since)
         return _json({"reads": [read.to_json() for read in reads]})
+
+    def _letters() -> DeadLetterSource:
+        if not isinstance(source, DeadLetterSource):
+            raise HTTPException(404, "this service keeps its dead letters on the broker's topic")
+        return source
+
+    @app.get("/api/dead-letters")
+    def dead_letters(request: Request, limit: int = 100) -> Response:
+        """The dead letters stored, newest first, as ``sendwatch dead-letters list --format
+        json`` (admins only: a dead letter keeps its input)."""
+        authorise(request)
+        if not 0 <= limit <= 10_000:
+            raise HTTPException(400, f"limit: expected 0 (all) to 10000, got {limit}")
+        return _json(_letters().dead_letter_list(limit or None))
+
+    @app.delete("/api/dead-letters")
+    def purge_dead_letters(request: Request, before: str | None = None) -> Response:
+        """Delete the dead letters received before a day (Europe/London), as ``sendwatch
+        dead-letters purge --before``; the dead_letters measure keeps counting them."""
+        authorise(request)
+        if before is None:
+            raise HTTPException(400, "before: the day before which to purge, YYYY-MM-DD")
+        try:
+            day = parse_date(before, "before")
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        purged, stored = _letters().purge_dead_letters(datetime.combine(day, time.min, LONDON))
+        return _json({"purged": purged, "stored": stored, "before": day.isoformat()})
 
     @app.post("/api/events")
     async def post_events(request: Request) -> Response:

@@ -654,16 +654,7 @@ def dead_letters_list(
             {
                 "stored": stored,
                 "purged": purged,
-                "dead_letters": [
-                    {
-                        "id": d.id,
-                        "received_at": d.received_at,
-                        "origin": d.origin,
-                        "reason": d.reason,
-                        "raw": bytes(d.raw).decode("utf-8", "replace"),
-                    }
-                    for d in letters
-                ],
+                "dead_letters": [d.to_json() for d in letters],
             }
         )
         return

@@ -181,6 +181,23 @@ class EmbeddedSource:
         with self.lock:
             return self.projector.measures(query.now, query.period, query.as_at, self.dead_letters)
 
+    def dead_letter_list(self, limit: int | None) -> dict[str, Any]:
+        """The dead letters stored, newest first (``sendwatch dead-letters list``)."""
+        with self.lock:
+            letters = self.log.dead_letters(limit)
+            stored, purged = self.log.stored_dead_letters(), self.log.purged_dead_letters()
+        return {
+            "stored": stored,
+            "purged": purged,
+            "dead_letters": [d.to_json() for d in letters],
+        }
+
+    def purge_dead_letters(self, before: datetime) -> tuple[int, int]:
+        """Delete the dead letters received before ``before``: (purged, still stored)."""
+        with self.lock:
+            purged = self.log.purge_dead_letters(before)
+            return purged, self.log.stored_dead_letters()
+
     def case(self, case_id: str, now: date) -> dict[str, Any] | None:
         with self.lock:
             found = self.projector.case_file(case_id, now)

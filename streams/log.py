@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import orjson
@@ -95,6 +95,16 @@ class DeadLetter:
     origin: str
     reason: str
     raw: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``sendwatch dead-letters list --format json`` and the API show it."""
+        return {
+            "id": self.id,
+            "received_at": self.received_at,
+            "origin": self.origin,
+            "reason": self.reason,
+            "raw": bytes(self.raw).decode("utf-8", "replace"),
+        }
 
 
 def connect(

@@ -136,6 +136,26 @@ def test_jsonl_with_an_invalid_line_stores_the_rest_and_dead_letters_that_line(
     assert service.http.get("/healthz").json()["dead_letters"] == 1
 
 
+def test_admins_list_and_purge_the_dead_letters_through_the_api(service: Service) -> None:
+    lines = [orjson.dumps(e) for e in history()[:3]]
+    lines.insert(1, orjson.dumps(UNKNOWN))
+    assert service.post(b"\n".join(lines)).status_code == 200
+    listed = service.http.get("/api/dead-letters", headers=AUTH).json()
+    assert (listed["stored"], listed["purged"]) == (1, 0)
+    (letter,) = listed["dead_letters"]
+    assert letter["origin"] == "POST /api/events line 2"
+    assert letter["reason"] == "type: unknown event type 'request.teleported'"
+    assert orjson.loads(letter["raw"]) == UNKNOWN
+    kept = service.http.delete("/api/dead-letters", params={"before": "2000-01-01"}, headers=AUTH)
+    assert kept.json() == {"purged": 0, "stored": 1, "before": "2000-01-01"}
+    gone = service.http.delete("/api/dead-letters", params={"before": "2100-01-01"}, headers=AUTH)
+    assert gone.json() == {"purged": 1, "stored": 0, "before": "2100-01-01"}
+    # the measure keeps counting lines ever rejected
+    assert service.http.get("/healthz").json()["dead_letters"] == 1
+    bad = service.http.delete("/api/dead-letters", params={"before": "soon"}, headers=AUTH)
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("before:")
+
+
 def test_posting_the_same_events_again_changes_nothing(loaded: Service) -> None:
     before = loaded.http.get("/api/measures", headers=AUTH).json()
     again = loaded.post(jsonl(history()))
