@@ -240,6 +240,10 @@ class KafkaSource:
                 else "catching up"
                 if s.ready
                 else "rebuilding",
+                # where its state started: the offset its loaded snapshot covers (None:
+                # replayed from offset 0), and why
+                "start": s.start,
+                "snapshot": {"offset": s.snapshot_offset, "bytes": s.snapshot_bytes},
             }
             for p, s in sorted(worker.partitions.items())
         }

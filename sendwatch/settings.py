@@ -291,6 +291,16 @@ class Settings(BaseSettings):
         description="Read messages marked `sendwatch-record: 1` without validating them again; "
         "false validates every message (docs/kafka.md, the trust boundary).",
     )
+    kafka_snapshot_events: Whole = Field(
+        100_000,
+        description="A worker snapshots a partition's folded state to `T.snapshots` after "
+        "this many new events (0: never; docs/kafka.md, restarts).",
+    )
+    kafka_snapshot_interval: Number = Field(
+        600.0,
+        description="Seconds after a partition's last snapshot before a changed partition is "
+        "snapshotted again (and on a clean stop).",
+    )
 
     def kafka(self) -> KafkaSettings:
         """The Kafka worker's and producer's settings (the ``kafka_*`` fields)."""
@@ -310,6 +320,8 @@ class Settings(BaseSettings):
             group=self.kafka_group,
             loglevel=self.kafka_loglevel,
             trust_records=self.kafka_trust_records,
+            snapshot_events=self.kafka_snapshot_events,
+            snapshot_interval=self.kafka_snapshot_interval,
         )
 
     def access(self) -> Access:

@@ -10,6 +10,9 @@ The topics of one event topic ``T`` (see docs/kafka.md):
   ``reason`` and ``origin`` in message headers.
 - ``T.partials``: compacted, keyed by partition: each worker's latest partial tallies of the
   partitions it owns, which any worker merges into the whole picture.
+- ``T.snapshots``: compacted, as many partitions as ``T``: partition P holds the snapshots
+  of ``T``'s partition P's folded state (``streams.kafka_snapshots``), so that a worker
+  restarts from state and reads only the tail.
 
 Every line is validated by the one ingest pipeline (``streams.ingest.ingest``, to a
 ``TopicSink``) before it is produced; the producer is kafka-python's, idempotent, with
@@ -36,6 +39,7 @@ from kafka.partitioner.default import murmur2
 
 from events import Event, Record
 from streams.ingest import IngestSummary, ingest
+from streams.kafka_snapshots import SNAPSHOT_TOPIC_CONFIG, snapshots_topic
 from streams.log import Rejected
 from streams.replay import open_lines
 
@@ -101,6 +105,10 @@ class KafkaSettings:
     loglevel: str = "warn"  # Faust's log level: crit, error, warn, info or debug
     # take messages marked ``sendwatch-record: 1`` as validated (only sendwatch writes them)
     trust_records: bool = True
+    # a partition's snapshot (T.snapshots) is written after this many new events, or this
+    # many seconds after a change, and on a clean stop or a revocation (0: never)
+    snapshot_events: int = 100_000
+    snapshot_interval: float = 600.0
 
     def group_for(self, topic: str) -> str:
         return self.group or f"sendwatch-{topic}"
@@ -145,6 +153,13 @@ def ensure_topics(
             with suppress(TopicAlreadyExistsError):
                 client.create_topics([new])
         described = client.describe_topics([new.name for new in wanted])
+        # T.snapshots: partition P holds the snapshot of T's partition P
+        count = next(len(item["partitions"]) for item in described if item["name"] == topic)
+        snapshots = NewTopic(
+            snapshots_topic(topic), count, replication, topic_configs=SNAPSHOT_TOPIC_CONFIG
+        )
+        with suppress(TopicAlreadyExistsError):
+            client.create_topics([snapshots])
     finally:
         client.close()
     return {item["name"]: len(item["partitions"]) for item in described}

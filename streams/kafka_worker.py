@@ -72,6 +72,7 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -98,6 +99,7 @@ from projections import Period, Projector
 from projections.case import CLOCKLESS, CaseFile
 from projections.measures import Tally, render
 from projections.projector import Pause, Quarantined
+from streams import kafka_snapshots
 from streams.kafka import RECORD_MARK, KafkaSettings, dead_letter_topic, partials_topic
 from streams.log import CONFLICT
 
@@ -125,6 +127,14 @@ class PartitionState:
     ready: bool = False  # rebuilt at least once: its live tallies may be read
     dead_letter_mark: int = 0  # an earlier owner published past this: its dead letters exist
     published: tuple[int, tuple[Query, ...]] | None = None
+    restore: bool = True  # its snapshot on T.snapshots is still to be looked for
+    # where its state started: {"offset": the first offset read, "snapshot": the offset the
+    # loaded snapshot covers (None: replayed from 0), "reason": why}
+    start: dict[str, Any] = field(default_factory=dict)
+    snapshot_offset: int = 0  # the offset its newest snapshot (loaded or written) covers
+    snapshot_time: float = field(default_factory=time.monotonic)
+    snapshot_bytes: int = 0  # the size of the newest snapshot this worker wrote
+    snapshotting: bool = False
 
     @property
     def lag(self) -> int:
@@ -391,6 +401,8 @@ class Worker:
         self._producer: AIOKafkaProducer | None = None
         self._dead_letters_unflushed = False
         self._fetch_tasks: set[asyncio.Future[None]] = set()
+        self._snapshot_executor = ThreadPoolExecutor(1, thread_name_prefix="sendwatch-snapshot")
+        self._snapshot_producer: Any = None  # confluent_kafka.Producer, made when first used
         self.app = faust.App(
             settings.group_for(topic),
             broker=[f"kafka://{server}" for server in servers],
@@ -415,6 +427,7 @@ class Worker:
         self.app.agent(self.events, name="sendwatch-project")(self._agent)
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_before_shutdown.connect(self._on_shutdown)
         for task in (self._start, self._bulk_reader, self._partials_reader, self._publisher):
             self.app.task(task)
 
@@ -451,7 +464,7 @@ class Worker:
                 self._drop(partition)
         for partition in sorted(mine - set(self.partitions)):
             self.partitions[partition] = PartitionState(partition, Projector(pause=self._pause))
-            log.info("partition %s assigned: rebuilding it from the event topic", partition)
+            log.info("partition %s assigned: looking for its snapshot", partition)
         self._fetching([p for p, s in self.partitions.items() if s.bulk], False)
         self._bulk_wanted.set()
 
@@ -610,6 +623,10 @@ class Worker:
         reading: dict[int, PartitionState] = {}  # partition -> the state the consumer reads for
         try:
             while True:
+                pending = [s for s in self.partitions.values() if s.bulk and s.restore]
+                if pending:
+                    await self._restore(pending)
+                    continue
                 wanted = {p: s for p, s in self.partitions.items() if s.bulk}
                 if wanted.keys() != reading.keys() or any(
                     reading[p] is not s for p, s in wanted.items()
@@ -650,6 +667,19 @@ class Worker:
                     state = reading.get(partition)
                     if state is None or self.partitions.get(partition) is not state:
                         continue
+                    if end < state.position and not state.ready and state.start.get("snapshot"):
+                        # a snapshot beyond the partition's end: of an earlier topic of this
+                        # name (deleted and made again); it costs a replay
+                        log.warning(
+                            "partition %s: its snapshot covers offset %s, beyond the end %s: "
+                            "replaying from 0",
+                            partition,
+                            state.position,
+                            end,
+                        )
+                        self._replay(state, f"its snapshot was beyond the partition's end {end}")
+                        reading.pop(partition, None)
+                        continue
                     # every message below the end has been handed over, and applied above
                     state.highwater = end
                     state.position = max(state.position, end)
@@ -657,6 +687,121 @@ class Worker:
         finally:
             fetcher.submit(consumer.close)
             fetcher.shutdown(wait=False)
+
+    # --- snapshots: restarting from state, not from offset 0 ---------------------------------
+
+    def _replay(self, state: PartitionState, reason: str) -> None:
+        """Start the partition again from offset 0 with an empty projector."""
+        state.projector = Projector(pause=self._pause)
+        state.position = state.rejected = state.snapshot_offset = 0
+        state.start = {"offset": 0, "snapshot": None, "reason": reason}
+
+    async def _restore(self, states: Iterable[PartitionState]) -> None:
+        """Load each newly assigned partition's snapshot, if it can be used: the bulk
+        reader then reads the event topic from the offset it covers (else from 0)."""
+        loop = asyncio.get_running_loop()
+        for state in states:
+            state.restore = False
+            value = await loop.run_in_executor(
+                self._executor,
+                kafka_snapshots.read_latest,
+                self.servers,
+                self.topic,
+                state.partition,
+            )
+            restored, reason = await loop.run_in_executor(
+                self._executor,
+                kafka_snapshots.decode,
+                value,
+                self.topic,
+                state.partition,
+                self._pause,
+            )
+            if self.partitions.get(state.partition) is not state:
+                continue  # revoked meanwhile
+            if restored is None:
+                self._replay(state, reason)
+                log.info("partition %s: replaying from offset 0 (%s)", state.partition, reason)
+                continue
+            state.projector = restored.projector
+            state.position = state.snapshot_offset = restored.offset
+            state.rejected = restored.rejected
+            state.snapshot_time = time.monotonic()
+            state.start = {"offset": restored.offset, "snapshot": restored.offset, "reason": reason}
+            log.info(
+                "partition %s: loaded its %s (%s events, %s cases): reading the tail",
+                state.partition,
+                reason,
+                restored.projector.event_count,
+                restored.projector.case_count,
+            )
+
+    async def _snapshot(self, state: PartitionState) -> None:
+        """Write the partition's snapshot to ``T.snapshots`` if it moved since the last.
+
+        Made on the loop (the projector is the agent's between turns), produced and
+        acknowledged on a thread of its own."""
+        if state.snapshotting or not state.ready or state.bulk:
+            return
+        offset = state.position
+        if offset <= state.snapshot_offset:
+            return
+        state.snapshotting = True
+        try:
+            value = kafka_snapshots.encode(
+                state.projector, self.topic, state.partition, offset, state.rejected
+            )
+            loop = asyncio.get_running_loop()
+            if self._snapshot_producer is None:
+                self._snapshot_producer = await loop.run_in_executor(
+                    self._snapshot_executor,
+                    kafka_snapshots.snapshot_producer,
+                    self.servers,
+                    self.name,
+                )
+            stored = await loop.run_in_executor(
+                self._snapshot_executor,
+                kafka_snapshots.write,
+                self._snapshot_producer,
+                self.topic,
+                state.partition,
+                value,
+            )
+            if stored:
+                state.snapshot_offset = offset
+                state.snapshot_bytes = len(value)
+                log.info(
+                    "partition %s: snapshot at offset %s (%s bytes)",
+                    state.partition,
+                    offset,
+                    f"{len(value):,}",
+                )
+        finally:
+            state.snapshot_time = time.monotonic()
+            state.snapshotting = False
+
+    async def snapshot_due(self) -> None:
+        """Snapshot each live partition ``snapshot_events`` past its last snapshot, or changed
+        and ``snapshot_interval`` seconds after it."""
+        events, interval = self.settings.snapshot_events, self.settings.snapshot_interval
+        if events <= 0:
+            return
+        for state in list(self.partitions.values()):
+            moved = state.position - state.snapshot_offset
+            if moved > 0 and (
+                moved >= events or time.monotonic() - state.snapshot_time >= interval
+            ):
+                await self._snapshot(state)
+
+    async def _on_shutdown(self, sender: Any, /, *args: Any, **_: Any) -> None:
+        """A clean stop: every changed live partition is snapshotted before the process ends."""
+        if self.settings.snapshot_events <= 0:
+            return
+        for state in list(self.partitions.values()):
+            try:
+                await self._snapshot(state)
+            except Exception as error:  # the broker gone: the next start replays more
+                log.warning("partition %s: no snapshot at stop: %r", state.partition, error)
 
     async def _finish_bulk(self, state: PartitionState) -> None:
         """Fold every changed case off the loop, then hand the partition to the agent."""
@@ -715,6 +860,10 @@ class Worker:
                 await self.publish()
             except Exception as error:  # a broker hiccup: try again at the next tick
                 log.warning("could not publish partial tallies: %s", error)
+            try:
+                await self.snapshot_due()
+            except Exception as error:  # a snapshot is a cache: the next tick tries again
+                log.warning("could not write a snapshot: %r", error)
 
     async def publish(self) -> None:
         """Publish each ready partition whose offset or queries changed since last time."""
