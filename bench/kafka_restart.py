@@ -125,6 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sendwatch-restart-") as folder:
         work = Path(folder)
+        (work / "kafka").mkdir()
         with apache_kafka(work / "kafka", KAFKA_TEST_SETTINGS) as broker:
             print(f"Apache Kafka at {broker.address}; load {load()}", flush=True)
             for years in args.years:

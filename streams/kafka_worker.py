@@ -9,8 +9,11 @@ How a partition's state is kept right (docs/kafka.md has the reasons and numbers
 
 - The event topic is the record, and its partition is the changelog of its cases' state
   (as Kafka Streams reuses a source topic as a table's changelog). On assignment the worker
-  rebuilds the partition by reading it from offset 0 up to the high watermark of the fetch
-  answers, with librdkafka's consumer (no consumer group; it parses outside the GIL, about
+  loads the partition's newest snapshot from ``T.snapshots`` (``streams.kafka_snapshots``:
+  written every ``snapshot_events`` events or ``snapshot_interval`` seconds and on a clean
+  stop; one it cannot use, damaged or of another fold, costs only a replay from 0), then
+  reads the partition from the offset the snapshot covers up to the high watermark of the
+  fetch answers, with librdkafka's consumer (no consumer group; it parses outside the GIL, about
   300,000 messages a second here), and never trusts ListOffsets(LATEST), which Tansu
   answers wrongly.
 - Then the Faust agent follows the live tail through ``stream.take_events()`` batches.
