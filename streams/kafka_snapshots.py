@@ -26,12 +26,13 @@ the worker's position, not Faust's, decides what it reads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 import orjson
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from projections import Projector
@@ -122,16 +123,26 @@ def decode(
 def read_latest(
     servers: Sequence[str], topic: str, partition: int, timeout: float = 10.0
 ) -> bytes | None:
-    """The newest message of ``T.snapshots`` partition ``partition`` (None: none there).
+    """The newest snapshot message of ``T``'s partition ``partition`` (None: none there)."""
+    return read_newest(servers, topic, [partition], timeout).get(partition)
+
+
+def read_newest(
+    servers: Sequence[str], topic: str, partitions: Collection[int], timeout: float = 10.0
+) -> dict[int, bytes | None]:
+    """The newest message of each of ``partitions`` of ``T.snapshots`` (None: none there),
+    read by one consumer together (a consumer's start and a fetch cost about 0.2 s here: one
+    consumer a partition was 3 s of a 12-partition restart).
 
     Each snapshot is a message of its own, produced and flushed alone, so the last batch of
-    the partition holds only the newest one: ListOffsets(LATEST) is right here even on
-    Tansu (which answers with the last batch's base offset + 1)."""
+    a partition holds only the newest one: ListOffsets(LATEST) is right here even on Tansu
+    (which answers with the last batch's base offset + 1)."""
     name = snapshots_topic(topic)
+    found: dict[int, bytes | None] = {partition: None for partition in partitions}
     consumer = Consumer(
         {
             "bootstrap.servers": ",".join(servers),
-            "group.id": f"sendwatch-snapshot-reader-{partition}",  # never joined
+            "group.id": "sendwatch-snapshot-reader",  # never joined: partitions are assigned
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "fetch.max.bytes": MAX_SNAPSHOT_BYTES + 1024 * 1024,
@@ -140,26 +151,41 @@ def read_latest(
         }
     )
     try:
-        try:
-            low, high = consumer.get_watermark_offsets(
-                KafkaPartition(name, partition), timeout=timeout
-            )
-        except KafkaException as error:
-            log.warning("partition %s: cannot read %s: %s", partition, name, error)
-            return None
-        if high <= low:
-            return None
-        consumer.assign([KafkaPartition(name, partition, high - 1)])
-        while True:
-            message = consumer.poll(timeout)
+        wanted: dict[int, int] = {}  # partition -> the offset of its newest message
+        for partition in found:
+            try:
+                low, high = consumer.get_watermark_offsets(
+                    KafkaPartition(name, partition), timeout=timeout
+                )
+            except KafkaException as error:
+                log.warning("partition %s: cannot read %s: %s", partition, name, error)
+                continue
+            if high > low:
+                wanted[partition] = high - 1
+        if not wanted:
+            return found
+        consumer.assign([KafkaPartition(name, p, offset) for p, offset in wanted.items()])
+        deadline = time.monotonic() + timeout
+        while wanted and time.monotonic() < deadline:
+            message = consumer.poll(max(0.0, deadline - time.monotonic()))
             if message is None:
-                log.warning("partition %s: %s gave nothing in %s s", partition, name, timeout)
-                return None
-            if message.error() is not None:
-                return None  # the end, or an error: no snapshot is only a replay
-            if (message.offset() or 0) >= high - 1:
-                value: bytes | None = message.value()
-                return value
+                break
+            partition = message.partition() or 0
+            if partition not in wanted:
+                continue
+            error = message.error()
+            if error is not None:
+                # the partition's end (librdkafka's internal code, as in
+                # streams.kafka_worker.read_fetched), or an error
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("partition %s: %s: %s", partition, name, error.str())
+                del wanted[partition]  # no snapshot is only a replay
+            elif (message.offset() or 0) >= wanted[partition]:
+                found[partition] = message.value()
+                del wanted[partition]
+        if wanted:
+            log.warning("%s gave nothing in %s s for partitions %s", name, timeout, sorted(wanted))
+        return found
     finally:
         consumer.close()
 

@@ -63,10 +63,12 @@ tallies to the others' partials: the sum is exact because the tallies are additi
 #   mode, but reached only through ``_thread``): runs a function on the consumer's thread.
 #   First to fail: the same test.
 # - ``confluent_kafka.KafkaError._PARTITION_EOF`` (librdkafka's internal codes start with an
-#   underscore): a partition's end, in ``read_fetched``, reported because the bulk reader
-#   sets ``enable.partition.eof``. Without it the bulk reader's task fails at the first
-#   partition's end, and no partition is ever rebuilt. First to fail:
-#   ``test_faust_internals.py::test_librdkafka_reports_a_partitions_end``, then test_kafka.py's
+#   underscore): a partition's end, in ``read_fetched`` (and in
+#   ``streams.kafka_snapshots.read_newest``, where without it an end is only logged),
+#   reported because the bulk reader sets ``enable.partition.eof``. Without it the bulk
+#   reader's task fails at the first partition's end, and no partition is ever rebuilt.
+#   First to fail: ``test_faust_internals.py::test_librdkafka_reports_a_partitions_end``,
+#   then test_kafka.py's
 #   ``test_the_bulk_readers_fetch_is_split_by_partition_with_each_partitions_end``.
 
 from __future__ import annotations
@@ -703,15 +705,19 @@ class Worker:
         """Load each newly assigned partition's snapshot, if it can be used: the bulk
         reader then reads the event topic from the offset it covers (else from 0)."""
         loop = asyncio.get_running_loop()
+        states = list(states)
         for state in states:
             state.restore = False
-            value = await loop.run_in_executor(
-                self._executor,
-                kafka_snapshots.read_latest,
-                self.servers,
-                self.topic,
-                state.partition,
-            )
+        self._bulk_collection(True)  # loading makes many objects: as in a bulk read
+        values = await loop.run_in_executor(
+            self._executor,
+            kafka_snapshots.read_newest,
+            self.servers,
+            self.topic,
+            [state.partition for state in states],
+        )
+        for state in states:
+            value = values.get(state.partition)
             restored, reason = await loop.run_in_executor(
                 self._executor,
                 kafka_snapshots.decode,
