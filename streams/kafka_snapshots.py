@@ -173,12 +173,12 @@ def read_newest(
             partition = message.partition() or 0
             if partition not in wanted:
                 continue
-            error = message.error()
-            if error is not None:
+            problem = message.error()
+            if problem is not None:
                 # the partition's end (librdkafka's internal code, as in
                 # streams.kafka_worker.read_fetched), or an error
-                if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("partition %s: %s: %s", partition, name, error.str())
+                if problem.code() != KafkaError._PARTITION_EOF:
+                    log.warning("partition %s: %s: %s", partition, name, problem.str())
                 del wanted[partition]  # no snapshot is only a replay
             elif (message.offset() or 0) >= wanted[partition]:
                 found[partition] = message.value()
