@@ -152,6 +152,17 @@ def differences(got: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
     return {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
 
 
+def assert_measures(
+    worker: WorkerProcess, expected: dict[str, Any], applied: int | None = None
+) -> None:
+    """The worker's /api/measures equal ``expected`` (``sendwatch metrics`` over the same
+    file) field for field, and, if given, it applied ``applied`` events."""
+    got = measures(worker)
+    assert got == expected, differences(got, expected)
+    if applied is not None:
+        assert metric(worker, "sendwatch_events_applied") == applied
+
+
 def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
     """A sample of the worker's /metrics (the first whose labels include ``labels``)."""
     for family in text_string_to_metric_families(worker.get("/metrics").text):
@@ -383,8 +394,7 @@ def test_worker_measures_equal_sendwatch_metrics_over_the_same_file(
     worker = start_worker(broker, topic, tmp_path)
     workers.append(worker)
     health = worker.wait_for(len(lines))
-    got = measures(worker)
-    assert got == expected, differences(got, expected)
+    assert_measures(worker, expected)
     assert health["cases"] == len({orjson.loads(line)["case_id"] for line in lines})
     assert metric(worker, "sendwatch_events_applied") == len(lines)
     assert metric(worker, "sendwatch_worker_partitions") == 4
@@ -517,9 +527,7 @@ def test_a_worker_killed_mid_stream_restarts_with_nothing_lost_or_counted_twice(
     restarted = start_worker(broker, topic, tmp_path)
     workers.append(restarted)
     restarted.wait_for(len(lines))
-    got = measures(restarted)
-    assert got == expected, differences(got, expected)
-    assert metric(restarted, "sendwatch_events_applied") == len(lines)
+    assert_measures(restarted, expected, len(lines))
 
 
 @pytest.mark.integration
@@ -548,8 +556,7 @@ def test_two_workers_share_the_partitions_and_each_assembles_the_whole(
     assert owned[0] and owned[1] and not owned[0] & owned[1]
     assert owned[0] | owned[1] == {"0", "1", "2", "3"}
     for worker in (first, second):
-        got = measures(worker)
-        assert got == expected, differences(got, expected)
+        assert_measures(worker, expected)
     # /metrics: each worker its own partitions; the owner of partition 0 the whole topic's
     # measures, so that Prometheus's sums over the workers count everything once
     applied = [metric(worker, "sendwatch_events_applied") for worker in (first, second)]
@@ -601,8 +608,7 @@ def test_the_worker_recovers_by_itself_after_the_broker_is_frozen_for_10_seconds
         broker.thaw()
     kcat_produce(broker, topic, keyed_lines(lines[half:]), tmp_path)
     worker.wait_for(len(lines))
-    got = measures(worker)
-    assert got == expected, differences(got, expected)
+    assert_measures(worker, expected)
 
 
 @pytest.mark.integration
@@ -914,8 +920,7 @@ def test_the_partials_topic_is_compacted_to_each_partitions_newest_tally_and_sti
     workers.append(second)
     for worker in (first, second):
         _wait_until_shared(worker)
-        got = measures(worker)
-        assert got == expected, differences(got, expected)
+        assert_measures(worker, expected)
 
 
 def _partials(broker: Broker, topic: str) -> tuple[int, list[tuple[bytes, bytes]]]:
