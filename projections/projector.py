@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import orjson
-
 from events import Event
 from projections import snapshot as snapshot_format
 from projections.case import (
@@ -62,7 +60,6 @@ from projections.measures import (
     standing,
 )
 
-SNAPSHOT_VERSION = 2  # 2: each event keeps its council
 # Re-tallying more cases than this makes the windows' shares afresh, once, instead of case by
 # case (with the three windows of /metrics over 400,000 events, case by case was 8% cheaper
 # for 2,000-event batches, 3% for 5,000, and 7% dearer for 20,000: measured).
@@ -950,51 +947,6 @@ class Projector:
         """The contract's measures (CONTRACT.md section 3)."""
         period = period or Period.default(now)
         return render(self.tally(now, period, as_at), dead_letters)
-
-    # --- snapshots ----------------------------------------------------------------------
-
-    def snapshot(self) -> bytes:
-        """The whole state (every applied event and the source position) as bytes."""
-        self._wake_all()
-        rows = [
-            [
-                e.event_id,
-                e.type,
-                e.case_id,
-                e.day.isoformat(),
-                e.second,
-                e.recorded_at.isoformat(),
-                e.data,
-                e.council,
-            ]
-            for state in self._cases.values()
-            for _, e in state
-        ]
-        return orjson.dumps(
-            {"version": SNAPSHOT_VERSION, "position": self.position, "events": rows}
-        )
-
-    @classmethod
-    def restore(cls, snapshot: bytes) -> Projector:
-        state = orjson.loads(snapshot)
-        if state.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"snapshot version {state.get('version')} is not {SNAPSHOT_VERSION}")
-        projector = cls()
-        for event_id, kind, case_id, day, second, recorded, data, council in state["events"]:
-            projector.apply(
-                Event(
-                    event_id,
-                    kind,
-                    case_id,
-                    date.fromisoformat(day),
-                    second,
-                    datetime.fromisoformat(recorded),
-                    data,
-                    council,
-                )
-            )
-        projector.position = state["position"]
-        return projector
 
     # --- snapshots of folded state (projections.snapshot) -------------------------------
 

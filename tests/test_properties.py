@@ -473,7 +473,7 @@ def test_snapshot_restored_and_continued_equals_an_uninterrupted_run(
     first = Projector()
     first.apply_all(events[:cut])
     first.position = cut
-    restored = Projector.restore(first.snapshot())
+    restored = Projector.load_snapshot(first.save_snapshot())
     assert restored.position == cut
     restored.apply_all(events[cut:])
     assert restored.measures(NOW, PERIOD) == result(events)

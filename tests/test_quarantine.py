@@ -188,10 +188,10 @@ def test_a_snapshot_keeps_a_quarantined_cases_events_for_a_fixed_version() -> No
         projector = Projector()
         projector.apply_all(events)
         projector.measures(NOW, PERIOD)
-        snapshot = projector.snapshot()
-        restored = Projector.restore(snapshot)
+        snapshot = projector.save_snapshot()
+        restored = Projector.load_snapshot(snapshot)
         assert [q.case_id for q in restored.quarantined()] == ["P"]
-    fixed = Projector.restore(snapshot)  # the same state read by a version without the fault
+    fixed = Projector.load_snapshot(snapshot)  # the same state read by a version without the fault
     assert fixed.quarantined() == []
     assert fixed.measures(NOW, PERIOD) == measured(events)
 
