@@ -264,6 +264,7 @@ class _Cases:
         self.pseudonyms = pseudonyms
         self.rows = rows
         self.of_case: dict[str, dict[str, list[Row]]] = {}  # table -> case id -> its rows
+        self.at: dict[str, dict[str, int]] = {}  # table -> its columns' positions
         self.by_key: dict[str, dict[str, Row]] = {}
         self.known: dict[tuple[str, str], str] = {}
         for name, table_rows in rows.items():
@@ -290,13 +291,15 @@ class _Cases:
         if found is None:
             # the key is not shown: it may be the identifier itself
             raise _Rejected(parent.column, f"no row of table {parent.table} has this key")
-        columns = list(self.mapping.tables[parent.table].columns)
-        made = self.case_id(parent.table, found, {c: i for i, c in enumerate(columns)})
+        made = self.case_id(parent.table, found, self.positions(parent.table))
         self.known[(table, ref)] = made
         return made
 
     def positions(self, table: str) -> dict[str, int]:
-        return {c: i for i, c in enumerate(self.mapping.tables[table].columns)}
+        at = self.at.get(table)
+        if at is None:
+            at = self.at[table] = {c: i for i, c in enumerate(self.mapping.tables[table].columns)}
+        return at
 
     def lookup(self, spec: FromColumn, case_id: str) -> Cell:
         """``spec.column`` of the first row of ``spec.table`` of the case where the field's

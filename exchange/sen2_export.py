@@ -713,7 +713,7 @@ def validate(export: Sen2Export) -> Validation:
     assessments = {a["assessmenttableid"]: a for a in m["assessment"]}
     plans_of: dict[str, Row] = {}  # request id -> its plan
     for n, row in enumerate(m["requests"]):
-        outcome, when, received = row["requestoutcome"], day(row, "requestoutcomedate"), None
+        outcome, when = row["requestoutcome"], day(row, "requestoutcomedate")
         received = day(row, "receiveddate")
         if outcome in ("A", "J", "W") and when is None:
             fail("outcome_date_missing", "requests", n, row, f"outcome {outcome} with no date")
