@@ -30,6 +30,7 @@ import argparse
 import gc
 import hashlib
 import heapq
+import os
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,6 @@ from typing import IO, Any
 import orjson
 
 from bench.history import DATA, END, bare_decoding_seconds
-from bench.replay import rss
 from projections import Projector
 from projections.queue import Filters
 from reports.published import LOCAL, open_release
@@ -63,6 +63,12 @@ KAFKA_LIVE_TAIL = 59_039  # records validated by `sendwatch ingest`, read as the
 KAFKA_LIVE_TAIL_RAW = 48_428  # raw lines, the worker validating each
 KAFKA_REBUILD = 50_821  # a worker's rebuild from those records, its start included
 KAFKA_PRODUCER = 20_883  # `sendwatch ingest --broker` alone (validates, produces)
+
+
+def rss() -> int:
+    """This process's resident memory in bytes (as bench/replay.py measures it)."""
+    with open(f"/proc/{os.getpid()}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(frozen=True, slots=True)
