@@ -21,10 +21,10 @@ stop a caller.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import orjson
 from pydantic import ValidationError
 
@@ -36,7 +36,7 @@ from events.envelope import (
     parse_occurred,
 )
 from events.structs import accepts, data_accepts, parsed
-from events.types import DATA_MODELS, DATE_PATTERN, MAX_EXACT
+from events.types import DATA_MODELS, DATE_PATTERN, EVENT_TYPES, MAX_EXACT
 from events.upcast import current_schema, upcast
 
 Record = dict[str, Any]
@@ -63,12 +63,13 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
-@dataclass(slots=True)
-class Event:
+class Event(msgspec.Struct, gc=False):
     """An accepted event in the shape the projections fold (no pydantic in the hot path).
 
-    Treat it as immutable; it is not frozen only because a frozen dataclass is slower to
-    build, and a replay builds a million of them."""
+    Treat it as immutable. A msgspec Struct rather than a dataclass: a replay builds a
+    million of them, and a Struct is built in C, holds no garbage-collector header
+    (``gc=False``: an event never refers back to anything that refers to it) and is a third
+    smaller (measured in bench/replay.py)."""
 
     event_id: str
     type: str
@@ -78,6 +79,61 @@ class Event:
     recorded_at: datetime  # aware, UTC: drives as-at questions
     data: dict[str, Any]  # at the type's current schema
     council: str | None = None  # the envelope's DfE local-authority code, if it has one
+
+
+class _Stored(msgspec.Struct, gc=False):
+    """A stored record as the replay reads it (``from_body``): only the fields the fold
+    needs, ``recorded_at`` parsed by msgspec in C (the stored form is always RFC 3339 UTC),
+    and ``type`` read as one of the known types, so every event of a type shares one
+    string (a replay of a million events holds 32 type strings, not a million)."""
+
+    event_id: str
+    type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    case_id: str
+    occurred_at: str
+    recorded_at: datetime
+    data: dict[str, Any] | None = None
+    schema: int = 1
+    council: str | None = None
+
+
+_STORED = msgspec.json.Decoder(_Stored)
+# occurred_at text -> (London day, second): a history has far fewer distinct values than
+# events (a day is shared by hundreds), and the same date object is then shared too
+_OCCURRED: dict[str, tuple[date, int]] = {}
+_OCCURRED_MAX = 200_000
+_COUNCILS: dict[str, str] = {}
+
+
+def occurred(value: str) -> tuple[date, int]:
+    """``parse_occurred``, remembered (a replay parses each distinct value once)."""
+    found = _OCCURRED.get(value)
+    if found is None:
+        if len(_OCCURRED) >= _OCCURRED_MAX:
+            _OCCURRED.clear()
+        found = _OCCURRED[value] = parse_occurred(value)
+    return found
+
+
+def from_body(body: bytes) -> Event:
+    """``from_record`` of a stored record's JSON text, read straight into typed fields by
+    msgspec (the replay path: about twice as fast as orjson and ``from_record``). A record
+    msgspec cannot read so (an older sendwatch's form) is read by ``from_record``."""
+    try:
+        stored = _STORED.decode(body)
+    except msgspec.ValidationError:
+        return from_record(orjson.loads(body))
+    day, second = occurred(stored.occurred_at)
+    kind = stored.type
+    data = stored.data or {}
+    if stored.schema != 1 or kind == "eotas.agreed":
+        data = upcast(kind, stored.schema, data)
+    council = stored.council
+    if council is not None:  # one string for each council's code, as for the types
+        council = _COUNCILS.setdefault(council, council)
+    return Event(
+        stored.event_id, kind, stored.case_id, day, second, stored.recorded_at, data, council
+    )
 
 
 def _shown(value: Any) -> str:
@@ -358,7 +414,7 @@ def _check_version(kind: str, schema: int, data: Any) -> None:
 def from_record(record: Record) -> Event:
     """The hot-path event of a stored (already validated) record, upcast to current schema."""
     kind = record["type"]
-    day, second = parse_occurred(record["occurred_at"])
+    day, second = occurred(record["occurred_at"])
     return _event(record, kind, day, second, datetime.fromisoformat(record["recorded_at"]))
 
 

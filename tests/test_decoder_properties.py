@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -20,6 +19,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as tell
 from hypothesis import strategies as st
+from msgspec.structs import replace
 from pydantic import TypeAdapter, ValidationError
 
 from events import EVENT_TYPES, Event, InvalidEvent, decode, decode_event, from_record, read_event
