@@ -16,8 +16,9 @@ ends the open one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import date, timedelta
+
+import msgspec
 
 from events import EVENT_TYPES, Event
 from projections.calendar import add_months, working_days_after
@@ -43,9 +44,12 @@ def apply_order(event: Event) -> tuple[date, int, int, int, str]:
     return (event.day, opener, order, event.second, event.event_id)
 
 
-@dataclass(slots=True)
-class Clock:
-    """One run of a statutory clock. ``key`` tells runs of the same clock apart."""
+class Clock(msgspec.Struct, gc=False):
+    """One run of a statutory clock. ``key`` tells runs of the same clock apart.
+
+    The fold's records are msgspec Structs, not dataclasses: built in C (a fold makes one
+    for nearly every other event) and untracked by the garbage collector (``gc=False``:
+    none refers back to what holds it)."""
 
     clock: str
     key: str
@@ -88,8 +92,7 @@ class Clock:
         return rule.interim_step, due, done
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(msgspec.Struct, gc=False):
     """An appealable decision (CFA 2014 s51(2))."""
 
     kind: str  # "plan.issued", "assessment.decided:refuse", ...
@@ -101,8 +104,7 @@ class Decision:
     pending: bool = False  # one is not concluded
 
 
-@dataclass(slots=True)
-class Appeal:
+class Appeal(msgspec.Struct, gc=False):
     appeal_id: str
     against: str
     registered: date
@@ -110,8 +112,7 @@ class Appeal:
     outcome: str | None = None
 
 
-@dataclass(slots=True)
-class ExceptionEntry:
+class ExceptionEntry(msgspec.Struct, gc=False):
     """The exceptions ledger: which clock, which ground, when, and whether the family knew."""
 
     clock: str
@@ -121,19 +122,18 @@ class ExceptionEntry:
     event_id: str
 
 
-@dataclass(slots=True)
-class CaseFile:
+class CaseFile(msgspec.Struct, gc=False):
     case_id: str
-    clocks: list[Clock] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-    appeals: dict[str, Appeal] = field(default_factory=dict)
-    exceptions: list[ExceptionEntry] = field(default_factory=list)
+    clocks: list[Clock] = []
+    decisions: list[Decision] = []
+    appeals: dict[str, Appeal] = {}
+    exceptions: list[ExceptionEntry] = []
     out_of_education_since: date | None = None
-    eotas_requests: list[date] = field(default_factory=list)
-    eotas_starts: list[tuple[date, date | None]] = field(default_factory=list)  # start, request
-    caseworkers: list[tuple[date, str]] = field(default_factory=list)
-    audits: list[tuple[date, bool, bool, bool]] = field(default_factory=list)
-    compliance: list[tuple[date, str, bool]] = field(default_factory=list)
+    eotas_requests: list[date] = []
+    eotas_starts: list[tuple[date, date | None]] = []  # start, request
+    caseworkers: list[tuple[date, str]] = []
+    audits: list[tuple[date, bool, bool, bool]] = []
+    compliance: list[tuple[date, str, bool]] = []
     sen_support_setting: str | None = None
     # the case's dimensions (the work queue's filters, the alerts' labels), where known:
     # the latest ``caseworker.assigned``'s caseworker and team, the setting named by the
@@ -144,26 +144,26 @@ class CaseFile:
     setting: str | None = None
     need: str | None = None
     council: str | None = None
-    history: list[Event] = field(default_factory=list)  # applied, in apply order
-    retracted: list[Event] = field(default_factory=list)
+    history: list[Event] = []  # applied, in apply order
+    retracted: list[Event] = []
     # fold state (not measures): the open runs by clock id
     _episode: _Episode | None = None
-    _open: dict[str, Clock] = field(default_factory=dict)
-    _orders: dict[str, Clock] = field(default_factory=dict)
-    _contacts: dict[str, Clock] = field(default_factory=dict)
-    _pending_order_exceptions: dict[str, bool] = field(default_factory=dict)
+    _open: dict[str, Clock] = {}
+    _orders: dict[str, Clock] = {}
+    _contacts: dict[str, Clock] = {}
+    _pending_order_exceptions: dict[str, bool] = {}
     # the latest phase transfer's (transfer_date, kind): a transfer.due for it again is ignored
     _transfer: tuple[date, str] | None = None
     # openers set aside today because their run was open, by run ("request", or the clock
     # id): one starts its run if a closer later that day ends the open run (``_resume``)
     _held: dict[str, Event] | None = None
-    # every open run, and any closed since the last one started: what ``standing`` goes
-    # through (a busy case has about ten runs for every two open); kept by ``_clock``
-    running: list[Clock] = field(default_factory=list, compare=False, repr=False)
+    # every open run, and some closed ones (dropped when the list grows to RUNNING_PRUNE):
+    # what ``standing`` goes through (a busy case has about ten runs for every two open);
+    # kept by ``_clock``
+    running: list[Clock] = []
 
 
-@dataclass(slots=True)
-class _Episode:
+class _Episode(msgspec.Struct, gc=False):
     """A request for assessment and the clocks it started."""
 
     key: str
@@ -178,10 +178,14 @@ def _clock(
 ) -> Clock:
     run = Clock(clock, key, start, due, event.event_id, citation=citation or CLOCKS[clock].citation)
     case.clocks.append(run)
-    running = [r for r in case.running if r.stop is None and r.cancelled is None]
+    running = case.running
+    if len(running) >= RUNNING_PRUNE:  # closed runs dropped now and then, not at every start
+        running = case.running = [r for r in running if r.stop is None and r.cancelled is None]
     running.append(run)
-    case.running = running
     return run
+
+
+RUNNING_PRUNE = 8
 
 
 _DUE: dict[tuple[str, date], date] = {}  # (clock, start): due; a few thousand days a clock
@@ -698,9 +702,6 @@ def _link_appeals(case: CaseFile) -> None:
                 linked.pending = True
 
 
-Keyed = tuple[tuple[date, int, int, int, str], Event]
-
-
 def extend_case(case: CaseFile, event: Event) -> None:
     """Apply one more event to a folded case. Only for an event that sorts after every event
     already folded, and that no retraction in the case undoes: then the result is exactly
@@ -720,40 +721,46 @@ def fold_case(case_id: str, events: Iterable[Event], now: date | None = None) ->
     a retracted event counts as never having happened, whenever the retraction is dated.
     """
     seen: set[str] = set()
-    keyed: list[Keyed] = []
+    unique: list[Event] = []
     for event in events:
         if event.event_id not in seen:
             seen.add(event.event_id)
-            keyed.append((apply_order(event), event))
-    return fold_keyed(case_id, keyed, now)
+            unique.append(event)
+    return fold_events(case_id, unique, now)
 
 
-def fold_keyed(
+def fold_events(
     case_id: str,
-    keyed: list[Keyed],
+    events: list[Event],
     now: date | None = None,
     retractions: bool = True,
     ordered: bool = False,
 ) -> CaseFile:
-    """``fold_case`` for events already unique by id and paired with their ``apply_order``
-    (the projector keeps them so, so a refold never recomputes a key). ``retractions``
-    False says the caller knows there is no retraction among them; ``ordered`` that they
-    are sorted already."""
+    """``fold_case`` for events already unique by id (the projector keeps them so).
+    ``retractions`` False says the caller knows there is no retraction among them;
+    ``ordered`` that they are in ``apply_order`` already (the projector keeps them so, so
+    a refold sorts nothing)."""
     if now is not None:
         # a retraction works from when it was recorded (as-at), not when it is dated: a
         # retracted event counts as never having happened, whatever "now" is asked about
-        keyed = [p for p in keyed if p[1].day <= now or p[1].type == "event.retracted"]
+        events = [e for e in events if e.day <= now or e.type == "event.retracted"]
     gone: set[str] = set()
     if retractions:
-        gone = retracted_ids(e for _, e in keyed if e.type == "event.retracted")
-    case = CaseFile(case_id)
+        gone = retracted_ids(e for e in events if e.type == "event.retracted")
+    if not ordered:
+        events = sorted(events, key=apply_order)
+    if gone:
+        case = CaseFile(
+            case_id,
+            history=[e for e in events if e.event_id not in gone],
+            retracted=[e for e in events if e.event_id in gone],
+        )
+    else:
+        case = CaseFile(case_id, history=list(events))
     history = case.history
-    for _, event in keyed if ordered else sorted(keyed):
-        if gone and event.event_id in gone:
-            case.retracted.append(event)
-            continue
-        history.append(event)
-        handler = HANDLERS.get(event.type)
+    handlers = HANDLERS.get
+    for event in history:
+        handler = handlers(event.type)
         if handler is not None:
             handler(case, event)
     if case.appeals:

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import orjson
-
-from events import Event, from_record
+from events import Event, from_body
 from projections import Projector
 from projections.projector import Pause
 from streams.ingest import decode_lines
@@ -41,13 +39,13 @@ def catch_up(
     new = read = 0
     apply = projector.apply
     batch = 10_000 if limit is None else max(1, min(limit, 10_000))
-    loads = orjson.loads
     for rows in log.read_raw(after=projector.position, batch=batch):
         if touched is None:
-            new += projector.apply_all([from_record(loads(body)) for _, body in rows])
+            # the log's ids are unique, and these are after the projector's position
+            new += projector.apply_all([from_body(body) for _, body in rows], unique=True)
         else:
             for _, body in rows:
-                event = from_record(loads(body))
+                event = from_body(body)
                 if apply(event):
                     new += 1
                     if event.type not in skip:

@@ -123,6 +123,25 @@ def test_projector_catches_up_from_its_position_without_gaps(tmp_path: Path) -> 
         assert catch_up(p, log) == 1 and p.position == 6 and p.event_count == 6
 
 
+def test_a_replay_of_the_log_still_refuses_an_event_it_applied_when_sent_again(
+    tmp_path: Path,
+) -> None:
+    """A replay of the log applies without looking each id up (the log's ids are unique):
+    an event sent again afterwards, live, is still known and changes nothing, and one that
+    is new is applied; the counts are the same either way."""
+    events = [raw("plan.issued", f"C{n}", "2025-01-06", eid=f"e{n}") for n in range(4)]
+    again = decode_event(orjson.dumps(events[2]), arrival=None)[1]
+    fresh = decode_event(orjson.dumps(raw("plan.issued", "C9", "2025-01-07")), arrival=None)[1]
+    with EventLog(tmp_path / "log.db") as log:
+        ingest(lines(jsonl(events)), log, origin="a")
+        replayed = Projector()
+        catch_up(replayed, log)
+    assert replayed.event_count == 4 and replayed.knows("e2")
+    assert replayed.apply(again) is False and replayed.event_count == 4
+    assert replayed.apply(fresh) is True and replayed.event_count == 5
+    assert [c.case_id for c in replayed.case_files()] == ["C0", "C1", "C2", "C3", "C9"]
+
+
 def test_a_batch_just_appended_is_applied_from_memory_exactly_as_read_back(
     tmp_path: Path,
 ) -> None:

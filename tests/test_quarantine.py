@@ -238,7 +238,7 @@ def test_a_fold_as_at_that_raises_sets_the_case_aside() -> None:
     aside, and the as-at figures, and every other, are those of the others."""
     events = [*three_cases(), ev("caseworker.assigned", "P", "2025-09-10", "p5", caseworker_id="w")]
     as_at = datetime(2025, 8, 1, tzinfo=UTC)
-    fold = projections.projector.fold_keyed
+    fold = projections.projector.fold_events
 
     def as_at_fold(case_id: str, keyed: list[Any], *rest: Any, **options: Any) -> Any:
         if case_id == "P" and type(keyed) is list:  # a selection, not the case's own list
@@ -249,7 +249,7 @@ def test_a_fold_as_at_that_raises_sets_the_case_aside() -> None:
     projector.apply_all(events)
     projector.measures(NOW, PERIOD)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(projections.projector, "fold_keyed", as_at_fold)
+        patch.setattr(projections.projector, "fold_events", as_at_fold)
         got = projector.measures(NOW, PERIOD, as_at)
     clean = Projector()
     clean.apply_all(without(events, "P"))
