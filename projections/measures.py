@@ -75,6 +75,8 @@ def windows(now: date) -> dict[str, Period]:
 def standing(case: CaseFile, now: date) -> Tally:
     """What one case adds to the measures of how things stand on ``now`` (open clocks,
     children out of education, SEN support): the same for every period."""
+    if not (case.running or case.out_of_education_since or case.sen_support_setting):
+        return {}
     tally: Counts = defaultdict(int)  # a C-level default: Counter's is a Python call
     soon = now + SOON
     for run in case.running:  # the open runs, and a few closed (CaseFile.running)
@@ -137,7 +139,9 @@ def dated(case: CaseFile, now: date, days: Container[date] | None = None) -> Dat
             tally[excepted] += 1
             if on_time:
                 tally[excepted_on_time] += 1
-    for appeal in case.appeals.values():
+    # each loop only when it has something to go through: most cases have few kinds of
+    # record, and starting a loop over an empty list costs as much as a record
+    for appeal in case.appeals.values() if case.appeals else ():
         if every or appeal.registered in only:
             by_day[appeal.registered][("appeal", appeal.against, "registered")] += 1
         if appeal.concluded is not None and (every or appeal.concluded in only):
@@ -157,31 +161,31 @@ def dated(case: CaseFile, now: date, days: Container[date] | None = None) -> Dat
                         tally[("ftr", "appeals_pending")] += 1
                 elif day >= window:
                     tally[("ftr", "appeal_window_open")] += 1
-    for day in case.eotas_requests:
+    for day in case.eotas_requests if case.eotas_requests else ():
         if every or day in only:
             by_day[day][("eotas", "requested")] += 1
-    for day, request in case.eotas_starts:
+    for day, request in case.eotas_starts if case.eotas_starts else ():
         if every or day in only:
             tally = by_day[day]
             tally[("eotas", "started")] += 1
             if request is not None:
                 tally[("eotas_days", (day - request).days)] += 1
     previous: str | None = None
-    for n, (day, worker) in enumerate(case.caseworkers):
+    for n, (day, worker) in enumerate(case.caseworkers) if case.caseworkers else ():
         if every or day in only:
             if n == 0:
                 by_day[day][CW_CASES] += 1
             elif worker != previous:
                 by_day[day][("cw", "changes")] += 1
         previous = worker
-    for day, b, e, f in case.audits:
+    for day, b, e, f in case.audits if case.audits else ():
         if every or day in only:
             tally = by_day[day]
             tally[("audit", "audited")] += 1
             for section, met in (("section_b_met", b), ("section_e_met", e), ("section_f_met", f)):
                 if met:
                     tally[("audit", section)] += 1
-    for day, setting, compliant in case.compliance:
+    for day, setting, compliant in case.compliance if case.compliance else ():
         if every or day in only:
             tally = by_day[day]
             tally[("review", "checked")] += 1
