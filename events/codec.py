@@ -123,7 +123,8 @@ def from_body(body: bytes) -> Event:
         stored = _STORED.decode(body)
     except msgspec.ValidationError:
         return from_record(orjson.loads(body))
-    day, second = occurred(stored.occurred_at)
+    found = _OCCURRED.get(stored.occurred_at)  # as ``occurred``, without its call
+    day, second = occurred(stored.occurred_at) if found is None else found
     kind = stored.type
     data = stored.data or {}
     if stored.schema != 1 or kind == "eotas.agreed":
