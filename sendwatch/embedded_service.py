@@ -12,7 +12,9 @@ never delays a POST or a read, and takes the machine's second core.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import signal
 import socket
 import sys
@@ -484,17 +486,70 @@ def _save_snapshot(source: EmbeddedSource, db: Path) -> None:
         print(f"sendwatch: cannot save the snapshot beside {db}: {error}", file=sys.stderr)
 
 
+class BackgroundSnapshot:
+    """The timer's snapshots, saved by a child process forked with the lock held, as a
+    database saves in the background: the child has the projector as it was at that
+    instant (copy-on-write) and saves it while this process serves on. The lock is held for
+    the fork alone (milliseconds), not for the save (6 s for six Kent-sized years, 27 s for
+    ten councils, measured: every POST and read waited as long). One at a time; the child
+    touches nothing of this process's (no log, no socket, no output but a failure's line)
+    and ends with ``os._exit``. Where ``fork`` is missing, it saves in place."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+
+    def running(self) -> bool:
+        """Whether a child is still saving (a finished one is reaped)."""
+        if self.pid is None:
+            return False
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            done = self.pid
+        if done:
+            self.pid = None
+        return self.pid is not None
+
+    def start(self, source: EmbeddedSource, db: Path) -> None:
+        if not hasattr(os, "fork"):
+            _save_snapshot(source, db)
+            return
+        with source.lock:
+            pid = os.fork()
+            if pid == 0:  # the child
+                code = 1
+                try:
+                    with paused_collector():
+                        write_snapshot(source.projector, db)
+                    code = 0
+                except BaseException as error:  # said with a bare write: no lock of a thread
+                    line = f"sendwatch: cannot save the snapshot beside {db}: {error}\n"
+                    os.write(2, line.encode(errors="replace"))
+                finally:
+                    os._exit(code)
+            self.pid = pid
+
+    def wait(self) -> None:
+        """Wait for a child still saving (before the service saves on its way out)."""
+        if self.pid is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = None
+
+
 def _tick(
     source: EmbeddedSource,
     alerting: AlertProcess,
     stop: threading.Event,
     keep_days: int,
     db: Path | None = None,
+    saver: BackgroundSnapshot | None = None,
 ) -> None:
     """The serving process's timer: it follows what others append to the log (``sendwatch
     ingest`` into a live log shows within a second; its own POSTs are applied as they are
-    stored), does ``tick``'s work, restarts the alert process if it ended, and purges
-    expired dead letters once a day."""
+    stored), does ``tick``'s work, saves the snapshot now and then (in the background),
+    restarts the alert process if it ended, and purges expired dead letters once a day."""
+    saver = saver or BackgroundSnapshot()
     ticks = 0
     purged_at = time.monotonic()  # ``serve`` purged at start
     saved_at, saved_position = time.monotonic(), source.projector.position
@@ -502,11 +557,15 @@ def _tick(
         ticks += 1
         source.follow(aggregates=False, slice=FOLLOW_SLICE)
         position = source.projector.position
-        if db is not None and (
-            position - saved_position >= SNAPSHOT_EVENTS
-            or (position != saved_position and time.monotonic() - saved_at >= SNAPSHOT_SECONDS)
+        if (
+            db is not None
+            and not saver.running()
+            and (
+                position - saved_position >= SNAPSHOT_EVENTS
+                or (position != saved_position and time.monotonic() - saved_at >= SNAPSHOT_SECONDS)
+            )
         ):
-            _save_snapshot(source, db)
+            saver.start(source, db)
             saved_at, saved_position = time.monotonic(), position
         tick(source, ticks)
         alerting.check()
@@ -666,8 +725,9 @@ def serve(
     if alertmanager:
         print(f"sendwatch: alerts go to Alertmanager at {alertmanager}", flush=True)
     stop = threading.Event()
+    saver = BackgroundSnapshot()
     timer = threading.Thread(
-        target=_tick, args=(source, alerting, stop, keep_days, db), daemon=True
+        target=_tick, args=(source, alerting, stop, keep_days, db, saver), daemon=True
     )
     timer.start()
     # uvicorn stops gracefully on SIGTERM, then raises the signal again once it has restored
@@ -682,6 +742,7 @@ def serve(
         timer.join()
         alerting.stop()  # it judges what the log holds, and saves, before ending
         source.housekeeping()
+        saver.wait()
         _save_snapshot(source, db)
         log.close()
         audit.close()

@@ -261,3 +261,37 @@ def test_sendwatch_run_saves_its_snapshot_on_shutdown_and_starts_from_it(tmp_pat
     said = "".join(path.read_text() for path in tmp_path.glob("run.*.log"))
     assert f"starting from no snapshot at {snapshot_path(db)}" in said
     assert f"starting from snapshot {snapshot_path(db)} at position {len(history())}" in said
+
+
+def test_the_timers_snapshot_is_saved_by_a_child_while_the_lock_is_free(tmp_path: Path) -> None:
+    """The service's timer forks a child to save the snapshot (``BackgroundSnapshot``): the
+    lock is free again as soon as the child is started, what the service does meanwhile
+    does not get into it (it holds the state of the instant it was forked), and the
+    snapshot it saves is one the service starts from, at that position."""
+    import os
+    import threading
+    from types import SimpleNamespace
+
+    from sendwatch.embedded_service import BackgroundSnapshot
+
+    db = tmp_path / "run.db"
+    with EventLog(db) as log:
+        lines = jsonl([raw("plan.issued", f"C{n}", "2025-01-06") for n in range(3)])
+        ingest(lines.splitlines(True), log, origin="t")
+        loaded = load_projector(None, db)
+    source = SimpleNamespace(lock=threading.Lock(), projector=loaded.projector)
+    saver = BackgroundSnapshot()
+    saver.start(source, db)  # type: ignore[arg-type]
+    assert saver.pid is not None and not source.lock.locked()
+    with source.lock:  # the service moves on while the child saves
+        source.projector.position = 99
+    pid = saver.pid
+    saver.wait()
+    assert saver.pid is None and not saver.running()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # reaped
+    with EventLog(db) as log:
+        saved, why = open_snapshot(log, db)
+    assert saved is not None, why
+    assert saved.position == 3 and saved.case_count == 3
+    assert saved.measures(NOW) == loaded.projector.measures(NOW)
