@@ -325,7 +325,7 @@ def _checked(
     if not _EARLIEST <= occurred_at[:4] <= _LATEST:
         _plausible(occurred_at, "occurred_at")
     try:
-        day, second = parse_occurred(occurred_at)
+        day, second = occurred(occurred_at)
     except ValueError as error:
         raise InvalidEvent(
             f"occurred_at: {occurred_at} is not a real date or time ({error})"

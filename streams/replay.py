@@ -91,12 +91,20 @@ def replay_lines(projector: Projector, lines: Iterable[bytes], *, origin: str) -
     as recorded when it occurred (the embedded log stamps arrival time instead).
     """
     rejected: list[Rejected] = []
+    batch: list[Event] = []
     for item in decode_lines(lines, origin=origin, arrival=lambda: None, records=False):
         if item.event is not None:
-            projector.apply(item.event)
+            batch.append(item.event)
+            if len(batch) >= REPLAY_BATCH:
+                projector.apply_all(batch)  # as ``apply`` each, in the replay's own loop
+                batch = []
         elif item.rejected is not None:
             rejected.append(item.rejected)
+    projector.apply_all(batch)
     return rejected
+
+
+REPLAY_BATCH = 10_000
 
 
 @dataclass(slots=True)
