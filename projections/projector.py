@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from events import Event
 from projections import snapshot as snapshot_format
@@ -137,6 +137,22 @@ def _fault(error: BaseException, stage: str, position: int, event: Event | None)
             found = local
         tb = tb.tb_next
     return _Fault(text, where, stage, None if found is None else found.event_id, position)
+
+
+class Dimensions(NamedTuple):
+    """A case's dimensions (``CaseFile``'s, folded over all of its events), kept for a case
+    loaded from a snapshot and not touched since, so that picking cases by them
+    (``Projector.case_ids_where``) folds none."""
+
+    team: str | None
+    caseworker: str | None
+    setting: str | None
+    need: str | None
+    council: str | None
+
+    @classmethod
+    def of(cls, case: CaseFile) -> Dimensions:
+        return cls(case.team, case.caseworker, case.setting, case.need, case.council)
 
 
 @dataclass(slots=True)
@@ -435,6 +451,7 @@ class Projector:
         # ``_blobs`` (``load_snapshot``); the kept tallies include them, ``_cases`` does not
         self._dormant: dict[str, tuple[int, int]] = {}
         self._blobs: bytes | memoryview = b""
+        self._dimensions: dict[str, Dimensions] = {}  # of the dormant cases
         self._parts = _Parts()  # what the dormant cases add up to
 
     # --- applying events ----------------------------------------------------------------
@@ -869,6 +886,45 @@ class Projector:
                 continue
             yield case
 
+    def case_ids_where(
+        self,
+        wanted: Callable[[Dimensions | CaseFile], bool],
+        now: date | None = None,
+        as_at: datetime | None = None,
+    ) -> list[str]:
+        """The ids of the cases whose dimensions as at ``now`` (and ``as_at``) are
+        ``wanted`` (a filter of the measures: ``projections.queue.Filters``), but those set
+        aside, in no promised order. Faster than going through ``case_files``: a case is
+        folded again only if something of it is hidden by ``now`` or ``as_at``, and a case
+        loaded from a snapshot and not touched since is judged by the dimensions the
+        snapshot kept, unless ``now`` is before its last event or ``as_at`` is asked."""
+        found: list[str] = []
+        if self._dormant:
+            if as_at is not None or (now is not None and now.toordinal() < self._parts.horizon):
+                self._wake_all()
+            else:
+                dimensions = self._dimensions
+                for case_id in self._dormant:
+                    known = dimensions.get(case_id)
+                    if known is None:  # none kept (a case set aside when saved): fold it
+                        continue
+                    if wanted(known):
+                        found.append(case_id)
+                for case_id in [c for c in self._dormant if c not in dimensions]:
+                    self._wake(case_id)
+        self._refresh(tallies=False)
+        quarantine = self._quarantine
+        for case_id in self._cases:
+            if quarantine and case_id in quarantine:
+                continue
+            try:
+                case = self._file(case_id, now, as_at)
+            except Exception:  # set aside by ``_file``
+                continue
+            if wanted(case):
+                found.append(case_id)
+        return found
+
     def tally(self, now: date, period: Period, as_at: datetime | None = None) -> Tally:
         """The summed contributions of every case. The tallies of the last few "now"s and
         periods asked without ``as_at`` are kept, and updated case by case as events arrive."""
@@ -1022,11 +1078,13 @@ class Projector:
             set_aside = case_id in quarantine
             if not set_aside and state.file is not None:
                 parts.add_case(case_id, state.file, state.last_day)
-            index.append([case_id, offset, len(blob), int(set_aside)])
+            known = None if set_aside or state.file is None else list(Dimensions.of(state.file))
+            index.append([case_id, offset, len(blob), int(set_aside), known])
             blobs.append(blob)
             offset += len(blob)
         for case_id, (start, length) in self._dormant.items():  # copied, not decoded
-            index.append([case_id, offset, length, 0])
+            kept = self._dimensions.get(case_id)
+            index.append([case_id, offset, length, 0, None if kept is None else list(kept)])
             blobs.append(self._blobs[start : start + length])
             offset += length
         lives = [
@@ -1077,10 +1135,13 @@ class Projector:
             projector._parts = _Parts.from_json(header["parts"])
             dormant = projector._dormant
             flagged: list[str] = []
-            for case_id, offset, length, set_aside in header["cases"]:
+            dimensions = projector._dimensions
+            for case_id, offset, length, set_aside, known in header["cases"]:
                 dormant[case_id] = (offset, length)
                 if set_aside:
                     flagged.append(case_id)
+                elif known is not None:
+                    dimensions[case_id] = Dimensions(*known)
             decode, fromordinal = snapshot_format.decode_tally, date.fromordinal
             for saved in header["lives"]:
                 live = _Live(fromordinal(saved["now"]), total=decode(saved["total"]))
@@ -1108,6 +1169,7 @@ class Projector:
         for a refold (a case set aside when the snapshot was written: nothing of it is in
         the sums or the parts)."""
         start, length = self._dormant.pop(case_id)
+        self._dimensions.pop(case_id, None)
         events = snapshot_format.decode_events(case_id, self._blobs[start : start + length])
         if not self._dormant:
             self._blobs = b""  # every case touched: the snapshot's bytes are let go

@@ -20,6 +20,7 @@ from typing import Any
 
 from projections.case import CaseFile
 from projections.law import CLOCKS
+from projections.projector import Dimensions
 
 DIMENSIONS = ("team", "caseworker", "setting", "council", "need")
 STATES = ("overdue", "due")
@@ -61,7 +62,7 @@ class Filters:
     def __bool__(self) -> bool:
         return any(getattr(self, name) is not None for name in DIMENSIONS)
 
-    def matches(self, case: CaseFile, council: str | None = None) -> bool:
+    def matches(self, case: CaseFile | Dimensions, council: str | None = None) -> bool:
         """Whether the case has every dimension asked for; ``council``: the council of a
         case whose events did not say (the service's own)."""
         return (

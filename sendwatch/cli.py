@@ -304,11 +304,9 @@ def metrics(
         from sendwatch import settings
 
         ours = settings.council()
-        cases = [
-            case.case_id
-            for case in projector.case_files(query.now, query.as_at)
-            if only.matches(case, ours)
-        ]
+        cases = projector.case_ids_where(
+            lambda case: only.matches(case, ours), query.now, query.as_at
+        )
         result = projector.measures_of(cases, query.now, query.period, query.as_at, dead_letters)
     else:
         result = projector.measures(query.now, query.period, query.as_at, dead_letters)

@@ -330,11 +330,10 @@ class EmbeddedSource:
         """The measures of the cases matching ``filters`` only (``Projector.measures_of``)."""
         with self.lock:
             p = self.projector
-            cases = [
-                case.case_id
-                for case in p.case_files(query.now, query.as_at)
-                if filters.matches(case, self.council)
-            ]
+            council = self.council
+            cases = p.case_ids_where(
+                lambda case: filters.matches(case, council), query.now, query.as_at
+            )
             return p.measures_of(cases, query.now, query.period, query.as_at, self.dead_letters)
 
     def exposition(self) -> Exposition:

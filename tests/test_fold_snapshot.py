@@ -295,3 +295,34 @@ def test_the_timers_snapshot_is_saved_by_a_child_while_the_lock_is_free(tmp_path
     assert saved is not None, why
     assert saved.position == 3 and saved.case_count == 3
     assert saved.measures(NOW) == loaded.projector.measures(NOW)
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.data())
+def test_the_cases_a_filter_picks_after_a_snapshot_are_a_replays_and_none_is_folded(
+    events: list[Event], data: Any
+) -> None:
+    """The measures of a team, a caseworker, a setting, a need or a council pick their cases
+    by the dimensions the snapshot kept (``case_ids_where``): the same cases as a replay of
+    it all picks from its case files, the same measures, and no case is decoded or folded
+    to pick them (only those picked, to tally them)."""
+    from projections.queue import DIMENSIONS, Filters
+
+    whole = Projector()
+    whole.apply_all(events)
+    loaded = Projector.load_snapshot(whole.save_snapshot())
+    now = max(e.day for e in events)
+    name = data.draw(st.sampled_from(DIMENSIONS))
+    seen = sorted({getattr(case, name) or "886" for case in whole.case_files()})
+    value = data.draw(st.sampled_from([*seen, "none-such"]))
+    filters = Filters(**{name: value})
+
+    def wanted(case: Any) -> bool:
+        return filters.matches(case, "886")
+
+    expected = sorted(case.case_id for case in whole.case_files(now) if wanted(case))
+    picked = loaded.case_ids_where(wanted, now)
+    assert sorted(picked) == expected == sorted(whole.case_ids_where(wanted, now))
+    assert loaded.dormant_count == whole.case_count
+    assert loaded.measures_of(picked, now) == whole.measures_of(expected, now)
+    assert loaded.dormant_count == whole.case_count - len(picked)
