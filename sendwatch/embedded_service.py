@@ -76,6 +76,10 @@ FOLLOW_SLICE = 5_000  # events applied at a time, lock held, when following othe
 # with any applied
 SNAPSHOT_EVENTS = 100_000
 SNAPSHOT_SECONDS = 600.0
+# and not more often than this: under a backfill at 20,000 events/s a save every 100,000
+# events kept a core busy (a save costs seconds of a core on a Kent-sized history) and
+# raised the POSTs' latency; a restart then replays at most a minute of events
+SNAPSHOT_GAP = 60.0
 EXPIRE_SECONDS = 86_400.0  # the timer purges expired dead letters once a day
 
 
@@ -559,6 +563,7 @@ def _tick(
         if (
             db is not None
             and not saver.running()
+            and time.monotonic() - saved_at >= SNAPSHOT_GAP
             and (
                 position - saved_position >= SNAPSHOT_EVENTS
                 or (position != saved_position and time.monotonic() - saved_at >= SNAPSHOT_SECONDS)
