@@ -1070,6 +1070,13 @@ class Projector:
         self._refresh()
         blobs: list[bytes | memoryview] = []
         index: list[list[Any]] = []
+        # each case's dimensions as a number in a table of the distinct ones (a few thousand
+        # for a Kent-sized council), so a loaded snapshot holds each once
+        table: dict[Dimensions, int] = {}
+
+        def numbered(known: Dimensions | None) -> int | None:
+            return None if known is None else table.setdefault(known, len(table))
+
         offset = 0
         quarantine = self._quarantine
         parts = _Parts.from_json(self._parts.to_json())  # the dormant cases', and these:
@@ -1078,13 +1085,12 @@ class Projector:
             set_aside = case_id in quarantine
             if not set_aside and state.file is not None:
                 parts.add_case(case_id, state.file, state.last_day)
-            known = None if set_aside or state.file is None else list(Dimensions.of(state.file))
-            index.append([case_id, offset, len(blob), int(set_aside), known])
+            known = None if set_aside or state.file is None else Dimensions.of(state.file)
+            index.append([case_id, offset, len(blob), int(set_aside), numbered(known)])
             blobs.append(blob)
             offset += len(blob)
         for case_id, (start, length) in self._dormant.items():  # copied, not decoded
-            kept = self._dimensions.get(case_id)
-            index.append([case_id, offset, length, 0, None if kept is None else list(kept)])
+            index.append([case_id, offset, length, 0, numbered(self._dimensions.get(case_id))])
             blobs.append(self._blobs[start : start + length])
             offset += length
         lives = [
@@ -1113,6 +1119,7 @@ class Projector:
             "last_recorded": None if latest is None else latest.isoformat(),
             "ids": list(self._ids()),
             "cases": index,
+            "dimensions": [list(known) for known in table],
             "lives": lives,
             "parts": parts.to_json(),
         }
@@ -1136,12 +1143,13 @@ class Projector:
             dormant = projector._dormant
             flagged: list[str] = []
             dimensions = projector._dimensions
+            table = [Dimensions(*known) for known in header["dimensions"]]
             for case_id, offset, length, set_aside, known in header["cases"]:
                 dormant[case_id] = (offset, length)
                 if set_aside:
                     flagged.append(case_id)
                 elif known is not None:
-                    dimensions[case_id] = Dimensions(*known)
+                    dimensions[case_id] = table[known]
             decode, fromordinal = snapshot_format.decode_tally, date.fromordinal
             for saved in header["lives"]:
                 live = _Live(fromordinal(saved["now"]), total=decode(saved["total"]))
