@@ -75,15 +75,29 @@ def decode_events(case_id: str, blob: bytes | memoryview) -> list[Event]:
     raises ``SnapshotError`` if the blob is not such events of that case."""
     try:
         events = _DECODE(blob)
-    except msgspec.ValidationError as error:
+    except msgspec.DecodeError as error:  # its ValidationError too
         raise SnapshotError(f"damaged: the events of case {case_id}: {error}") from None
     if any(event.case_id != case_id for event in events):
         raise SnapshotError(f"damaged: the events of case {case_id} name another case")
     return events
 
 
+def encode_ids(ids: Iterable[str]) -> bytes:
+    """Every event id of a snapshot, as one JSON array."""
+    return _ENCODE(list(ids))
+
+
+def decode_ids(blob: bytes) -> list[str]:
+    """``encode_ids``'s ids again; raises ``SnapshotError`` if the blob is not such ids."""
+    try:
+        return _IDS(blob)
+    except msgspec.DecodeError as error:  # its ValidationError too
+        raise SnapshotError(f"damaged: its event ids: {error}") from None
+
+
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(list[Event]).decode
+_IDS = msgspec.json.Decoder(list[str]).decode
 
 
 def encode_tally(tally: Mapping[tuple[Any, ...], int]) -> list[Any]:
