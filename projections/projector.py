@@ -669,6 +669,9 @@ class Projector:
 
     def knows(self, event_id: str) -> bool:
         """Whether an event of this id was applied."""
+        saved = self._saved_ids
+        if self._seen is None and saved is not None and snapshot_format.holds_id(saved, event_id):
+            return True  # loaded from a snapshot that held it: no set of every id built
         return event_id in self._ids()
 
     @property

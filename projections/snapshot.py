@@ -95,6 +95,13 @@ def decode_ids(blob: bytes) -> list[str]:
         raise SnapshotError(f"damaged: its event ids: {error}") from None
 
 
+def holds_id(blob: bytes, event_id: str) -> bool:
+    """Whether ``encode_ids``'s blob holds ``event_id``, without reading the whole array:
+    its JSON text, between the array's brackets or commas, found by a scan of the bytes."""
+    text = _ENCODE(event_id)
+    return any(before + text + after in blob for before in (b"[", b",") for after in (b",", b"]"))
+
+
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(list[Event]).decode
 _IDS = msgspec.json.Decoder(list[str]).decode

@@ -328,3 +328,21 @@ def test_the_cases_a_filter_picks_after_a_snapshot_are_a_replays_and_none_is_fol
     assert loaded.dormant_count == whole.case_count
     assert loaded.measures_of(picked, now) == whole.measures_of(expected, now)
     assert loaded.dormant_count == whole.case_count - len(picked)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(min_size=1, max_size=8), max_size=6, unique=True),
+    st.text(min_size=1, max_size=8),
+)
+def test_a_snapshots_ids_are_found_by_a_scan_exactly_when_they_are_there(
+    ids: list[str], other: str
+) -> None:
+    """A start-up checks that the snapshot is of its log by the id of the log's event at the
+    snapshot's position, scanning the saved ids' JSON (``holds_id``) rather than reading them
+    all: it finds every id there, and none that is not, whatever quotes, commas, brackets
+    or backslashes the ids hold."""
+    blob = snapshot_format.encode_ids(ids)
+    assert all(snapshot_format.holds_id(blob, event_id) for event_id in ids)
+    assert snapshot_format.holds_id(blob, other) == (other in ids)
+    assert snapshot_format.decode_ids(blob) == ids
