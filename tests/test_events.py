@@ -774,6 +774,7 @@ def test_the_decoder_raises_nothing_but_invalid_event(monkeypatch: pytest.Monkey
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("events.codec.parse_occurred", broken)
+    monkeypatch.setattr("events.codec._OCCURRED", {})  # nothing remembered: parsed afresh
     text = envelope("plan.issued", {})
     for read in (
         lambda: decode(text, arrival=ARRIVAL),
