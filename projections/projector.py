@@ -881,15 +881,23 @@ class Projector:
         """Every case's file, in a stable order (by case id), but those set aside."""
         self._wake_all()
         self._refresh(tallies=False)
+        for _, case in self._files(sorted(self._cases), now, as_at):
+            yield case
+
+    def _files(
+        self, case_ids: Iterable[str], now: date | None, as_at: datetime | None
+    ) -> Iterator[tuple[str, CaseFile]]:
+        """Each of these cases' id and file as at ``now`` and ``as_at``, but those set aside
+        (``_refresh`` first)."""
         quarantine = self._quarantine
-        for case_id in sorted(self._cases):
+        for case_id in case_ids:
             if quarantine and case_id in quarantine:
                 continue
             try:
                 case = self._file(case_id, now, as_at)
             except Exception:  # set aside by ``_file``
                 continue
-            yield case
+            yield case_id, case
 
     def case_ids_where(
         self,
@@ -918,16 +926,9 @@ class Projector:
                 for case_id in [c for c in self._dormant if c not in dimensions]:
                     self._wake(case_id)
         self._refresh(tallies=False)
-        quarantine = self._quarantine
-        for case_id in self._cases:
-            if quarantine and case_id in quarantine:
-                continue
-            try:
-                case = self._file(case_id, now, as_at)
-            except Exception:  # set aside by ``_file``
-                continue
-            if wanted(case):
-                found.append(case_id)
+        found.extend(
+            case_id for case_id, case in self._files(self._cases, now, as_at) if wanted(case)
+        )
         return found
 
     def tally(self, now: date, period: Period, as_at: datetime | None = None) -> Tally:
