@@ -21,7 +21,15 @@ from hypothesis import strategies as st
 from pydantic import Field, TypeAdapter, ValidationError
 
 import events.structs
-from events.codec import BOM, InvalidEvent, _decode, decode, from_body, from_record
+from events.codec import (
+    BOM,
+    InvalidEvent,
+    _decode,
+    decode,
+    from_body,
+    from_record,
+    from_stored,
+)
 from events.envelope import DATA_ADAPTERS, EVENT_ADAPTER, VERSIONED
 from events.structs import _dated, accepts, data_accepts, digit_blind, parsed, python_pattern
 from events.types import DATE_OR_DATETIME_PATTERN, EVENT_TYPES
@@ -34,6 +42,7 @@ from tests.test_decoder_properties import (
     _dumps,
     mutated_dicts,
     mutated_texts,
+    outcome,
     valid_events,
 )
 
@@ -470,3 +479,34 @@ def test_a_stored_record_msgspec_cannot_read_is_read_by_the_record_path() -> Non
     event = from_body(body)
     assert event == from_record(orjson.loads(body))
     assert event.recorded_at == datetime(2025, 3, 14, 9, 30, tzinfo=UTC) and event.data == {}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(valid_events(), mutated_dicts()), st.sampled_from([None, ARRIVAL]), st.data())
+def test_the_workers_records_path_reads_a_record_exactly_as_the_record_path_does(
+    event: dict[str, Any], arrival: datetime | None, data: st.DataObject
+) -> None:
+    """A Kafka message marked as a stored record is read by msgspec into typed fields
+    (``_plainly_stored``) when it passes the same checks, else by the record path: the same
+    event, or the same reason, either way, for every valid event's stored record and for
+    mutated ones sent as records (a message that lies about being one)."""
+    import events.codec
+
+    try:
+        body = orjson.dumps(decode(_dumps(event), arrival=arrival, council="886"))
+    except InvalidEvent:
+        body = _dumps(event)
+    if data.draw(st.booleans()):  # and as forged records: fields of the stored form mutated
+        try:
+            record = orjson.loads(body)
+        except (orjson.JSONDecodeError, TypeError):  # not JSON orjson reads: sent as it is
+            record = None
+        if isinstance(record, dict) and record:
+            name = data.draw(st.sampled_from(sorted(record)))
+            record[name] = data.draw(st.sampled_from(["", "1999-12-31", 7, None, "x", {}]))
+            body = orjson.dumps(record)
+    fast = outcome(lambda: from_stored(body))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(events.codec, "_plainly_stored", lambda value: None)
+        slow = outcome(lambda: from_stored(body))
+    assert fast == slow
