@@ -65,7 +65,7 @@ from streams.log import (
     lock_beside,
 )
 from streams.replay import apply_appended, catch_up
-from streams.snapshots import open_snapshot, write_snapshot
+from streams.snapshots import open_snapshot, snapshot_path, write_snapshot
 
 HOUSEKEEPING_SECONDS = 1.0  # the timer: alerts saved and the log checkpointed this often
 REEVALUATE_EVERY = 30  # timer ticks between ``on_change`` runs, so time-driven alerts fire
@@ -500,6 +500,7 @@ class BackgroundSnapshot:
 
     def __init__(self) -> None:
         self.pid: int | None = None
+        self.db: Path | None = None  # the log the child saves the snapshot of
 
     def running(self) -> bool:
         """Whether a child is still saving (a finished one is reaped)."""
@@ -530,13 +531,25 @@ class BackgroundSnapshot:
                     os.write(2, line.encode(errors="replace"))
                 finally:
                     os._exit(code)
-            self.pid = pid
+            self.pid, self.db = pid, db
 
-    def wait(self) -> None:
-        """Wait for a child still saving (before the service saves on its way out)."""
+    def wait(self, limit: float = 120.0) -> None:
+        """Wait for a child still saving (before the service saves on its way out), for
+        ``limit`` seconds at most: one still saving then is killed (its snapshot, written
+        to a temporary file and renamed only when whole, is simply not made)."""
+        if self.pid is None:
+            return
+        deadline = time.monotonic() + limit
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
         if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
+            if self.db is not None:  # its temporary file (``write_snapshot``'s name for it)
+                path = snapshot_path(self.db)
+                path.with_name(f"{path.name}.{self.pid}.tmp").unlink(missing_ok=True)
             self.pid = None
 
 

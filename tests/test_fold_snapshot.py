@@ -346,3 +346,40 @@ def test_a_snapshots_ids_are_found_by_a_scan_exactly_when_they_are_there(
     assert all(snapshot_format.holds_id(blob, event_id) for event_id in ids)
     assert snapshot_format.holds_id(blob, other) == (other in ids)
     assert snapshot_format.decode_ids(blob) == ids
+
+
+def test_a_snapshot_child_still_saving_at_shutdown_is_stopped_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service waits for the timer's snapshot child before it saves on its way out, but
+    not for ever: one still saving after the limit is killed, and its half-written file is
+    removed (the snapshot before it stays the one the service starts from)."""
+    import os
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import sendwatch.embedded_service as service
+    from sendwatch.embedded_service import BackgroundSnapshot
+
+    def stuck(projector: Projector, db: Path) -> Path:
+        path = snapshot_path(db)
+        path.with_name(f"{path.name}.{os.getpid()}.tmp").write_bytes(b"half")
+        time.sleep(60)
+        return path
+
+    monkeypatch.setattr(service, "write_snapshot", stuck)
+    db = tmp_path / "run.db"
+    source = SimpleNamespace(lock=threading.Lock(), projector=Projector())
+    saver = BackgroundSnapshot()
+    saver.start(source, db)  # type: ignore[arg-type]
+    pid = saver.pid
+    deadline = time.monotonic() + 10
+    while not list(tmp_path.glob("*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the child has begun writing
+    started = time.monotonic()
+    saver.wait(limit=0.5)
+    assert time.monotonic() - started < 5 and saver.pid is None
+    assert list(tmp_path.iterdir()) == []  # nothing half-written, no snapshot
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid or 0, 0)  # reaped
