@@ -4,12 +4,14 @@ A snapshot is a cache (DESIGN.md): loading one and applying the log's tail gives
 replay from zero gives, and a snapshot that cannot be trusted (damaged, or written by
 another fold) is refused with ``SnapshotError``, so that the caller replays instead.
 
-Layout: ``MAGIC``, then the header's length (8 bytes, big-endian), the header (JSON), and
-the cases' blobs one after another. The header holds the fold's fingerprint, the position,
-every event id, where each case's blob lies, the CRC-32 of the blobs, and the tallies the
+Layout: ``MAGIC``, then the header's length (8 bytes, big-endian), the header (JSON), the
+cases' blobs one after another, and the blob of every event id. The header holds the fold's
+fingerprint, the position, where each case's blob lies with its dimensions (a number in a
+table of the distinct ones), where the ids lie, the CRC-32 of the blobs, and the tallies the
 projector kept current (the sums by day, the standing totals, each period's share): the
 measures are ready without folding a single case. Each case's events are one blob (a JSON
-list of compact rows, the day as a day ordinal), decoded only when the case is next touched.
+array of ``Event``s, each an array of its fields, written and read by msgspec), decoded only
+when the case is next touched; the ids are read only when something asks for them.
 
 ``FOLD_VERSION`` is the fold's version: bump it when what the fold makes of events changes.
 The fingerprint also covers the source of the law table, the fold and the measures, so a
