@@ -89,10 +89,15 @@ def rate(count: int, seconds: float) -> str:
 
 
 def wait_health(
-    worker: WorkerProcess, done: Callable[[dict[str, Any]], bool], timeout: float, what: str
-) -> float:
-    """Seconds until the worker's /healthz answers ``done`` (polled every 0.2 s); the
-    benchmark stops with ``what`` after ``timeout``, or at once if the worker exits."""
+    worker: WorkerProcess,
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float,
+    what: str,
+    poll: float = 0.2,
+) -> tuple[float, dict[str, Any]]:
+    """Seconds until the worker's /healthz answers ``done`` (polled every ``poll`` s), and
+    that answer; the benchmark stops with ``what`` after ``timeout``, or at once if the
+    worker exits."""
     start = time.perf_counter()
     deadline = time.monotonic() + timeout
     health: dict[str, Any] | None = None
@@ -101,18 +106,22 @@ def wait_health(
             raise SystemExit(f"the worker exited:\n{worker.tail()}")
         health = worker.health()
         if health and done(health):
-            return time.perf_counter() - start
-        time.sleep(0.2)
+            return time.perf_counter() - start, health
+        time.sleep(poll)
     raise SystemExit(f"{what} after {timeout:.0f} s: {health}")
 
 
-def wait_current(worker: WorkerProcess, events: int, timeout: float) -> None:
-    wait_health(
+def wait_current(
+    worker: WorkerProcess, events: int, timeout: float, poll: float = 0.2
+) -> dict[str, Any]:
+    """The worker's health once it is current at ``events`` (``wait_health``)."""
+    return wait_health(
         worker,
         lambda h: bool(h.get("ok")) and h.get("events") == events,
         timeout,
         "the worker was not current",
-    )
+        poll,
+    )[1]
 
 
 def wait_judged(worker: WorkerProcess, timeout: float) -> None:
@@ -132,7 +141,7 @@ def wait_alerts(worker: WorkerProcess, timeout: float) -> float:
     judges them every second, after its measures are current)."""
     return wait_health(
         worker, lambda h: h.get("alerts_pending") == 0, timeout, "alerts were still pending"
-    )
+    )[0]
 
 
 def in_process(lines: list[bytes], collector: bool = True) -> tuple[float, dict[str, Any]]:

@@ -26,6 +26,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from bench.history import END, history_years
+from bench.kafka import load, wait_current
 from projections import Projector
 from streams.kafka import ensure_topics
 from streams.kafka_snapshots import encode, read_newest, snapshots_topic
@@ -40,23 +41,6 @@ from tests.kafka_broker import (
 )
 
 NOW = END.isoformat()
-
-
-def load() -> str:
-    with open("/proc/loadavg") as stream:
-        return " ".join(stream.read().split()[:3])
-
-
-def current(worker: WorkerProcess, events: int, timeout: float = 1800) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.process.poll() is not None:
-            raise SystemExit(f"the worker exited:\n{worker.tail()}")
-        health = worker.health()
-        if health and health.get("ok") and health.get("events") == events:
-            return health
-        time.sleep(0.1)
-    raise SystemExit(f"the worker was not current after {timeout:.0f} s")
 
 
 def foreign_snapshots(broker: Broker, topic: str, partitions: int) -> None:
@@ -74,7 +58,7 @@ def timed_start(
 ) -> tuple[float, WorkerProcess, dict[str, Any]]:
     start = time.perf_counter()
     worker = start_worker(broker, topic, work, now=NOW, environment=environment)
-    health = current(worker, events)
+    health = wait_current(worker, events, 1800, poll=0.1)
     return time.perf_counter() - start, worker, health
 
 
@@ -86,7 +70,7 @@ def one(broker: Broker, years: int, tail: int, partitions: int, work: Path) -> N
     body = len(lines) - tail
     kcat_produce(broker, topic, keyed_lines(lines[:body]), work)
     first = start_worker(broker, topic, work, now=NOW, environment=environment)
-    current(first, body)
+    wait_current(first, body, 1800, poll=0.1)
     started = time.perf_counter()
     first.process.terminate()  # SIGTERM: the clean stop writes every partition's snapshot
     first.process.wait(300)
