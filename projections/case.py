@@ -176,7 +176,7 @@ class _Episode(msgspec.Struct, gc=False):
 def _clock(
     case: CaseFile, clock: str, key: str, start: date, due: date, event: Event, citation: str = ""
 ) -> Clock:
-    run = Clock(clock, key, start, due, event.event_id, citation=citation or CITATIONS[clock])
+    run = Clock(clock, key, start, due, event.event_id, citation=citation or CLOCKS[clock].citation)
     case.clocks.append(run)
     running = case.running
     if len(running) >= RUNNING_PRUNE:  # closed runs dropped now and then, not at every start
@@ -188,7 +188,6 @@ def _clock(
 RUNNING_PRUNE = 8
 
 
-CITATIONS = {clock: rule.citation for clock, rule in CLOCKS.items()}
 # each clock's due day by start day, as worked out: a few thousand days a clock
 _DUE: dict[str, dict[date, date]] = {clock: {} for clock in CLOCKS}
 
@@ -213,20 +212,20 @@ def _limit(clock: str, start: date) -> date:
 
 
 def _stop(run: Clock | None, event: Event) -> None:
-    if run is not None and run.stop is None and run.cancelled is None:
+    if run is not None and run.is_open:
         run.stop = event.day
         run.stopped_by = event.event_id
 
 
 def _cancel(run: Clock | None, day: date) -> None:
-    if run is not None and run.stop is None and run.cancelled is None:
+    if run is not None and run.is_open:
         run.cancelled = day
 
 
 def _start_plan_clock(case: CaseFile, clock: str, event: Event) -> Clock:
     """Start a plan clock (one open run at a time); a run already open is kept."""
     run = case._open.get(clock)
-    if run is not None and run.stop is None and run.cancelled is None:
+    if run is not None and run.is_open:
         return run
     run = _clock(case, clock, event.event_id, event.day, _due(clock, event.day), event)
     case._open[clock] = run
@@ -441,7 +440,7 @@ def _transfer_due(case: CaseFile, event: Event) -> None:
     if case._transfer == transfer:
         return  # the same transfer recorded again: open, or its setting named already
     run = case._open.get("phase_transfer")
-    if run is not None and run.stop is None and run.cancelled is None:
+    if run is not None and run.is_open:
         run.cancelled = event.day  # superseded by a different transfer
     month, day = TRANSFER_DEADLINE[transfer[1]]
     case._open["phase_transfer"] = _clock(

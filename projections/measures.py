@@ -139,9 +139,7 @@ def dated(case: CaseFile, now: date, days: Container[date] | None = None) -> Dat
             tally[excepted] += 1
             if on_time:
                 tally[excepted_on_time] += 1
-    # each loop only when it has something to go through: most cases have few kinds of
-    # record, and starting a loop over an empty list costs as much as a record
-    for appeal in case.appeals.values() if case.appeals else ():
+    for appeal in case.appeals.values():
         if every or appeal.registered in only:
             by_day[appeal.registered][("appeal", appeal.against, "registered")] += 1
         if appeal.concluded is not None and (every or appeal.concluded in only):
@@ -161,31 +159,31 @@ def dated(case: CaseFile, now: date, days: Container[date] | None = None) -> Dat
                         tally[("ftr", "appeals_pending")] += 1
                 elif day >= window:
                     tally[("ftr", "appeal_window_open")] += 1
-    for day in case.eotas_requests if case.eotas_requests else ():
+    for day in case.eotas_requests:
         if every or day in only:
             by_day[day][("eotas", "requested")] += 1
-    for day, request in case.eotas_starts if case.eotas_starts else ():
+    for day, request in case.eotas_starts:
         if every or day in only:
             tally = by_day[day]
             tally[("eotas", "started")] += 1
             if request is not None:
                 tally[("eotas_days", (day - request).days)] += 1
     previous: str | None = None
-    for n, (day, worker) in enumerate(case.caseworkers) if case.caseworkers else ():
+    for n, (day, worker) in enumerate(case.caseworkers):
         if every or day in only:
             if n == 0:
                 by_day[day][CW_CASES] += 1
             elif worker != previous:
                 by_day[day][("cw", "changes")] += 1
         previous = worker
-    for day, b, e, f in case.audits if case.audits else ():
+    for day, b, e, f in case.audits:
         if every or day in only:
             tally = by_day[day]
             tally[("audit", "audited")] += 1
             for section, met in (("section_b_met", b), ("section_e_met", e), ("section_f_met", f)):
                 if met:
                     tally[("audit", section)] += 1
-    for day, setting, compliant in case.compliance if case.compliance else ():
+    for day, setting, compliant in case.compliance:
         if every or day in only:
             tally = by_day[day]
             tally[("review", "checked")] += 1
