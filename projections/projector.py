@@ -917,13 +917,14 @@ class Projector:
                 self._wake_all()
             else:
                 dimensions = self._dimensions
+                unknown: list[str] = []  # none kept (a case set aside when saved): folded
                 for case_id in self._dormant:
                     known = dimensions.get(case_id)
-                    if known is None:  # none kept (a case set aside when saved): fold it
-                        continue
-                    if wanted(known):
+                    if known is None:
+                        unknown.append(case_id)
+                    elif wanted(known):
                         found.append(case_id)
-                for case_id in [c for c in self._dormant if c not in dimensions]:
+                for case_id in unknown:
                     self._wake(case_id)
         self._refresh(tallies=False)
         found.extend(
