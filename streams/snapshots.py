@@ -30,11 +30,17 @@ def snapshot_path(db: str | Path) -> Path:
     return Path(f"{db}{SUFFIX}")
 
 
+def temporary_path(db: str | Path, pid: int) -> Path:
+    """Where process ``pid`` writes the snapshot of the log ``db`` before renaming it."""
+    path = snapshot_path(db)
+    return path.with_name(f"{path.name}.{pid}.tmp")
+
+
 def write_snapshot(projector: Projector, db: str | Path) -> Path:
     """Save ``projector``'s folded state as the snapshot of the log ``db`` (atomically)."""
     path = snapshot_path(db)
     data = projector.save_snapshot()
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    temporary = temporary_path(db, os.getpid())
     try:
         with open(temporary, "wb") as stream:
             stream.write(data)

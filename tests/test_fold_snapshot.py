@@ -24,7 +24,7 @@ from sendwatch.cli import app
 from streams.ingest import ingest
 from streams.log import EventLog
 from streams.replay import load_projector
-from streams.snapshots import open_snapshot, snapshot_path, write_snapshot
+from streams.snapshots import open_snapshot, snapshot_path, temporary_path, write_snapshot
 from tests.history import jsonl, raw
 from tests.test_properties import NOW, PERIOD, START, histories
 
@@ -363,10 +363,9 @@ def test_a_snapshot_child_still_saving_at_shutdown_is_stopped_and_leaves_nothing
     from sendwatch.embedded_service import BackgroundSnapshot
 
     def stuck(projector: Projector, db: Path) -> Path:
-        path = snapshot_path(db)
-        path.with_name(f"{path.name}.{os.getpid()}.tmp").write_bytes(b"half")
+        temporary_path(db, os.getpid()).write_bytes(b"half")
         time.sleep(60)
-        return path
+        return snapshot_path(db)
 
     monkeypatch.setattr(service, "write_snapshot", stuck)
     db = tmp_path / "run.db"
