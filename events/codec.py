@@ -67,10 +67,10 @@ class Event(msgspec.Struct, gc=False, array_like=True):
     """An accepted event in the shape the projections fold (no pydantic in the hot path).
 
     Treat it as immutable. A msgspec Struct rather than a dataclass: a replay builds a
-    million of them, and a Struct is built in C, holds no garbage-collector header
-    (``gc=False``: an event never refers back to anything that refers to it) and is a third
-    smaller (measured in bench/replay.py). ``array_like``: msgspec writes and reads one as a
-    JSON array of its fields, in C (a snapshot's cases: ``projections.snapshot``)."""
+    million of them, and a Struct is built in C and holds no garbage-collector header
+    (``gc=False``: an event never refers back to anything that refers to it).
+    ``array_like``: msgspec writes and reads one as a JSON array of its fields, in C (a
+    snapshot's cases: ``projections.snapshot``)."""
 
     event_id: str
     type: str
@@ -83,10 +83,11 @@ class Event(msgspec.Struct, gc=False, array_like=True):
 
 
 class _Stored(msgspec.Struct, gc=False):
-    """A stored record as the replay reads it (``from_body``): only the fields the fold
-    needs, ``recorded_at`` parsed by msgspec in C (the stored form is always RFC 3339 UTC),
-    and ``type`` read as one of the known types, so every event of a type shares one
-    string (a replay of a million events holds 32 type strings, not a million)."""
+    """A stored record as the replay (``from_body``) and the Kafka worker's records path
+    (``_plainly_stored``) read it: only the fields the fold needs, ``recorded_at`` parsed
+    by msgspec in C (the stored form is always RFC 3339 UTC), and ``type`` read as one of
+    the known types, so every event of a type shares one string (a replay of a million
+    events holds 32 type strings, not a million)."""
 
     event_id: str
     type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
