@@ -638,7 +638,7 @@ class Engine:
                 # since the stored alerts were written); the cases of a batch reuse them
                 judged: dict[str, list[Finding]] = {
                     case.case_id: case_findings(case, now, self.judge)
-                    for case in projector.case_files(now)
+                    for case in projector.case_files(now, keep=False)  # none kept for it
                 }
                 stale = set(self._by_case) - set(judged)
                 judged.update((case_id, []) for case_id in stale)

@@ -11,6 +11,7 @@ from events.codec import (
     from_record,
     from_stored,
     read_event,
+    record_case,
 )
 from events.envelope import json_schema
 from events.types import DATA_MODELS, EVENT_TYPES
@@ -29,4 +30,5 @@ __all__ = [
     "from_stored",
     "json_schema",
     "read_event",
+    "record_case",
 ]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from events import Event
+from events import Event, from_body, record_case
 from projections import snapshot as snapshot_format
 from projections.case import (
     EARLIER_DAYS,
@@ -276,7 +276,9 @@ class _Parts:
     horizon: int = 0
 
     def add_case(self, case_id: str, case: CaseFile, last_day: date, sign: int = 1) -> None:
-        """Add (``sign`` -1: take away) one case, folded over all of its events."""
+        """Add (``sign`` -1: take away) one case, folded over all of its events. Its dated
+        tally is made first: if that raises, nothing of the case was added."""
+        by_day = dated(case, FAR)
         runs = self.runs
         for run in case.running:
             if run.stop is None and run.cancelled is None:
@@ -288,7 +290,7 @@ class _Parts:
         if case.sen_support_setting is not None:
             setting = case.sen_support_setting
             self.sen[setting] = self.sen.get(setting, 0) + sign
-        for day, tally in dated(case, FAR).items():
+        for day, tally in by_day.items():
             summed = self.dated.setdefault(day.toordinal(), {})
             add(summed, tally, sign)
         for decision in case.decisions:
@@ -449,10 +451,14 @@ class Projector:
         # cases set aside because folding or tallying them raised (their events stay in
         # ``_cases``): left out of every reading until a new event folds them again
         self._quarantine: dict[str, _Fault] = {}
-        # cases loaded from a snapshot and not touched since: where each one's events lie in
-        # ``_blobs`` (``load_snapshot``); the kept tallies include them, ``_cases`` does not
-        self._dormant: dict[str, tuple[int, int]] = {}
-        self._blobs: bytes | memoryview = b""
+        # cases loaded from a snapshot (``load_snapshot``) or settled by a replay
+        # (``replay_records``) and not touched since: each one's events as one blob (either
+        # kind of ``projections.snapshot``); the kept tallies include them, ``_cases`` does not
+        self._dormant: dict[str, bytes] = {}
+        self._held = 0  # how many events the dormant cases' blobs hold
+        # whether dormant cases settled here hold ids that neither ``_seen`` nor
+        # ``_saved_ids`` has (``_ids`` then reads them from their blobs)
+        self._unindexed = False
         self._dimensions: dict[str, Dimensions] = {}  # of the dormant cases
         self._parts = _Parts()  # what the dormant cases add up to
 
@@ -476,6 +482,11 @@ class Projector:
             saved, self._saved_ids = self._saved_ids, None
             seen = self._seen = set() if saved is None else set(snapshot_format.decode_ids(saved))
             seen.update(event.event_id for state in self._cases.values() for event in state)
+            if self._unindexed:
+                for blob in self._dormant.values():
+                    if blob[:1] == b"{":  # settled here: its stored records
+                        seen.update(snapshot_format.record_ids(blob))
+                self._unindexed = False
         return seen
 
     def _apply(self, event: Event, seen: set[str] | None) -> bool:
@@ -663,9 +674,7 @@ class Projector:
 
     @property
     def event_count(self) -> int:
-        if self._seen is None and self._saved_ids is None:  # every event is in its case
-            return sum(map(len, self._cases.values()))
-        return len(self._ids())
+        return sum(map(len, self._cases.values())) + self._held
 
     def knows(self, event_id: str) -> bool:
         """Whether an event of this id was applied."""
@@ -876,13 +885,40 @@ class Projector:
             return None
 
     def case_files(
-        self, now: date | None = None, as_at: datetime | None = None
+        self, now: date | None = None, as_at: datetime | None = None, *, keep: bool = True
     ) -> Iterator[CaseFile]:
-        """Every case's file, in a stable order (by case id), but those set aside."""
-        self._wake_all()
+        """Every case's file, in a stable order (by case id), but those set aside. ``keep``
+        False: a dormant case (loaded from a snapshot, or settled by a replay, and not
+        touched since) is folded for this reading only and stays dormant, so a reader of
+        every case once a day (the alert engine) keeps no second copy of them all."""
+        if keep:
+            self._wake_all()
         self._refresh(tallies=False)
-        for _, case in self._files(sorted(self._cases), now, as_at):
-            yield case
+        dormant = self._dormant
+        if not dormant:
+            for _, case in self._files(sorted(self._cases), now, as_at):
+                yield case
+            return
+        for case_id in sorted(self._cases.keys() | dormant.keys()):
+            found = (
+                self._passing(case_id, now, as_at)
+                if case_id in dormant
+                else next((file for _, file in self._files((case_id,), now, as_at)), None)
+            )
+            if found is not None:
+                yield found
+
+    def _passing(self, case_id: str, now: date | None, as_at: datetime | None) -> CaseFile | None:
+        """A dormant case folded as at ``now`` and ``as_at`` and left dormant; one whose
+        fold raises is woken (and so set aside, as any case whose fold raises): None."""
+        try:
+            events = snapshot_format.decode_events(case_id, self._dormant[case_id])
+            if as_at is not None:
+                events = [event for event in events if event.recorded_at <= as_at]
+            return fold_events(case_id, events, now)
+        except Exception:
+            self._wake(case_id)
+            return self.case_file(case_id, now, as_at)
 
     def _files(
         self, case_ids: Iterable[str], now: date | None, as_at: datetime | None
@@ -1096,10 +1132,10 @@ class Projector:
             index.append([case_id, offset, len(blob), int(set_aside), numbered(known)])
             blobs.append(blob)
             offset += len(blob)
-        for case_id, (start, length) in self._dormant.items():  # copied, not decoded
-            index.append([case_id, offset, length, 0, numbered(self._dimensions.get(case_id))])
-            blobs.append(self._blobs[start : start + length])
-            offset += length
+        for case_id, blob in self._dormant.items():  # copied, not decoded
+            index.append([case_id, offset, len(blob), 0, numbered(self._dimensions.get(case_id))])
+            blobs.append(blob)
+            offset += len(blob)
         lives = [
             {
                 "now": live.now.toordinal(),
@@ -1125,6 +1161,7 @@ class Projector:
         ids = snapshot_format.encode_ids(self._ids())
         header = {
             "position": self.position,
+            "events": self.event_count,
             "last_recorded": None if latest is None else latest.isoformat(),
             "ids": [offset, len(ids)],  # after the cases' blobs
             "cases": index,
@@ -1148,14 +1185,14 @@ class Projector:
                 projector._last_recorded = datetime.fromisoformat(recorded)
             start, length = header["ids"]
             projector._saved_ids = bytes(body[start : start + length])
-            projector._blobs = body
+            projector._held = int(header["events"])
             projector._parts = _Parts.from_json(header["parts"])
             dormant = projector._dormant
             flagged: list[str] = []
             dimensions = projector._dimensions
             table = [Dimensions(*known) for known in header["dimensions"]]
             for case_id, offset, length, set_aside, known in header["cases"]:
-                dormant[case_id] = (offset, length)
+                dormant[case_id] = bytes(body[offset : offset + length])
                 if set_aside:
                     flagged.append(case_id)
                 elif known is not None:
@@ -1186,11 +1223,10 @@ class Projector:
         (unless ``parts`` is False: the caller empties them). Without ``fold``, it is marked
         for a refold (a case set aside when the snapshot was written: nothing of it is in
         the sums or the parts)."""
-        start, length = self._dormant.pop(case_id)
+        blob = self._dormant.pop(case_id)
         self._dimensions.pop(case_id, None)
-        events = snapshot_format.decode_events(case_id, self._blobs[start : start + length])
-        if not self._dormant:
-            self._blobs = b""  # every case touched: the snapshot's bytes are let go
+        events = snapshot_format.decode_events(case_id, blob)
+        self._held -= len(events)
         if not events:
             return  # no events: never kept
         state = self._cases[case_id] = _Case(events)
@@ -1222,6 +1258,75 @@ class Projector:
                     live.dated[case_id] = own
         except Exception as error:  # folded when it was saved: only a fault of this run
             self._set_aside(case_id, error, "fold")
+
+    @property
+    def empty(self) -> bool:
+        """Whether it holds no case and keeps no tallies yet (``replay_records`` then
+        settles each case)."""
+        return not (self._cases or self._dormant or self._live)
+
+    def replay_records(self, bodies: Iterable[bytes]) -> int:
+        """Apply a replay's stored records (``events.from_body``'s input; a log's, whose
+        ids are unique, after the projector's position); returns how many. Into a
+        projector that holds nothing (``empty``), each case is settled: its records are
+        gathered, then decoded and folded once, what it adds up to put in the parts (the
+        measures on any "now" after its last event are made from them: ``_Parts.live``),
+        its dimensions noted, and the case kept dormant as one blob of its records
+        (``snapshot.join_records``), as a case loaded from a snapshot is kept. So a
+        replay holds no event object, case file or tally of each case, only a case's
+        records (measured: a quarter of the bytes), and a case is decoded and folded
+        again when next touched (``_wake``). Into any other projector, ``apply_all``."""
+        if not self.empty:
+            return self.apply_all((from_body(body) for body in bodies), unique=True)
+        groups: dict[str, list[bytes]] = {}
+        for body in bodies:
+            case_id = record_case(body)
+            records = groups.get(case_id)
+            if records is None:
+                groups[case_id] = [body]
+            else:
+                records.append(body)
+        count = 0
+        shared: dict[Dimensions, Dimensions] = {}  # one of each: a few thousand distinct
+        with self._pause():
+            while groups:  # each case's records let go as it is settled
+                case_id, records = groups.popitem()
+                count += len(records)
+                self._settle(case_id, records, shared)
+        if self._dormant and self._seen is None:
+            self._unindexed = True
+        return count
+
+    def _settle(
+        self, case_id: str, records: list[bytes], shared: dict[Dimensions, Dimensions]
+    ) -> None:
+        """``replay_records`` of one case; a case whose fold raises is kept awake, to be
+        folded (and so set aside) as any case is."""
+        events = [from_body(body) for body in records]
+        latest = max(event.recorded_at for event in events)
+        if self._last_recorded is None or latest > self._last_recorded:
+            self._last_recorded = latest
+        state = _Case(events)
+        state.seen = latest
+        for event in events:
+            if event.type == "event.retracted":
+                if state.targets is None:
+                    state.targets = set()
+                state.targets.add(event.data["event_id"])
+        try:
+            state.ordered()
+            file = fold_events(case_id, state, retractions=state.targets is not None, ordered=True)
+            self._parts.add_case(case_id, file, state.last_day)
+        except Exception:
+            self._cases[case_id] = state
+            self._stale.add(case_id)
+            self._changed.add(case_id)
+            self._redate[case_id] = None
+            return
+        self._dormant[case_id] = snapshot_format.join_records(records)
+        known = Dimensions.of(file)
+        self._dimensions[case_id] = shared.setdefault(known, known)
+        self._held += len(events)
 
     def _wake_all(self) -> None:
         """Every case loaded from a snapshot and not touched yet, touched."""

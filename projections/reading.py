@@ -55,10 +55,11 @@ class ProjectionReader(Protocol):
         ...
 
     def case_files(
-        self, now: date | None = None, as_at: datetime | None = None
+        self, now: date | None = None, as_at: datetime | None = None, *, keep: bool = True
     ) -> Iterator[CaseFile]:
         """Every case's file as at ``now`` (and as known at ``as_at``), by case id, but
-        those set aside."""
+        those set aside. ``keep`` False: a reading of every case that need not stay in
+        memory (the alert engine's daily pass)."""
         ...
 
     def case_file(

@@ -1052,10 +1052,10 @@ class WorkerProjection:
         return ids
 
     def case_files(
-        self, now: date | None = None, as_at: datetime | None = None
+        self, now: date | None = None, as_at: datetime | None = None, *, keep: bool = True
     ) -> Iterator[CaseFile]:
         for state in self.worker.owned():
-            yield from state.projector.case_files(now, as_at)
+            yield from state.projector.case_files(now, as_at, keep=keep)
 
     def case_file(
         self, case_id: str, now: date | None = None, as_at: datetime | None = None

@@ -35,10 +35,14 @@ def catch_up(
 
     The log's positions have no gaps (INTEGER PRIMARY KEY, appended in transactions that
     take the write lock), so reading from the high-water mark on never skips an event.
+    A whole replay into a projector that holds nothing settles each case as it goes
+    (``Projector.replay_records``).
     """
     new = read = 0
     apply = projector.apply
     batch = 10_000 if limit is None else max(1, min(limit, 10_000))
+    if touched is None and limit is None and projector.empty:
+        return _replay(projector, log, batch)
     for rows in log.read_raw(after=projector.position, batch=batch):
         if touched is None:
             # the log's ids are unique, and these are after the projector's position
@@ -54,6 +58,23 @@ def catch_up(
         read += len(rows)
         if limit is not None and read >= limit:
             break
+    return new
+
+
+def _replay(projector: Projector, log: EventLog, batch: int) -> int:
+    """``catch_up`` of a whole log into a projector that holds nothing: each case's records
+    gathered and settled (``Projector.replay_records``)."""
+    last = projector.position
+
+    def records() -> Iterator[bytes]:
+        nonlocal last
+        for rows in log.read_raw(after=last, batch=batch):
+            for _, body in rows:
+                yield body
+            last = rows[-1][0]
+
+    new = projector.replay_records(records())
+    projector.position = last  # every record read was applied
     return new
 
 

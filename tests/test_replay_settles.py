@@ -1,0 +1,126 @@
+"""A whole replay of the log settles each case (``Projector.replay_records``): its records
+gathered, folded once into the sums the measures are made from, and kept as one blob of
+those records, with no event object, case file or tally of its own. Every reading is still
+a replay's, field for field: the measures on any day, every case file, the filters, the
+ids, a snapshot of it, and whatever arrives afterwards (later events, retractions,
+repeats). The alert engine's daily pass over every case folds the settled ones for that
+reading only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from events import Event, from_body, record_case
+from events.upcast import current_schema
+from projections import Projector
+from streams.ingest import ingest
+from streams.log import EventLog
+from streams.replay import catch_up
+from tests.test_fold_snapshot import LATE, NOWS, PERIODS, readings
+from tests.test_properties import NOW, PERIOD, histories
+
+
+def stored(event: Event) -> bytes:
+    """An event's stored record, as the log keeps it (``from_body`` reads it back)."""
+    record: dict[str, Any] = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "case_id": event.case_id,
+        "occurred_at": event.day.isoformat(),
+        "recorded_at": event.recorded_at.isoformat().replace("+00:00", "Z"),
+        "data": event.data,
+        "schema": current_schema(event.type),
+    }
+    if event.council is not None:
+        record["council"] = event.council
+    body = orjson.dumps(record)
+    assert from_body(body) == event and record_case(body) == event.case_id
+    return body
+
+
+def settled(events: list[Event]) -> Projector:
+    projector = Projector()
+    assert projector.empty
+    assert projector.replay_records(stored(e) for e in events) == len(events)
+    return projector
+
+
+def whole(events: list[Event]) -> Projector:
+    projector = Projector()
+    projector.apply_all(events)
+    return projector
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.data())
+def test_a_settled_replay_and_whatever_follows_it_equal_a_replay_of_it_all(
+    events: list[Event], data: Any
+) -> None:
+    """Settled up to any point, measures asked on any day, the rest applied (later events,
+    retractions and repeats of a case still settled): every answer is the replay's."""
+    split = data.draw(st.integers(1, len(events)))
+    projector = settled(events[:split])
+    assert projector.dormant_count == projector.case_count  # none kept awake
+    assert projector.event_count == split
+    asked = data.draw(st.sampled_from([*NOWS, None]))
+    if asked is not None:
+        assert projector.measures(asked, PERIOD) == whole(events[:split]).measures(asked, PERIOD)
+    for e in events[split:] + events[: data.draw(st.integers(0, split))]:  # repeats too
+        projector.apply(e)
+    everything = whole(events)
+    for now in sorted({max(e.day for e in events), LATE}):
+        assert projector.measures(now) == everything.measures(now)
+    assert projector.measures(LATE, PERIODS[2]) == everything.measures(LATE, PERIODS[2])
+    assert all(projector.knows(e.event_id) for e in events)
+    assert not projector.knows("none-such")
+    assert readings(projector) == readings(everything)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_a_settled_replay_reads_as_a_replay_and_stays_settled_for_the_alerts_pass(
+    events: list[Event],
+) -> None:
+    """Measures on days after every event come from the settled sums with no case folded;
+    the alert engine's pass (``case_files(keep=False)``) gives a replay's case files on any
+    day and leaves every case settled; its snapshot loads to the same answers."""
+    projector, replay = settled(events), whole(events)
+    cases = projector.case_count
+    last = max(e.day for e in events)
+    for now in (last, last + timedelta(days=30), LATE):
+        for period in PERIODS:
+            assert projector.measures(now, period) == replay.measures(now, period)
+    assert projector.dormant_count == cases
+    for now in (None, NOW - timedelta(days=40), last):
+        assert list(projector.case_files(now, keep=False)) == list(replay.case_files(now))
+    assert projector.dormant_count == cases
+    loaded = Projector.load_snapshot(projector.save_snapshot())
+    assert loaded.event_count == len(events) and loaded.dormant_count == cases
+    assert readings(loaded) == readings(replay)
+
+
+def test_catch_up_settles_a_whole_replay_and_not_a_tail(tmp_path: Path) -> None:
+    """``catch_up`` into an empty projector settles every case; into one holding cases it
+    applies the tail as events (a settled case it touches is woken and folded)."""
+    from tests.history import jsonl
+    from tests.test_fold_snapshot import _log, _records
+
+    records = _records(6)
+    path = _log(tmp_path / "log.db", records[:4])
+    with EventLog(path) as log:
+        projector = Projector()
+        assert catch_up(projector, log) == 4
+        assert projector.dormant_count == 4 and projector.position == 4
+        ingest(jsonl(records[4:]).splitlines(keepends=True), log, origin="test")
+        assert catch_up(projector, log) == 2
+        assert projector.dormant_count == 4 and projector.case_count == 6
+        fresh = Projector()
+        catch_up(fresh, log)
+    assert fresh.dormant_count == 6
+    assert readings(projector) == readings(fresh)
