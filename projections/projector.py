@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from events import Event, from_body, record_case
+from events import Event, from_bodies, from_body, record_case
 from projections import snapshot as snapshot_format
 from projections.case import (
     EARLIER_DAYS,
@@ -484,7 +484,7 @@ class Projector:
             seen.update(event.event_id for state in self._cases.values() for event in state)
             if self._unindexed:
                 for blob in self._dormant.values():
-                    if blob[:1] == b"{":  # settled here: its stored records
+                    if blob[:2] == b"[{":  # settled here: its stored records
                         seen.update(snapshot_format.record_ids(blob))
                 self._unindexed = False
         return seen
@@ -1302,7 +1302,8 @@ class Projector:
     ) -> None:
         """``replay_records`` of one case; a case whose fold raises is kept awake, to be
         folded (and so set aside) as any case is."""
-        events = [from_body(body) for body in records]
+        blob = snapshot_format.join_records(records)
+        events = from_bodies(blob)
         latest = max(event.recorded_at for event in events)
         if self._last_recorded is None or latest > self._last_recorded:
             self._last_recorded = latest
@@ -1323,7 +1324,7 @@ class Projector:
             self._changed.add(case_id)
             self._redate[case_id] = None
             return
-        self._dormant[case_id] = snapshot_format.join_records(records)
+        self._dormant[case_id] = blob
         known = Dimensions.of(file)
         self._dimensions[case_id] = shared.setdefault(known, known)
         self._held += len(events)
