@@ -18,6 +18,11 @@ END = date(2026, 6, 30)  # fixed, so the same file is reused across runs
 
 def history_lines(events: int, seed: int = 1) -> list[bytes]:
     """The first ``events`` lines of a simulated Kent-sized history (enough years for it)."""
+    return history_file(events, seed).read_bytes().splitlines(keepends=True)
+
+
+def history_file(events: int, seed: int = 1) -> Path:
+    """``history_lines``'s file, made if it is not there yet."""
     DATA.mkdir(exist_ok=True)
     path = DATA / f"kent-seed{seed}-{events}.jsonl"
     if not path.exists():
@@ -31,7 +36,7 @@ def history_lines(events: int, seed: int = 1) -> list[bytes]:
         tmp = path.with_suffix(".tmp")
         write_jsonl(str(tmp), head)
         tmp.rename(path)
-    return path.read_bytes().splitlines(keepends=True)
+    return path
 
 
 def history_years(years: int, seed: int = 1, end: date = END) -> Path:

@@ -9,22 +9,24 @@ state (``Projector.load_snapshot``: ``sendwatch run`` at start when one is saved
 log) with the measures on its day and the next. Also memory per case, and where a
 replay of the log spends its time, phase by phase: what any replay in CPython pays (reading
 and decoding the stored records) and what the statutory rules themselves cost (the fold's
-handlers and each case's tallies), each against bare decoding. Memory is the process's
-resident size gained: a replay of the log settles each case (``Projector.replay_records``),
-a JSONL file's replay keeps every case folded and tallied.
+handlers and each case's tallies), each against bare decoding. Memory is the resident size
+a process of its own gains (``bench/held.py``): a replay of the log settles each case as a
+blob of its records (``Projector.replay_records``), a JSONL file's keeps its events as they
+are (``Projector.settle``); then the alert engine's daily pass, every case folded once more
+and none kept.
 """
 
 from __future__ import annotations
 
 import gc
-import os
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.history import END, bare_decoding_seconds, sized_history
-from events import Event, from_body
+from bench.held import measured
+from bench.history import END, bare_decoding_seconds, history_file, sized_history
+from events import from_bodies
 from projections import Projector
 from projections.case import HANDLERS, CaseFile, fold_events
 from projections.projector import _Parts
@@ -34,11 +36,6 @@ from streams.log import EventLog
 from streams.replay import catch_up, replay_lines
 
 
-def rss() -> int:
-    with open(f"/proc/{os.getpid()}/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def timed_measures(projector: Projector, now: date) -> float:
     start = time.perf_counter()
     projector.measures(now)
@@ -46,26 +43,22 @@ def timed_measures(projector: Projector, now: date) -> float:
 
 
 def phases(log: EventLog) -> list[tuple[str, float]]:
-    """Where a replay of the log (``catch_up`` into an empty projector: each case settled,
-    ``Projector.replay_records``) spends its time: (phase, seconds). The whole is timed,
-    and the parts that can be timed apart (reading, decoding, the fold with and without
-    its rules, each case's tallies into the sums); gathering each case's records and
-    keeping them as one blob is what is left."""
+    """Where a replay of the log (``catch_up`` into an empty projector: each case's records
+    gathered by SQLite, ``EventLog.read_by_case``, and settled, ``Projector.replay_cases``)
+    spends its time: (phase, seconds). The whole is timed, and the parts that can be timed
+    apart (reading, decoding, the fold with and without its rules, each case's tallies into
+    the sums); what is left is the settling's own work (keeping each case)."""
     clock = time.perf_counter
     with paused_collector():
         t0 = clock()
-        bodies = [body for rows in log.read_raw() for _, body in rows]
+        blobs = list(log.read_by_case(0, log.head()))
         t1 = clock()
-        events = [from_body(body) for body in bodies]
+        by_case = {case_id: from_bodies(blob) for case_id, blob in blobs}
         t2 = clock()
-        Projector().replay_records(bodies)
+        Projector().replay_cases(blobs)
         t3 = clock()
     read_s, decode_s, settle_s = t1 - t0, t2 - t1, t3 - t2
-    del bodies
-    by_case: dict[str, list[Event]] = {}
-    for event in events:
-        by_case.setdefault(event.case_id, []).append(event)
-    del events
+    del blobs
     gc.collect()
 
     def fold_all() -> tuple[list[tuple[CaseFile, date]], float]:
@@ -93,9 +86,9 @@ def phases(log: EventLog) -> list[tuple[str, float]]:
     rest_s = max(settle_s - decode_s - fold_s - tallies_s, 0.0)
     handlers_s = max(fold_s - bare_s, 0.0)
     return [
-        ("read the stored records (SQLite)", read_s),
-        ("decode them into events (from_body)", decode_s),
-        ("gather each case's records, keep its blob", rest_s),
+        ("read the stored records by case (SQLite)", read_s),
+        ("decode them into events (from_bodies)", decode_s),
+        ("settle each case (what is left)", rest_s),
         ("fold every case", fold_s),
         ("  of which the rules (the handlers)", handlers_s),
         ("each case's tallies into the sums", tallies_s),
@@ -109,15 +102,11 @@ def main() -> None:
     count = len(lines)
     decode_s = bare_decoding_seconds(lines)
 
-    gc.collect()
-    before = rss()
     start = time.perf_counter()
     projector = Projector(pause=paused_collector)
     with paused_collector():
         replay_lines(projector, lines, origin="bench")
     fold_file_s = time.perf_counter() - start + timed_measures(projector, END)
-    gc.collect()
-    held = rss() - before
     cases = projector.case_count
     del projector
     gc.collect()
@@ -125,22 +114,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, EventLog(Path(folder) / "bench.db") as log:
         ingest(lines, log, origin="bench")
         del lines
-        gc.collect()
-        before = rss()
         start = time.perf_counter()
         projector = Projector(pause=paused_collector)
         with paused_collector():
             catch_up(projector, log)
         fold_log_s = time.perf_counter() - start + timed_measures(projector, END)
-        gc.collect()
-        settled = rss() - before
         start = time.perf_counter()  # the alert engine's daily pass over every case
         with paused_collector():
             passed = sum(1 for _ in projector.case_files(END, keep=False))
         pass_s = time.perf_counter() - start
-        gc.collect()
-        after_pass = rss() - before
         assert passed == cases
+        memory = {
+            "the log's replay": measured("log", Path(folder) / "bench.db"),
+            "the JSONL file's": measured("jsonl", history_file(count)),
+        }
         start = time.perf_counter()
         projector.measures(END)  # again: the live tallies are current
         again_s = time.perf_counter() - start
@@ -179,15 +166,12 @@ def main() -> None:
         f"every case folded once more, none kept     {pass_s:>10,.1f} s"
         f"   ratio {pass_s / decode_s:5.2f}x   (the alert engine's daily pass)"
     )
-    for name, size in (
-        ("after the log's replay", settled),
-        ("after that pass too", after_pass),
-        ("after the JSONL file", held),
-    ):
-        print(
-            f"memory held {name:<28} {size / 2**20:>12,.0f} MiB"
-            f"   ({size / cases:,.0f} bytes per case, {size / count:,.0f} per event)"
-        )
+    for name, held in memory.items():  # each in a process of its own (bench/held.py)
+        for when, size in (("", held["replayed"]), (", then the pass", held["after_pass"])):
+            print(
+                f"memory held: {name + when:<28} {size / 2**20:>12,.0f} MiB"
+                f"   ({size / cases:,.0f} bytes per case, {size / count:,.0f} per event)"
+            )
     print("where a replay of the log spends its time   µs an event   against bare decoding")
     for name, seconds in steps:
         print(f"  {name:<40} {seconds / count * 1e6:>6.2f}   {seconds / decode_s:6.2f}x")

@@ -417,6 +417,11 @@ class _Case(list[Event]):
 FIRST = (date.min, 0, -1, 0, "")
 
 
+def _unpacked(case_id: str, kept: bytes | list[Event]) -> list[Event]:
+    """A dormant case's events (``Projector._dormant``)."""
+    return kept if isinstance(kept, list) else snapshot_format.decode_events(case_id, kept)
+
+
 def _place(event: Event) -> tuple[date, int, int, int, str]:
     """``apply_order``, or first for an event that has no place in it."""
     try:
@@ -451,10 +456,11 @@ class Projector:
         # cases set aside because folding or tallying them raised (their events stay in
         # ``_cases``): left out of every reading until a new event folds them again
         self._quarantine: dict[str, _Fault] = {}
-        # cases loaded from a snapshot (``load_snapshot``) or settled by a replay
-        # (``replay_records``) and not touched since: each one's events as one blob (either
-        # kind of ``projections.snapshot``); the kept tallies include them, ``_cases`` does not
-        self._dormant: dict[str, bytes] = {}
+        # cases loaded from a snapshot (``load_snapshot``) or settled (``replay_records``,
+        # ``settle``) and not touched since: each one's events as one blob (either kind of
+        # ``projections.snapshot``), or as events (``settle(compact=False)``); the kept
+        # tallies include them, ``_cases`` does not
+        self._dormant: dict[str, bytes | list[Event]] = {}
         self._held = 0  # how many events the dormant cases' blobs hold
         # whether dormant cases settled here hold ids that neither ``_seen`` nor
         # ``_saved_ids`` has (``_ids`` then reads them from their blobs)
@@ -482,10 +488,12 @@ class Projector:
             saved, self._saved_ids = self._saved_ids, None
             seen = self._seen = set() if saved is None else set(snapshot_format.decode_ids(saved))
             seen.update(event.event_id for state in self._cases.values() for event in state)
-            if self._unindexed:
-                for blob in self._dormant.values():
-                    if blob[:2] == b"[{":  # settled here: its stored records
-                        seen.update(snapshot_format.record_ids(blob))
+            if self._unindexed:  # (a snapshot's cases are in its ids already: read again)
+                for kept in self._dormant.values():
+                    if isinstance(kept, list):
+                        seen.update(event.event_id for event in kept)
+                    else:
+                        seen.update(snapshot_format.blob_ids(kept))
                 self._unindexed = False
         return seen
 
@@ -912,7 +920,7 @@ class Projector:
         """A dormant case folded as at ``now`` and ``as_at`` and left dormant; one whose
         fold raises is woken (and so set aside, as any case whose fold raises): None."""
         try:
-            events = snapshot_format.decode_events(case_id, self._dormant[case_id])
+            events = _unpacked(case_id, self._dormant[case_id])
             if as_at is not None:
                 events = [event for event in events if event.recorded_at <= as_at]
             return fold_events(case_id, events, now)
@@ -1132,7 +1140,8 @@ class Projector:
             index.append([case_id, offset, len(blob), int(set_aside), numbered(known)])
             blobs.append(blob)
             offset += len(blob)
-        for case_id, blob in self._dormant.items():  # copied, not decoded
+        for case_id, kept in self._dormant.items():  # a blob copied, not decoded
+            blob = kept if isinstance(kept, bytes) else snapshot_format.encode_events(kept)
             index.append([case_id, offset, len(blob), 0, numbered(self._dimensions.get(case_id))])
             blobs.append(blob)
             offset += len(blob)
@@ -1223,9 +1232,9 @@ class Projector:
         (unless ``parts`` is False: the caller empties them). Without ``fold``, it is marked
         for a refold (a case set aside when the snapshot was written: nothing of it is in
         the sums or the parts)."""
-        blob = self._dormant.pop(case_id)
+        kept = self._dormant.pop(case_id)
         self._dimensions.pop(case_id, None)
-        events = snapshot_format.decode_events(case_id, blob)
+        events = _unpacked(case_id, kept)
         self._held -= len(events)
         if not events:
             return  # no events: never kept
@@ -1292,42 +1301,78 @@ class Projector:
             while groups:  # each case's records let go as it is settled
                 case_id, records = groups.popitem()
                 count += len(records)
-                self._settle(case_id, records, shared)
-        if self._dormant and self._seen is None:
-            self._unindexed = True
+                blob = snapshot_format.join_records(records)
+                events = from_bodies(blob)
+                latest = max(event.recorded_at for event in events)
+                if self._last_recorded is None or latest > self._last_recorded:
+                    self._last_recorded = latest
+                state = _Case(events)
+                state.seen = latest
+                for event in events:
+                    if event.type == "event.retracted":
+                        if state.targets is None:
+                            state.targets = set()
+                        state.targets.add(event.data["event_id"])
+                self._settle(case_id, state, blob, shared)
         return count
 
+    def settle(self, compact: bool = True) -> int:
+        """``replay_records``'s settling, for cases applied as events (a JSONL file's
+        replay, a Kafka partition read in bulk): each case applied since it was last
+        folded and never folded yet is folded once, what it adds up to put in the parts,
+        and kept dormant: its events one blob (``snapshot.encode_events``), or, not
+        ``compact``, the events themselves (a one-shot command's: no time spent encoding
+        them). Only while no tallies are kept (before the first ``measures``), which would
+        not hold these cases otherwise. Returns how many cases it settled."""
+        if self._live:
+            return 0
+        cases, quarantine = self._cases, self._quarantine
+        shared: dict[Dimensions, Dimensions] = {}
+        waiting = [
+            case_id
+            for case_id in self._stale
+            if cases[case_id].file is None and case_id not in quarantine
+        ]
+        settled = 0
+        with self._pause():
+            for case_id in waiting:
+                state = cases[case_id]
+                settled += self._settle(case_id, state, None if compact else state, shared)
+        return settled
+
     def _settle(
-        self, case_id: str, records: list[bytes], shared: dict[Dimensions, Dimensions]
-    ) -> None:
-        """``replay_records`` of one case; a case whose fold raises is kept awake, to be
-        folded (and so set aside) as any case is."""
-        blob = snapshot_format.join_records(records)
-        events = from_bodies(blob)
-        latest = max(event.recorded_at for event in events)
-        if self._last_recorded is None or latest > self._last_recorded:
-            self._last_recorded = latest
-        state = _Case(events)
-        state.seen = latest
-        for event in events:
-            if event.type == "event.retracted":
-                if state.targets is None:
-                    state.targets = set()
-                state.targets.add(event.data["event_id"])
+        self,
+        case_id: str,
+        state: _Case,
+        blob: bytes | list[Event] | None,
+        shared: dict[Dimensions, Dimensions],
+    ) -> bool:
+        """Fold one case, add it to the parts and keep it dormant as ``blob`` (None: its
+        events encoded; a list: the events themselves); False if its fold or tallies
+        raise: it is then kept awake among the changed cases, to be folded (and so set
+        aside) as any case is."""
         try:
             state.ordered()
             file = fold_events(case_id, state, retractions=state.targets is not None, ordered=True)
             self._parts.add_case(case_id, file, state.last_day)
         except Exception:
-            self._cases[case_id] = state
-            self._stale.add(case_id)
-            self._changed.add(case_id)
-            self._redate[case_id] = None
-            return
-        self._dormant[case_id] = blob
+            if case_id not in self._cases:
+                self._cases[case_id] = state
+                self._stale.add(case_id)
+                self._changed.add(case_id)
+                self._redate[case_id] = None
+            return False
+        self._cases.pop(case_id, None)
+        self._stale.discard(case_id)
+        self._changed.discard(case_id)
+        self._redate.pop(case_id, None)
+        self._dormant[case_id] = snapshot_format.encode_events(state) if blob is None else blob
         known = Dimensions.of(file)
         self._dimensions[case_id] = shared.setdefault(known, known)
-        self._held += len(events)
+        self._held += len(state)
+        if self._seen is None:
+            self._unindexed = True  # its ids are read from its blob when asked for
+        return True
 
     def _wake_all(self) -> None:
         """Every case loaded from a snapshot and not touched yet, touched."""

@@ -95,14 +95,20 @@ def decode_events(case_id: str, blob: bytes | memoryview) -> list[Event]:
     return events
 
 
-def record_ids(blob: bytes | memoryview) -> list[str]:
-    """The event ids in a ``join_records`` blob, read by msgspec without the rest of each
-    record."""
-    return [record.event_id for record in _RECORD_IDS(blob)]
+def blob_ids(blob: bytes | memoryview) -> list[str]:
+    """The event ids in a blob of either kind, read by msgspec without the rest of each
+    event."""
+    if bytes(blob[:2]) == b"[{":
+        return [record.event_id for record in _RECORD_IDS(blob)]
+    return [event.event_id for event in _EVENT_IDS(blob)]
 
 
 class _Id(msgspec.Struct):
     event_id: str
+
+
+class _FirstId(msgspec.Struct, array_like=True):
+    event_id: str  # an ``Event``'s first field
 
 
 def encode_ids(ids: Iterable[str]) -> bytes:
@@ -129,6 +135,7 @@ _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(list[Event]).decode
 _IDS = msgspec.json.Decoder(list[str]).decode
 _RECORD_IDS = msgspec.json.Decoder(list[_Id]).decode
+_EVENT_IDS = msgspec.json.Decoder(list[_FirstId]).decode
 
 
 def encode_tally(tally: Mapping[tuple[Any, ...], int]) -> list[Any]:

@@ -263,7 +263,7 @@ def compute(
     as_at = None if as_known_now else cutoff
     now = month.last
     on_step("folding cases")
-    files = list(projector.case_files(now, as_at))
+    files = list(projector.case_files(now, as_at, keep=False))  # folded once, as at then
     year_period = Period.default(now)
     prior_period = Period.default(year_period.start - timedelta(days=1))
     on_step("measuring the month")

@@ -818,6 +818,7 @@ class Worker:
         loop = asyncio.get_running_loop()
 
         def fold() -> None:
+            state.projector.settle()  # a first reading: each case folded once, kept compact
             for now, period in queries:
                 state.projector.tally(now, period)
 

@@ -109,10 +109,13 @@ def replay_lines(projector: Projector, lines: Iterable[bytes], *, origin: str) -
     is made.
 
     A history file is read as a record of the past: an event without ``recorded_at`` counts
-    as recorded when it occurred (the embedded log stamps arrival time instead).
+    as recorded when it occurred (the embedded log stamps arrival time instead). A whole
+    file read into a projector that holds nothing settles each case (``Projector.settle``),
+    keeping its events as they are.
     """
     rejected: list[Rejected] = []
     batch: list[Event] = []
+    settling = projector.empty  # a whole file into a projector that holds nothing
     for item in decode_lines(lines, origin=origin, arrival=lambda: None, records=False):
         if item.event is not None:
             batch.append(item.event)
@@ -122,6 +125,8 @@ def replay_lines(projector: Projector, lines: Iterable[bytes], *, origin: str) -
         elif item.rejected is not None:
             rejected.append(item.rejected)
     projector.apply_all(batch)
+    if settling:  # its events kept as they are: encoding them would cost a one-shot command
+        projector.settle(compact=False)
     return rejected
 
 

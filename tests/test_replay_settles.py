@@ -124,3 +124,42 @@ def test_catch_up_settles_a_whole_replay_and_not_a_tail(tmp_path: Path) -> None:
         catch_up(fresh, log)
     assert fresh.dormant_count == 6
     assert readings(projector) == readings(fresh)
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.data())
+def test_cases_applied_as_events_and_settled_read_as_a_replay(
+    events: list[Event], data: Any
+) -> None:
+    """``settle`` of cases applied as events (a JSONL file's replay, a Kafka partition read
+    in bulk; ids looked up or not; kept as blobs or as events), then more events: every
+    answer is the replay's, the ids are known from what was settled, and a snapshot of it
+    reads the same."""
+    split = data.draw(st.integers(1, len(events)))
+    projector = Projector()
+    unique = data.draw(st.booleans())
+    projector.apply_all(events[:split], unique=unique)
+    compact = data.draw(st.booleans())  # as blobs, or the events kept as they are
+    assert projector.settle(compact) == projector.case_count == projector.dormant_count
+    assert projector.settle() == 0  # nothing left to settle
+    assert projector.event_count == split
+    for e in events[split:] + events[: data.draw(st.integers(0, split))]:  # repeats too
+        projector.apply(e)
+    everything = whole(events)
+    assert all(projector.knows(e.event_id) for e in events)
+    assert projector.measures(LATE, PERIODS[2]) == everything.measures(LATE, PERIODS[2])
+    assert readings(Projector.load_snapshot(projector.save_snapshot())) == readings(everything)
+    assert readings(projector) == readings(everything)
+
+
+def test_settle_leaves_kept_tallies_alone() -> None:
+    """Once measures are kept, ``settle`` settles nothing (the kept tallies would not hold
+    the cases): they are folded and tallied as ever."""
+    from tests.history import event
+
+    projector = Projector()
+    projector.apply(event("request.received", "C1", "2025-01-06", requested_by="parent"))
+    projector.measures(NOW, PERIOD)
+    projector.apply(event("request.received", "C2", "2025-01-07", requested_by="parent"))
+    assert projector.settle() == 0 and projector.dormant_count == 0
+    assert projector.measures(NOW, PERIOD)["assess_decision"]["open"] == 2
