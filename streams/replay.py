@@ -36,13 +36,13 @@ def catch_up(
     The log's positions have no gaps (INTEGER PRIMARY KEY, appended in transactions that
     take the write lock), so reading from the high-water mark on never skips an event.
     A whole replay into a projector that holds nothing settles each case as it goes
-    (``Projector.replay_records``).
+    (``Projector.replay_cases``).
     """
     new = read = 0
     apply = projector.apply
     batch = 10_000 if limit is None else max(1, min(limit, 10_000))
     if touched is None and limit is None and projector.empty:
-        return _replay(projector, log, batch)
+        return _replay(projector, log)
     for rows in log.read_raw(after=projector.position, batch=batch):
         if touched is None:
             # the log's ids are unique, and these are after the projector's position
@@ -61,20 +61,14 @@ def catch_up(
     return new
 
 
-def _replay(projector: Projector, log: EventLog, batch: int) -> int:
+def _replay(projector: Projector, log: EventLog) -> int:
     """``catch_up`` of a whole log into a projector that holds nothing: each case's records
-    gathered and settled (``Projector.replay_records``)."""
-    last = projector.position
-
-    def records() -> Iterator[bytes]:
-        nonlocal last
-        for rows in log.read_raw(after=last, batch=batch):
-            for _, body in rows:
-                yield body
-            last = rows[-1][0]
-
-    new = projector.replay_records(records())
-    projector.position = last  # every record read was applied
+    gathered by SQLite and settled (``Projector.replay_cases``)."""
+    upto = log.head()
+    if upto <= projector.position:
+        return 0
+    new = projector.replay_cases(log.read_by_case(projector.position, upto))
+    projector.position = upto  # every record up to it was applied
     return new
 
 
