@@ -11,7 +11,7 @@ replay of the log spends its time, phase by phase: what any replay in CPython pa
 and decoding the stored records) and what the statutory rules themselves cost (the fold's
 handlers and each case's tallies), each against bare decoding. Memory is the resident size
 a process of its own gains (``bench/held.py``): a replay of the log settles each case as a
-blob of its records (``Projector.replay_records``), a JSONL file's keeps its events as they
+blob (``Projector.replay_cases``), a JSONL file's keeps its events as they
 are (``Projector.settle``); then the alert engine's daily pass, every case folded once more
 and none kept.
 """

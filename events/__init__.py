@@ -12,7 +12,6 @@ from events.codec import (
     from_record,
     from_stored,
     read_event,
-    record_case,
 )
 from events.envelope import json_schema
 from events.types import DATA_MODELS, EVENT_TYPES
@@ -32,5 +31,4 @@ __all__ = [
     "from_stored",
     "json_schema",
     "read_event",
-    "record_case",
 ]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from events import Event, from_bodies, record_case
+from events import Event, from_bodies
 from projections import snapshot as snapshot_format
 from projections.case import (
     EARLIER_DAYS,
@@ -259,7 +259,8 @@ WINDOW_OPEN = ("ftr", "appeal_window_open")
 
 @dataclass(slots=True)
 class _Parts:
-    """What the cases not yet touched since a snapshot add up to, in the form that gives
+    """What the dormant cases (loaded from a snapshot, or settled, and not touched since)
+    add up to, in the form that gives
     their tallies on any "now" on or after ``horizon`` (the last day of any of their
     events) without folding them: their open runs (clock, due day, excepted) counted,
     the days they left education, their SEN support settings, what happened by day but
@@ -1270,25 +1271,9 @@ class Projector:
 
     @property
     def empty(self) -> bool:
-        """Whether it holds no case and keeps no tallies yet (``replay_records`` then
+        """Whether it holds no case and keeps no tallies yet (``replay_cases`` then
         settles each case)."""
         return not (self._cases or self._dormant or self._live)
-
-    def replay_records(self, bodies: Iterable[bytes]) -> int:
-        """``replay_cases`` of stored records one by one (``events.from_body``'s input; a
-        log's, whose ids are unique, after the projector's position): each case's records
-        are gathered first."""
-        groups: dict[str, list[bytes]] = {}
-        for body in bodies:
-            case_id = record_case(body)
-            records = groups.get(case_id)
-            if records is None:
-                groups[case_id] = [body]
-            else:
-                records.append(body)
-        return self.replay_cases(
-            (case_id, snapshot_format.join_records(records)) for case_id, records in groups.items()
-        )
 
     def replay_cases(self, cases: Iterable[tuple[str, bytes]]) -> int:
         """Apply a replay's stored records, gathered by case: (case id, a JSON array of its
@@ -1326,7 +1311,7 @@ class Projector:
         return count
 
     def settle(self, compact: bool = True) -> int:
-        """``replay_records``'s settling, for cases applied as events (a JSONL file's
+        """``replay_cases``'s settling, for cases applied as events (a JSONL file's
         replay, a Kafka partition read in bulk): each case applied since it was last
         folded and never folded yet is folded once, what it adds up to put in the parts,
         and kept dormant: its events one blob (``snapshot.encode_events``), or, not

@@ -1,6 +1,6 @@
-"""A whole replay of the log settles each case (``Projector.replay_records``): its records
-gathered, folded once into the sums the measures are made from, and kept as one blob of
-those records, with no event object, case file or tally of its own. Every reading is still
+"""A whole replay of the log settles each case (``Projector.replay_cases``): its records,
+gathered by case, folded once into the sums the measures are made from, and its events
+kept as one blob, with no event object, case file or tally of its own. Every reading is still
 a replay's, field for field: the measures on any day, every case file, the filters, the
 ids, a snapshot of it, and whatever arrives afterwards (later events, retractions,
 repeats). The alert engine's daily pass over every case folds the settled ones for that
@@ -16,9 +16,10 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events import Event, from_body, record_case
+from events import Event, from_body
 from events.upcast import current_schema
 from projections import Projector
+from projections.snapshot import join_records
 from streams.ingest import ingest
 from streams.log import EventLog
 from streams.replay import catch_up
@@ -40,14 +41,20 @@ def stored(event: Event) -> bytes:
     if event.council is not None:
         record["council"] = event.council
     body = orjson.dumps(record)
-    assert from_body(body) == event and record_case(body) == event.case_id
+    assert from_body(body) == event
     return body
 
 
 def settled(events: list[Event]) -> Projector:
+    """A projector that replayed ``events`` as the log's replay does: each case's stored
+    records as one JSON array (``EventLog.read_by_case``), the cases in no set order."""
+    by_case: dict[str, list[bytes]] = {}
+    for e in events:
+        by_case.setdefault(e.case_id, []).append(stored(e))
     projector = Projector()
     assert projector.empty
-    assert projector.replay_records(stored(e) for e in events) == len(events)
+    cases = [(case_id, join_records(records)) for case_id, records in by_case.items()]
+    assert projector.replay_cases(reversed(cases)) == len(events)
     return projector
 
 
@@ -163,3 +170,30 @@ def test_settle_leaves_kept_tallies_alone() -> None:
     projector.apply(event("request.received", "C2", "2025-01-07", requested_by="parent"))
     assert projector.settle() == 0 and projector.dormant_count == 0
     assert projector.measures(NOW, PERIOD)["assess_decision"]["open"] == 2
+
+
+def test_the_log_gathers_each_cases_records_between_two_positions(tmp_path: Path) -> None:
+    """``EventLog.read_by_case``: every stored record after one position and up to another,
+    each once, with its own case's records and no other's."""
+    from tests.history import raw
+    from tests.test_fold_snapshot import _log, _records
+
+    more = [
+        raw("assessment.decided", "C1", "2025-02-10", decision="assess"),
+        raw("request.withdrawn", "C0", "2025-02-11"),
+        raw("assessment.decided", "C2", "2025-02-12", decision="refuse"),
+    ]
+    with EventLog(_log(tmp_path / "log.db", [*_records(4), *more])) as log:
+        stored_records = dict(log.read())
+        head = log.head()
+        for after, upto in ((0, head), (1, head - 1), (head, head)):
+            gathered = {
+                case_id: orjson.loads(blob) for case_id, blob in log.read_by_case(after, upto)
+            }
+            expected: dict[str, list[Any]] = {}
+            for position, record in stored_records.items():
+                if after < position <= upto:
+                    expected.setdefault(record["case_id"], []).append(record)
+            assert {c: sorted(r, key=str) for c, r in gathered.items()} == {
+                c: sorted(r, key=str) for c, r in expected.items()
+            }
