@@ -980,6 +980,8 @@ class Projector:
     def tally(self, now: date, period: Period, as_at: datetime | None = None) -> Tally:
         """The summed contributions of every case. The tallies of the last few "now"s and
         periods asked without ``as_at`` are kept, and updated case by case as events arrive."""
+        if as_at is None:
+            self._first_measures(now)
         self._refresh()
         if as_at is not None:
             return self._tally_as_at(now, period, as_at)
@@ -1013,6 +1015,15 @@ class Projector:
             summed[CW_MANY] = len(window.many)
         return summed
 
+    def _first_measures(self, now: date) -> None:
+        """Before the first measures (none kept yet) of cases applied as events and not
+        folded (a JSONL file's replay, ``sendwatch metrics --events``): settle them, their
+        events kept as they are, so that the measures come from the parts and no case
+        keeps a file or a tally of its own (a case with an event after ``now`` is folded as
+        ever). Case files asked for first fold them instead (``sendwatch report``)."""
+        if not self._live and self._stale:
+            self.settle(compact=False, now=now)
+
     def _tally_as_at(self, now: date, period: Period, as_at: datetime) -> Tally:
         """``tally`` as known at ``as_at``: every case's contribution summed afresh."""
         summed: Tally = {}
@@ -1036,6 +1047,7 @@ class Projector:
                 if case.case_id in wanted:
                     add(summed, contribution(case, period, now))
             return summed
+        self._first_measures(now)
         self._refresh()
         live = self._live_on(now)
         summed = {}
@@ -1075,6 +1087,7 @@ class Projector:
         """Every case's ``dated`` tally on ``now``, summed by day: what happened, day by
         day (such as the trend's runs completed in each month). Kept current like
         ``tally``; read it before the next ``apply``."""
+        self._first_measures(now)
         self._refresh()
         return self._live_on(now).by_day
 
@@ -1310,14 +1323,16 @@ class Projector:
                 self._settle(case_id, state, None, shared)  # encoded: 131 bytes an event, not 240
         return count
 
-    def settle(self, compact: bool = True) -> int:
+    def settle(self, compact: bool = True, now: date | None = None) -> int:
         """``replay_cases``'s settling, for cases applied as events (a JSONL file's
         replay, a Kafka partition read in bulk): each case applied since it was last
         folded and never folded yet is folded once, what it adds up to put in the parts,
         and kept dormant: its events one blob (``snapshot.encode_events``), or, not
         ``compact``, the events themselves (a one-shot command's: no time spent encoding
-        them). Only while no tallies are kept (before the first ``measures``), which would
-        not hold these cases otherwise. Returns how many cases it settled."""
+        them). ``now``: a case with an event after it is left to be folded as ever (its
+        measures on ``now`` cannot come from the parts). Only while no tallies are kept
+        (before the first ``measures``), which would not hold these cases otherwise.
+        Returns how many cases it settled."""
         if self._live:
             return 0
         cases, quarantine = self._cases, self._quarantine
@@ -1331,6 +1346,10 @@ class Projector:
         with self._pause():
             for case_id in waiting:
                 state = cases[case_id]
+                if now is not None:
+                    state.ordered()
+                    if state.last_day > now:
+                        continue
                 settled += self._settle(case_id, state, None if compact else state, shared)
         return settled
 

@@ -77,10 +77,15 @@ def apply_appended(
 ) -> int:
     """After ``log.append`` of the records of ``events``: apply the events from memory when
     the projector was current and the batch is all the log gained (it then holds exactly
-    those records, and a duplicate id is skipped by both); otherwise ``catch_up`` reads the
-    log. Returns how many events were new."""
+    those records, and a duplicate id is skipped by both: when the log found none, the ids
+    are not looked up, so the first POST after a replay builds no index of every id);
+    otherwise ``catch_up`` reads the log. Returns how many events were new."""
     if projector.position + appended.accepted != appended.head:
         return catch_up(projector, log)  # another writer appended too
+    if appended.accepted == len(events):  # no repeat, of the log or in the batch: all new
+        new = projector.apply_all(events, unique=True)  # no index of every id made for it
+        projector.position = appended.head
+        return new
     apply = projector.apply
     new = sum(1 for event in events if apply(event))
     projector.position = appended.head
@@ -103,13 +108,12 @@ def replay_lines(projector: Projector, lines: Iterable[bytes], *, origin: str) -
     is made.
 
     A history file is read as a record of the past: an event without ``recorded_at`` counts
-    as recorded when it occurred (the embedded log stamps arrival time instead). A whole
-    file read into a projector that holds nothing settles each case (``Projector.settle``),
-    keeping its events as they are.
+    as recorded when it occurred (the embedded log stamps arrival time instead). Nothing is
+    folded yet: the first measures settle the cases (``Projector.settle``), the first case
+    files fold them.
     """
     rejected: list[Rejected] = []
     batch: list[Event] = []
-    settling = projector.empty  # a whole file into a projector that holds nothing
     for item in decode_lines(lines, origin=origin, arrival=lambda: None, records=False):
         if item.event is not None:
             batch.append(item.event)
@@ -119,8 +123,6 @@ def replay_lines(projector: Projector, lines: Iterable[bytes], *, origin: str) -
         elif item.rejected is not None:
             rejected.append(item.rejected)
     projector.apply_all(batch)
-    if settling:  # its events kept as they are: encoding them would cost a one-shot command
-        projector.settle(compact=False)
     return rejected
 
 

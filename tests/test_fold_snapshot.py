@@ -85,7 +85,8 @@ def test_a_snapshot_and_the_rest_of_the_history_equal_a_replay_of_it_all(
     for now in sorted(day for day in nows if day >= last):
         assert loaded.measures(now) == whole.measures(now)
     assert loaded.measures(LATE, PERIODS[2]) == whole.measures(LATE, PERIODS[2])
-    assert loaded.dormant_count == dormant
+    # none woken (the first measures may settle cases applied since, with none kept)
+    assert loaded.dormant_count >= dormant
     assert readings(loaded) == readings(whole)
 
 

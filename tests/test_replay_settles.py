@@ -8,7 +8,7 @@ reading only."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,17 +159,24 @@ def test_cases_applied_as_events_and_settled_read_as_a_replay(
     assert readings(projector) == readings(everything)
 
 
-def test_settle_leaves_kept_tallies_alone() -> None:
-    """Once measures are kept, ``settle`` settles nothing (the kept tallies would not hold
-    the cases): they are folded and tallied as ever."""
+def test_the_first_measures_settle_and_then_settle_leaves_kept_tallies_alone() -> None:
+    """The first measures of cases applied as events settle them, but for a case with an
+    event after the "now" asked (folded as ever); once measures are kept, ``settle``
+    settles nothing (the kept tallies would not hold the cases)."""
     from tests.history import event
 
     projector = Projector()
     projector.apply(event("request.received", "C1", "2025-01-06", requested_by="parent"))
-    projector.measures(NOW, PERIOD)
+    projector.apply(event("request.received", "C3", "2025-01-06", requested_by="parent"))
+    projector.apply(event("assessment.decided", "C3", "2025-02-20", decision="assess"))
+    assert projector.measures(date(2025, 2, 1), PERIOD)["assess_decision"]["open"] == 2
+    assert projector.dormant_count == 1  # C1; C3 has an event after that "now"
     projector.apply(event("request.received", "C2", "2025-01-07", requested_by="parent"))
-    assert projector.settle() == 0 and projector.dormant_count == 0
+    assert projector.settle() == 0 and projector.dormant_count == 1
     assert projector.measures(NOW, PERIOD)["assess_decision"]["open"] == 2
+    assert projector.measures(NOW, PERIOD) == whole(
+        projector.events_of("C1") + projector.events_of("C2") + projector.events_of("C3")
+    ).measures(NOW, PERIOD)
 
 
 def test_the_log_gathers_each_cases_records_between_two_positions(tmp_path: Path) -> None:
