@@ -418,6 +418,13 @@ class _Case(list[Event]):
 FIRST = (date.min, 0, -1, 0, "")
 
 
+def _waited(case: CaseFile) -> bool:
+    """Whether a case has an open run that is not excepted (one a work queue may list)."""
+    return any(
+        run.stop is None and run.cancelled is None and not run.excepted for run in case.running
+    )
+
+
 def _unpacked(case_id: str, kept: bytes | list[Event]) -> list[Event]:
     """A dormant case's events (``Projector._dormant``)."""
     return kept if isinstance(kept, list) else snapshot_format.decode_events(case_id, kept)
@@ -467,6 +474,9 @@ class Projector:
         # ``_saved_ids`` has (``_ids`` then reads them from their blobs)
         self._unindexed = False
         self._dimensions: dict[str, Dimensions] = {}  # of the dormant cases
+        # the dormant cases with an open run not excepted: the only ones a work queue lists
+        # (``queue_files``)
+        self._waited: set[str] = set()
         self._parts = _Parts()  # what the dormant cases add up to
 
     # --- applying events ----------------------------------------------------------------
@@ -917,6 +927,22 @@ class Projector:
             if found is not None:
                 yield found
 
+    def queue_files(self, now: date) -> Iterator[CaseFile]:
+        """The case files a work queue on ``now`` reads (``projections.queue.queue_rows``),
+        in case id order: ``case_files(now)``'s, but for the dormant cases with no open run
+        that is not excepted, which would give the queue no row (on a "now" after their
+        last event, their runs are as they were folded) and so stay dormant. Those with one
+        are woken. A "now" before a dormant case's last event reads every case."""
+        if not self._dormant or now.toordinal() < self._parts.horizon:
+            yield from self.case_files(now)
+            return
+        with self._pause():
+            for case_id in sorted(self._waited):
+                self._wake(case_id)
+        self._refresh(tallies=False)
+        for _, case in self._files(sorted(self._cases), now, None):
+            yield case
+
     def _passing(self, case_id: str, now: date | None, as_at: datetime | None) -> CaseFile | None:
         """A dormant case folded as at ``now`` and ``as_at`` and left dormant; one whose
         fold raises is woken (and so set aside, as any case whose fold raises): None."""
@@ -1151,12 +1177,15 @@ class Projector:
             if not set_aside and state.file is not None:
                 parts.add_case(case_id, state.file, state.last_day)
             known = None if set_aside or state.file is None else Dimensions.of(state.file)
-            index.append([case_id, offset, len(blob), int(set_aside), numbered(known)])
+            waited = state.file is None or _waited(state.file)  # unknown: as if waited on
+            row = [case_id, offset, len(blob), int(set_aside), numbered(known), int(waited)]
+            index.append(row)
             blobs.append(blob)
             offset += len(blob)
         for case_id, kept in self._dormant.items():  # a blob copied, not decoded
             blob = kept if isinstance(kept, bytes) else snapshot_format.encode_events(kept)
-            index.append([case_id, offset, len(blob), 0, numbered(self._dimensions.get(case_id))])
+            number = numbered(self._dimensions.get(case_id))
+            index.append([case_id, offset, len(blob), 0, number, int(case_id in self._waited)])
             blobs.append(blob)
             offset += len(blob)
         lives = [
@@ -1214,8 +1243,11 @@ class Projector:
             flagged: list[str] = []
             dimensions = projector._dimensions
             table = [Dimensions(*known) for known in header["dimensions"]]
-            for case_id, offset, length, set_aside, known in header["cases"]:
+            waited = projector._waited
+            for case_id, offset, length, set_aside, known, waiting in header["cases"]:
                 dormant[case_id] = bytes(body[offset : offset + length])
+                if waiting:
+                    waited.add(case_id)
                 if set_aside:
                     flagged.append(case_id)
                 elif known is not None:
@@ -1248,6 +1280,7 @@ class Projector:
         the sums or the parts)."""
         kept = self._dormant.pop(case_id)
         self._dimensions.pop(case_id, None)
+        self._waited.discard(case_id)
         events = _unpacked(case_id, kept)
         self._held -= len(events)
         if not events:
@@ -1382,6 +1415,8 @@ class Projector:
         self._dormant[case_id] = snapshot_format.encode_events(state) if kept is None else kept
         known = Dimensions.of(file)
         self._dimensions[case_id] = shared.setdefault(known, known)
+        if _waited(file):
+            self._waited.add(case_id)
         self._held += len(state)
         if self._seen is None:
             self._unindexed = True  # its ids are read from its blob when asked for

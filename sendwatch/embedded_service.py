@@ -326,8 +326,8 @@ class EmbeddedSource:
     ) -> list[dict[str, Any]]:
         """The work queue's rows (``projections.queue.queue_rows``) as at ``now``."""
         with self.lock:
-            return queue_rows(
-                self.projector.case_files(now), now, within, filters, clock, state, self.council
+            return queue_rows(  # the cases it may list: one with no open run stays dormant
+                self.projector.queue_files(now), now, within, filters, clock, state, self.council
             )
 
     def measures_where(self, query: Query, filters: Filters) -> dict[str, Any]:

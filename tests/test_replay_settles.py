@@ -204,3 +204,33 @@ def test_the_log_gathers_each_cases_records_between_two_positions(tmp_path: Path
             assert {c: sorted(r, key=str) for c, r in gathered.items()} == {
                 c: sorted(r, key=str) for c, r in expected.items()
             }
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.data())
+def test_the_work_queue_wakes_only_the_settled_cases_it_may_list(
+    events: list[Event], data: Any
+) -> None:
+    """The work queue of a settled replay, or of its snapshot, on a day after every event
+    is a replay's row for row, and wakes only the cases with an open run not excepted (the
+    rest give it no row); on a day before the last event it reads every case."""
+    from projections.queue import queue_rows
+
+    replay = whole(events)
+    last = max(e.day for e in events)
+    now = last + timedelta(days=data.draw(st.integers(0, 400)))
+    within = data.draw(st.sampled_from([0, 7, 28, 400]))
+    expected = queue_rows(replay.case_files(now), now, within)
+    waited = {
+        case.case_id
+        for case in replay.case_files()
+        if any(r.stop is None and r.cancelled is None and not r.excepted for r in case.running)
+    }
+    for projector in (settled(events), Projector.load_snapshot(settled(events).save_snapshot())):
+        assert queue_rows(projector.queue_files(now), now, within) == expected
+        assert projector.dormant_count == projector.case_count - len(waited)
+        assert projector.measures(now) == replay.measures(now)
+    earlier = last - timedelta(days=data.draw(st.integers(1, 60)))
+    assert queue_rows(settled(events).queue_files(earlier), earlier, within) == queue_rows(
+        replay.case_files(earlier), earlier, within
+    )
