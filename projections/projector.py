@@ -260,13 +260,12 @@ WINDOW_OPEN = ("ftr", "appeal_window_open")
 @dataclass(slots=True)
 class _Parts:
     """What the dormant cases (loaded from a snapshot, or settled, and not touched since)
-    add up to, in the form that gives
-    their tallies on any "now" on or after ``horizon`` (the last day of any of their
-    events) without folding them: their open runs (clock, due day, excepted) counted,
-    the days they left education, their SEN support settings, what happened by day but
-    for the open appeal windows, and the days of their decisions not appealed (whose
-    window is open on a "now" within 2 months of them); the caseworkers of those with
-    three or more. Days are day ordinals."""
+    add up to, in the form that gives their tallies on any "now" on or after ``horizon``
+    (the last day of any of their events) without folding them: their open runs (clock,
+    due day, excepted) counted, the days they left education, their SEN support settings,
+    what happened by day but for the open appeal windows, and the days of their decisions
+    not appealed (whose window is open on a "now" within 2 months of them); the
+    caseworkers of those with three or more. Days are day ordinals."""
 
     runs: dict[tuple[str, int, bool], int] = field(default_factory=dict)
     out: dict[int, int] = field(default_factory=dict)
@@ -414,15 +413,21 @@ class _Case(list[Event]):
         self.last_key = last = _place(self[-1])
         self.last_day = last[0]
 
+    def note_retractions(self) -> None:
+        """Note what its retractions name (``targets``), of all of its events."""
+        for event in self:
+            if event.type == "event.retracted":
+                if self.targets is None:
+                    self.targets = set()
+                self.targets.add(event.data["event_id"])
+
 
 FIRST = (date.min, 0, -1, 0, "")
 
 
 def _waited(case: CaseFile) -> bool:
     """Whether a case has an open run that is not excepted (one a work queue may list)."""
-    return any(
-        run.stop is None and run.cancelled is None and not run.excepted for run in case.running
-    )
+    return any(run.is_open and not run.excepted for run in case.running)
 
 
 def _unpacked(case_id: str, kept: bytes | list[Event]) -> list[Event]:
@@ -1286,11 +1291,7 @@ class Projector:
         if not events:
             return  # no events: never kept
         state = self._cases[case_id] = _Case(events)
-        for event in events:
-            if event.type == "event.retracted":
-                if state.targets is None:
-                    state.targets = set()
-                state.targets.add(event.data["event_id"])
+        state.note_retractions()
         state.ordered()  # saved in apply order: cheap
         if not fold:
             self._stale.add(case_id)
@@ -1323,8 +1324,8 @@ class Projector:
 
     def replay_cases(self, cases: Iterable[tuple[str, bytes]]) -> int:
         """Apply a replay's stored records, gathered by case: (case id, a JSON array of its
-        records, as ``snapshot.join_records`` makes one), a log's, whose ids are unique,
-        after the projector's position (``EventLog.read_by_case``); returns how many. Into
+        records), a log's, whose ids are unique, after the projector's position
+        (``EventLog.read_by_case``); returns how many. Into
         a projector that holds nothing (``empty``), each case is settled: decoded and
         folded once, what it adds up to put in the parts (the measures on any "now" after
         its last event are made from them: ``_Parts.live``), its dimensions noted, and the
@@ -1348,12 +1349,9 @@ class Projector:
                     self._last_recorded = latest
                 state = _Case(events)
                 state.seen = latest
-                for event in events:
-                    if event.type == "event.retracted":
-                        if state.targets is None:
-                            state.targets = set()
-                        state.targets.add(event.data["event_id"])
-                self._settle(case_id, state, None, shared)  # encoded: 131 bytes an event, not 240
+                state.note_retractions()
+                state.ordered()
+                self._settle(case_id, state, shared)  # encoded: 131 bytes an event, not 240
         return count
 
     def settle(self, compact: bool = True, now: date | None = None) -> int:
@@ -1379,26 +1377,24 @@ class Projector:
         with self._pause():
             for case_id in waiting:
                 state = cases[case_id]
-                if now is not None:
-                    state.ordered()
-                    if state.last_day > now:
-                        continue
-                settled += self._settle(case_id, state, None if compact else state, shared)
+                state.ordered()
+                if now is not None and state.last_day > now:
+                    continue
+                settled += self._settle(case_id, state, shared, compact)
         return settled
 
     def _settle(
         self,
         case_id: str,
         state: _Case,
-        kept: list[Event] | None,
         shared: dict[Dimensions, Dimensions],
+        compact: bool = True,
     ) -> bool:
-        """Fold one case, add it to the parts and keep it dormant: its events encoded, or
-        (``kept``) the events themselves; False if its fold or tallies
-        raise: it is then kept awake among the changed cases, to be folded (and so set
-        aside) as any case is."""
+        """Fold one case (its events in apply order: ``_Case.ordered``), add it to the parts
+        and keep it dormant: its events encoded, or (not ``compact``) the events themselves;
+        False if its fold or tallies raise: it is then kept awake among the changed cases,
+        to be folded (and so set aside) as any case is."""
         try:
-            state.ordered()
             file = fold_events(case_id, state, retractions=state.targets is not None, ordered=True)
             self._parts.add_case(case_id, file, state.last_day)
         except Exception:
@@ -1412,7 +1408,7 @@ class Projector:
         self._stale.discard(case_id)
         self._changed.discard(case_id)
         self._redate.pop(case_id, None)
-        self._dormant[case_id] = snapshot_format.encode_events(state) if kept is None else kept
+        self._dormant[case_id] = snapshot_format.encode_events(state) if compact else state
         known = Dimensions.of(file)
         self._dimensions[case_id] = shared.setdefault(known, known)
         if _waited(file):

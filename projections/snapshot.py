@@ -72,12 +72,6 @@ def encode_events(events: Iterable[Event]) -> bytes:
     return _ENCODE(events if type(events) is list else list(events))
 
 
-def join_records(bodies: Iterable[bytes]) -> bytes:
-    """Stored records (the log's JSON text, ``events.from_body``'s input) as one JSON array,
-    as ``EventLog.read_by_case`` gives a case's (``events.from_bodies`` reads it)."""
-    return b"[" + b",".join(bodies) + b"]"
-
-
 def decode_events(case_id: str, blob: bytes | memoryview) -> list[Event]:
     """``encode_events``'s events again, of the case ``case_id`` (read by msgspec in C);
     raises ``SnapshotError`` if the blob is not such events of that case."""
