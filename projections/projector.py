@@ -715,9 +715,14 @@ class Projector:
         """Every case's id (a copy)."""
         return set(self._cases) | self._dormant.keys()
 
-    def events_of(self, case_id: str) -> list[Event]:
-        """A case's events (in no promised order)."""
-        if case_id in self._dormant:
+    def events_of(self, case_id: str, keep: bool = True) -> list[Event]:
+        """A case's events (in no promised order). A dormant case is woken, unless not
+        ``keep``: then its events are only read (a reader going through every case once,
+        as the report does, which would otherwise fold and keep them all)."""
+        kept = self._dormant.get(case_id)
+        if kept is not None:
+            if not keep:
+                return list(_unpacked(case_id, kept))
             self._wake(case_id)
         state = self._cases.get(case_id)
         return [] if state is None else list(state)

@@ -23,7 +23,7 @@ from reports.dfe_year import section as dfe_section
 from reports.dfe_year import year_to_date
 from reports.disclosure import SUPPRESS_BELOW, Disclosure
 from reports.document import Options, render_html, write_pdf
-from reports.figures import CUTOFF_DAYS, Month, compute
+from reports.figures import CUTOFF_DAYS, Month, compute, report_files
 from reports.names import load_names
 from reports.published import open_release
 
@@ -66,10 +66,7 @@ def build_report(
     time): on or before the month's last day, its last point is a partial month."""
     steps = [
         "folding cases",
-        "measuring the month",
-        "measuring the month before",
-        "measuring the rolling 12 months",
-        "measuring the 12 months before",
+        "measuring the month, the month before and both 12 months",
         "monthly trend, ledger, orders",
         "checking the records",
     ] + (["comparing with the original report"] if as_known_now else [])
@@ -80,11 +77,18 @@ def build_report(
         progress.update(task, description=f"Computing figures: {what}")
         progress.advance(task, 0 if what == steps[0] else 1)
 
+    step(steps[0])
+    files = report_files(projector, when, chosen.cutoff_days, as_known_now)  # folded once
     figures = compute(
-        projector, when, cutoff_days=chosen.cutoff_days, as_known_now=as_known_now, on_step=step
+        projector,
+        when,
+        cutoff_days=chosen.cutoff_days,
+        as_known_now=as_known_now,
+        on_step=step,
+        files=files,
     )
     step(steps[-1])  # the same cases, the calendar year to the month's end, counted DfE's way
-    dfe = year_to_date(projector, when.last, figures.as_at)
+    dfe = year_to_date(projector, when.last, figures.as_at, files)
     quarantined = projector.quarantined()  # cases the figures leave out (CONTRACT.md 1.1)
     on_quarantined(quarantined)
     progress.update(task, completed=len(steps), description="Computing figures")

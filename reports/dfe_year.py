@@ -15,12 +15,12 @@ either, since the share and the total would give the count away.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from projections import Projector
+from projections import CaseFile, Projector
 from projections.dfe import GROUP_TITLES, dfe_measures
 from reports.disclosure import NO_CASES, NOT_SHOWN, Disclosure
 from reports.published import ENGLAND, Release, UnknownArea
@@ -115,10 +115,18 @@ class DfeYear:
     measures: Mapping[str, Any]  # dfe_measures for the year to date, unsuppressed (for tests)
 
 
-def year_to_date(projector: Projector, end: date, as_at: datetime | None) -> dict[str, Any]:
+def year_to_date(
+    projector: Projector,
+    end: date,
+    as_at: datetime | None,
+    files: Iterable[CaseFile] | None = None,
+) -> dict[str, Any]:
     """``dfe_measures`` for 1 January to ``end`` of ``end``'s year: the case files folded as
-    at ``end`` (later events ignored) as known at ``as_at`` (None: everything recorded)."""
-    return dfe_measures(projector.case_files(end, as_at), end.year)
+    at ``end`` (later events ignored) as known at ``as_at`` (None: everything recorded);
+    ``files``: those already folded so (the report's), else folded here and not kept."""
+    if files is None:
+        files = projector.case_files(end, as_at, keep=False)
+    return dfe_measures(files, end.year)
 
 
 def _value(measures: Mapping[str, Any], group: str, key: str) -> Any:

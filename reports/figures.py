@@ -41,6 +41,9 @@ from projections.measures import (
     in_period,
     measures,
     render,
+    standing,
+    summed_measures,
+    total,
 )
 
 Measures = dict[str, Any]
@@ -257,25 +260,27 @@ def compute(
     cutoff_days: int = CUTOFF_DAYS,
     as_known_now: bool = False,
     on_step: Step = _quiet,
+    files: list[CaseFile] | None = None,
 ) -> Figures:
-    """Every figure of the report. ``on_step`` is told what is being done (for progress)."""
+    """Every figure of the report. ``on_step`` is told what is being done (for progress).
+    ``files``: the cases folded already (``report_files``), else folded here."""
     cutoff = reporting_cutoff(month, cutoff_days)
     as_at = None if as_known_now else cutoff
     now = month.last
     on_step("folding cases")
-    files = list(projector.case_files(now, as_at, keep=False))  # folded once, as at then
+    if files is None:
+        files = report_files(projector, month, cutoff_days, as_known_now)
     year_period = Period.default(now)
     prior_period = Period.default(year_period.start - timedelta(days=1))
-    on_step("measuring the month")
-    current = measures(files, month.period, now)
-    on_step("measuring the month before")
-    previous = measures(files, month.shift(-1).period, now)
-    on_step("measuring the rolling 12 months")
-    year = measures(files, year_period, now)
-    on_step("measuring the 12 months before")
-    prior_year = measures(files, prior_period, now)
+    on_step("measuring the month, the month before and both 12 months")
+    # each case's standing and dated tallies once, each period's share of their sums after
+    now_total = total(standing(case, now) for case in files)
+    by_day = dated_total(files, now)
+    current, previous, year, prior_year = (
+        summed_measures(now_total, by_day, files, period)
+        for period in (month.period, month.shift(-1).period, year_period, prior_period)
+    )
     on_step("monthly trend, ledger, orders")
-    by_day = dated_total(files, month.last)
     trend = _trend(by_day, month)
     settled = _settled(by_day, month)
     ledger_month, ledger_year = _ledgers(files, month.period, year_period)
@@ -311,6 +316,15 @@ def compute(
         revisions=revisions,
         settled=settled,
     )
+
+
+def report_files(
+    projector: Projector, month: Month, cutoff_days: int = CUTOFF_DAYS, as_known_now: bool = False
+) -> list[CaseFile]:
+    """Every case folded as at the month's last day, as known at its cutoff (or now), once:
+    a dormant case is folded for this and not kept (``case_files(keep=False)``)."""
+    as_at = None if as_known_now else reporting_cutoff(month, cutoff_days)
+    return list(projector.case_files(month.last, as_at, keep=False))
 
 
 def _trend(
@@ -437,7 +451,7 @@ def _records(
     ids: list[str] = []
     late: dict[str, list[Event]] = {}
     for case in files:
-        for event in projector.events_of(case.case_id):
+        for event in projector.events_of(case.case_id, keep=False):
             if event.day > now:
                 continue
             if event.recorded_at > cutoff:

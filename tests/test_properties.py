@@ -509,3 +509,36 @@ def test_completed_by_period_equals_the_measures_of_each_period(events: list[Eve
     for period, figures in zip(months, trend, strict=True):
         full = p.measures(NOW, period)
         assert figures == {c: {f: full[c][f] for f in COMPLETED_FIELDS} for c in CLOCK_IDS}
+
+
+@settings(max_examples=80, deadline=None)
+@given(histories(), st.data())
+def test_summed_measures_equal_the_measures_of_each_period(events: list[Event], data: Any) -> None:
+    """The report's four periods measured from the cases' standing and dated tallies summed
+    once equal each period measured case by case, on any day; caseworkers among them (the
+    measure that is not a sum over days: three or more in a period)."""
+    from projections.measures import dated_total, measures, standing, summed_measures, total
+
+    assignments = data.draw(
+        st.lists(st.tuples(st.sampled_from(CASES), st.integers(0, 700), st.sampled_from("ABCD")))
+    )
+    events = events + [
+        event(
+            "caseworker.assigned",
+            case,
+            (START + timedelta(days=offset)).isoformat(),
+            eid=f"cw{n}",
+            caseworker_id=f"W{worker}",
+        )
+        for n, (case, offset, worker) in enumerate(assignments)
+    ]
+    now = data.draw(st.dates(date(2024, 6, 1), date(2026, 6, 30)))
+    p = Projector()
+    p.apply_all(events)
+    files = list(p.case_files(now))
+    now_total = total(standing(case, now) for case in files)
+    by_day = dated_total(files, now)
+    for _ in range(4):
+        start = data.draw(st.dates(date(2023, 1, 1), date(2026, 6, 30)))
+        period = Period(start, start + timedelta(days=data.draw(st.integers(0, 400))))
+        assert summed_measures(now_total, by_day, files, period) == measures(files, period, now)

@@ -263,6 +263,35 @@ def test_the_embedded_log_gives_the_same_report_as_the_file(year: Built, tmp_pat
     assert from_log.replace("the embedded event log", "a file of events") == from_file
 
 
+def test_the_figures_of_a_settled_replay_wake_no_case(
+    year: Built, figures: tuple[Projector, Figures], tmp_path: Path
+) -> None:
+    """A replay of the log keeps each case settled (its events one blob). The report reads
+    every case once (folded as at the cutoff, its records counted and fingerprinted, DfE's
+    year to date) and wakes none: the same figures as from cases applied one by one, and
+    every case still dormant after."""
+    from reports.dfe_year import year_to_date
+    from reports.figures import report_files
+    from streams.replay import catch_up
+
+    db = tmp_path / "sendwatch.db"
+    with EventLog(db) as log, open(year.events, "rb") as lines:
+        ingest(lines, log, origin="simulated")
+    settled = Projector()
+    with EventLog(db) as log:
+        catch_up(settled, log)
+    cases = settled.case_count
+    assert settled.dormant_count == cases > 0
+    month = Month.parse(MONTH)
+    files = report_files(settled, month)
+    assert compute(settled, month, files=files) == figures[1]
+    awake = figures[0]
+    assert year_to_date(settled, month.last, figures[1].as_at, files) == year_to_date(
+        awake, month.last, figures[1].as_at
+    )
+    assert settled.dormant_count == cases
+
+
 # --- a small council's month, worked out by hand ------------------------------------------------
 #
 # Six requests on 1 November 2024; the final plan is due 20 weeks later, on 21 March 2025
