@@ -727,6 +727,16 @@ class Projector:
         state = self._cases.get(case_id)
         return [] if state is None else list(state)
 
+    def stamps_of(self, case_id: str) -> list[Event] | list[snapshot_format.Stamp]:
+        """A case's events, or for a dormant case only their ids, types and dates
+        (``snapshot.Stamp``: its events' ``data`` not read), in no promised order; no case
+        is woken."""
+        kept = self._dormant.get(case_id)
+        if kept is None:
+            state = self._cases.get(case_id)
+            return [] if state is None else list(state)
+        return kept if isinstance(kept, list) else snapshot_format.blob_stamps(kept)
+
     def conflicts(self, event: Event) -> bool:
         """Whether ``event``, whose id was applied already, differs from the event applied
         under that id (CONTRACT.md 1.1: one id, one event): another case, type, day, time

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,24 @@ class _FirstId(msgspec.Struct, array_like=True):
     event_id: str  # an ``Event``'s first field
 
 
+class Stamp(msgspec.Struct, array_like=True, gc=False):
+    """An ``Event``'s fields up to ``recorded_at``, without its ``data``: what a reader of
+    every event's id and dates needs (the report's count and fingerprint of its events)."""
+
+    event_id: str
+    type: str
+    case_id: str
+    day: date
+    second: int
+    recorded_at: datetime
+
+
+def blob_stamps(blob: bytes | memoryview) -> list[Stamp]:
+    """The ``Stamp`` of each event in ``encode_events``'s blob, read by msgspec without
+    each event's ``data``."""
+    return _STAMPS(blob)
+
+
 def encode_ids(ids: Iterable[str]) -> bytes:
     """Every event id of a snapshot, as one JSON array."""
     return _ENCODE(list(ids))
@@ -118,6 +137,7 @@ _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(list[Event]).decode
 _IDS = msgspec.json.Decoder(list[str]).decode
 _EVENT_IDS = msgspec.json.Decoder(list[_FirstId]).decode
+_STAMPS = msgspec.json.Decoder(list[Stamp]).decode
 
 
 def encode_tally(tally: Mapping[tuple[Any, ...], int]) -> list[Any]:

@@ -451,19 +451,21 @@ def _records(
     ids: list[str] = []
     late: dict[str, list[Event]] = {}
     for case in files:
-        for event in projector.events_of(case.case_id, keep=False):
+        case_id = case.case_id
+        for event in projector.stamps_of(case_id):  # a dormant case's events not made
             if event.day > now:
                 continue
-            if event.recorded_at > cutoff:
-                late.setdefault(case.case_id, []).append(event)
+            if event.recorded_at > cutoff and case_id not in late:
+                late[case_id] = [
+                    e
+                    for e in projector.events_of(case_id, keep=False)
+                    if e.day <= now and e.recorded_at > cutoff
+                ]
             if as_at is None or event.recorded_at <= as_at:
                 ids.append(event.event_id)
     ids.sort()
-    digest = hashlib.sha256()
-    for event_id in ids:
-        digest.update(event_id.encode())
-        digest.update(b"\n")
-    return len(ids), digest.hexdigest(), late
+    text = "".join(f"{event_id}\n" for event_id in ids)  # each id and a newline
+    return len(ids), hashlib.sha256(text.encode()).hexdigest(), late
 
 
 def flatten(value: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:

@@ -269,7 +269,7 @@ def test_the_figures_of_a_settled_replay_wake_no_case(
     """A replay of the log keeps each case settled (its events one blob). The report reads
     every case once (folded as at the cutoff, its records counted and fingerprinted, DfE's
     year to date) and wakes none: the same figures as from cases applied one by one, and
-    every case still dormant after."""
+    every case still dormant after (as known now, the few cases it revises are woken)."""
     from reports.dfe_year import year_to_date
     from reports.figures import report_files
     from streams.replay import catch_up
@@ -290,6 +290,9 @@ def test_the_figures_of_a_settled_replay_wake_no_case(
         awake, month.last, figures[1].as_at
     )
     assert settled.dormant_count == cases
+    revised = compute(settled, month, as_known_now=True)  # wakes the cases it revises
+    assert revised == compute(awake, month, as_known_now=True)
+    assert revised.revisions is not None and revised.revisions.changes
 
 
 # --- a small council's month, worked out by hand ------------------------------------------------
