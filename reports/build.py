@@ -9,6 +9,7 @@ the settings, opening the log or the file and printing warnings are the shell's
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from projections import Projector
-from projections.projector import Quarantined
+from projections.projector import Pause, Quarantined
 from projections.scorecard import POINTS, Point
 from reports.benchmarks import Benchmarks
 from reports.dfe_year import section as dfe_section
@@ -58,12 +59,14 @@ def build_report(
     progress: Progress,
     on_quarantined: Callable[[Sequence[Quarantined]], None] = _unwarned,
     today: date | None = None,
+    pause: Pause = nullcontext,
 ) -> tuple[Path, Path]:
     """Write report-YYYY-MM.html and report-YYYY-MM.pdf into ``out`` (made if missing) from
     ``projector``; returns their paths. ``source`` names where the events came from, in
     words; ``dead_letters`` how many were rejected there. ``on_quarantined`` is told the
     cases the figures leave out (CONTRACT.md 1.1), once they are computed. ``today`` (UK
-    time): on or before the month's last day, its last point is a partial month."""
+    time): on or before the month's last day, its last point is a partial month. ``pause``:
+    what the figures are worked out inside (the shell's ``paused_collector``)."""
     steps = [
         "folding cases",
         "measuring the month, the month before and both 12 months",
@@ -77,18 +80,20 @@ def build_report(
         progress.update(task, description=f"Computing figures: {what}")
         progress.advance(task, 0 if what == steps[0] else 1)
 
-    step(steps[0])
-    files = report_files(projector, when, chosen.cutoff_days, as_known_now)  # folded once
-    figures = compute(
-        projector,
-        when,
-        cutoff_days=chosen.cutoff_days,
-        as_known_now=as_known_now,
-        on_step=step,
-        files=files,
-    )
-    step(steps[-1])  # the same cases, the calendar year to the month's end, counted DfE's way
-    dfe = year_to_date(projector, when.last, figures.as_at, files)
+    with pause():  # every case folded and measured: millions of objects made
+        step(steps[0])
+        files = report_files(projector, when, chosen.cutoff_days, as_known_now)  # folded once
+        figures = compute(
+            projector,
+            when,
+            cutoff_days=chosen.cutoff_days,
+            as_known_now=as_known_now,
+            on_step=step,
+            files=files,
+        )
+        step(steps[-1])  # the same cases, the calendar year to the month's end, DfE's way
+        dfe = year_to_date(projector, when.last, figures.as_at, files)
+        del files
     quarantined = projector.quarantined()  # cases the figures leave out (CONTRACT.md 1.1)
     on_quarantined(quarantined)
     progress.update(task, completed=len(steps), description="Computing figures")

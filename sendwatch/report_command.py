@@ -172,6 +172,7 @@ def report_command(month: str, events: str | None, db: Path, out: Path, as_known
             progress=progress,
             on_quarantined=warn,
             today=datetime.now(LONDON).date(),  # the month not over yet: a partial month
+            pause=paused_collector,
         )
     console.print(f"wrote {html_path} and {pdf_path}")
     return 0
