@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import msgspec
+
 from events import Event
 from events.envelope import LONDON, UTC
 from projections import CaseFile, Period, Projector, fold_case
@@ -322,9 +324,19 @@ def report_files(
     projector: Projector, month: Month, cutoff_days: int = CUTOFF_DAYS, as_known_now: bool = False
 ) -> list[CaseFile]:
     """Every case folded as at the month's last day, as known at its cutoff (or now), once:
-    a dormant case is folded for this and not kept (``case_files(keep=False)``)."""
+    a dormant case is folded for this and not kept (``case_files(keep=False)``). Of each
+    case's history only its requests for assessment are kept (all the report reads of it:
+    ``_requests``), so the report holds every case's clocks and records, not its events."""
     as_at = None if as_known_now else reporting_cutoff(month, cutoff_days)
-    return list(projector.case_files(month.last, as_at, keep=False))
+    return [
+        msgspec.structs.replace(
+            case, history=[e for e in case.history if e.type == REQUEST], retracted=[]
+        )
+        for case in projector.case_files(month.last, as_at, keep=False)
+    ]
+
+
+REQUEST = "request.received"
 
 
 def _trend(
@@ -426,7 +438,7 @@ def _requests(files: list[CaseFile], month: Period, year: Period) -> tuple[Reque
     counts: Counter[tuple[str, bool]] = Counter()
     for case in files:
         for event in case.history:
-            if event.type != "request.received":
+            if event.type != REQUEST:
                 continue
             school = event.data.get("requested_by") == "school"
             for name, period in (("month", month), ("year", year)):
