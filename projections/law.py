@@ -5,7 +5,9 @@ Regulations 2014, SI 2014/1530 ("Regs"); the SEND Code of Practice 0-25 (2015) (
 "Within N weeks" means on or before the start date + 7N days. A change in the law is a
 change to one line here: the simulator, the report, the alerts and the API take the limits,
 the grounds and their words from this file, and tests/test_law.py holds the closed sets of
-``events.types`` to its tables.
+``events.types`` to its tables. What each event does to the clocks (``EVENT_CLOCKS``) is
+stated here as well, and tests/test_properties.py holds the fold (``projections.case``) to
+it both ways: a change to that table fails the tests until the fold makes the same change.
 """
 
 from __future__ import annotations
@@ -146,6 +148,105 @@ CLOCKS: dict[str, ClockRule] = {
 
 CLOCK_IDS: tuple[str, ...] = tuple(CLOCKS)
 
+
+Condition = tuple[tuple[str, object], ...]  # (data field, value) pairs
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """One thing an event does to a clock's run (``EVENT_CLOCKS``). ``action``:
+    - ``starts``: a run begins (a plan clock or a request's clocks only if no run of them is
+      open: otherwise the event starts nothing);
+    - ``stops``: the open run ends, on time or late by its due day;
+    - ``cancels``: the open run ends and counts neither way;
+    - ``excepts``: an exception ground applies to the run (it is counted apart);
+    - ``redates``: the run's due day changes.
+
+    ``when``: only when the event's data has these values; ``unless``: not when it has them.
+    ``held``: only when an opener of that clock was set aside earlier the same day because a
+    run was open then: once this event has ended that run, the held opener starts the next
+    (CONTRACT.md section 2)."""
+
+    action: str
+    clock: str  # a clock id, or ANY_CLOCK: the clock the event names
+    when: Condition = ()
+    unless: Condition = ()
+    held: bool = False
+
+    def applies(self, data: dict[str, object]) -> bool:
+        """Whether it can happen for an event with this ``data``."""
+        return all(data.get(k) == v for k, v in self.when) and not any(
+            data.get(k) == v for k, v in self.unless
+        )
+
+
+ANY_CLOCK = "the clock the event names"
+_REQUEST = ("assess_decision", "final_plan")  # the clocks a request starts
+
+
+def _starts(*clocks: str, when: Condition = (), held: bool = False) -> tuple[Effect, ...]:
+    return tuple(Effect("starts", clock, when=when, held=held) for clock in clocks)
+
+
+def _cancels(*clocks: str, when: Condition = ()) -> tuple[Effect, ...]:
+    return tuple(Effect("cancels", clock, when=when) for clock in clocks)
+
+
+# What each event type does to the clocks, and when: the fold's wiring
+# (``projections.case``), stated here for review beside the limits and held to the fold by
+# ``tests/test_properties.py`` (every change a fold makes when an event is applied is one
+# listed here, and each listed change is made). A type not listed changes no clock.
+NOT_ISSUE: Condition = (("decision", "not_issue"),)
+REFUSE: Condition = (("decision", "refuse"),)
+EVENT_CLOCKS: dict[str, tuple[Effect, ...]] = {
+    "request.received": _starts(*_REQUEST),
+    "assessment.decided": (
+        Effect("stops", "assess_decision"),
+        *_cancels("final_plan", when=REFUSE),
+        *_starts(*_REQUEST, when=REFUSE, held=True),
+    ),
+    "plan.decided": (
+        *_cancels("final_plan", when=NOT_ISSUE),
+        # the decision not to issue: a run from the request's day to this decision
+        Effect("starts", "no_plan_decision", when=NOT_ISSUE),
+        Effect("stops", "no_plan_decision", when=NOT_ISSUE),
+        *_starts(*_REQUEST, when=NOT_ISSUE, held=True),
+    ),
+    "plan.issued": (
+        Effect("stops", "final_plan"),
+        *_starts(*_REQUEST, held=True),
+        # a new plan restarts the annual review cycle
+        Effect("cancels", "review_due"),
+        Effect("starts", "review_due"),
+    ),
+    "exception.applied": (Effect("excepts", ANY_CLOCK),),
+    "request.withdrawn": (*_cancels(*_REQUEST), *_starts(*_REQUEST, held=True)),
+    "plan.ceased": (
+        *_cancels("review_due", "phase_transfer", "review_decision", "amended_plan"),
+        *_starts("review_decision", "amended_plan", held=True),
+    ),
+    "review.meeting_held": _starts("review_decision"),
+    "review.decided": (
+        Effect("stops", "review_decision"),
+        Effect("starts", "review_decision", held=True),
+        Effect("stops", "review_due"),
+        Effect("starts", "review_due", unless=(("decision", "cease"),)),
+    ),
+    "amendment.proposed": _starts("amended_plan"),
+    "plan.amended": (Effect("stops", "amended_plan"), Effect("starts", "amended_plan", held=True)),
+    # another transfer than the one open supersedes it; the same one again changes nothing
+    "transfer.due": (Effect("cancels", "phase_transfer"), Effect("starts", "phase_transfer")),
+    "transfer.setting_named": (Effect("stops", "phase_transfer"),),
+    "tribunal.order_made": _starts("tribunal_order"),  # once for each order
+    "tribunal.order_step_done": (
+        Effect("stops", "tribunal_order", when=(("step", "final"),)),
+        # an order to assess that ends with no plan: 10 weeks, not 14 (ORDER_DEADLINES)
+        Effect("redates", "tribunal_order", when=(("step", "final"), ("outcome", "no_plan"))),
+    ),
+    "contact.received": _starts("contact_response"),  # once for each contact
+    "contact.responded": (Effect("stops", "contact_response", unless=(("automated", True),)),),
+}
+
 # Regs 5(4), 10(4) and 13(3): the grounds on which the 6, 16 and 20-week limits need not be
 # met, in the regulations' order (a) to (d), with their words. Reg 44(3) applies the same to
 # tribunal orders.
@@ -283,3 +384,50 @@ OPENERS: frozenset[str] = frozenset(
         "sen_support.started",
     }
 )
+
+
+def wiring_table() -> str:
+    """``EVENT_CLOCKS`` as a Markdown table, for people (the README shows it): effects
+    alike but for their clock are told once, their clocks joined."""
+    rows = ["| event | what it does to the clocks |", "|---|---|"]
+    for kind, effects in EVENT_CLOCKS.items():
+        told: list[tuple[Effect, list[str]]] = []
+        for effect in effects:
+            alike = told[-1][0] if told else None
+            if alike is not None and (alike.action, alike.when, alike.unless, alike.held) == (
+                effect.action,
+                effect.when,
+                effect.unless,
+                effect.held,
+            ):
+                told[-1][1].append(effect.clock)
+            else:
+                told.append((effect, [effect.clock]))
+        rows.append(f"| `{kind}` | {'; '.join(_words(e, clocks) for e, clocks in told)} |")
+    return "\n".join(rows)
+
+
+_VERBS = {
+    "starts": "starts {}",
+    "stops": "stops {}",
+    "cancels": "cancels {}",
+    "excepts": "excepts {}",
+    "redates": "moves the due day of {}",
+}
+
+
+def _words(effect: Effect, clocks: list[str]) -> str:
+    named = ["the clock it names" if c == ANY_CLOCK else f"`{c}`" for c in clocks]
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    text = _VERBS[effect.action].format(listed)
+    if effect.held:
+        text += " (the next run, for an opener held that day)"
+    conditions = [f"`{k}` is `{_shown(v)}`" for k, v in effect.when]
+    conditions += [f"`{k}` is not `{_shown(v)}`" for k, v in effect.unless]
+    if conditions:
+        text += " when " + " and ".join(conditions)
+    return text
+
+
+def _shown(value: object) -> str:
+    return "true" if value is True else "false" if value is False else str(value)

@@ -4,6 +4,7 @@ limit is put into words one way wherever it is shown."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -126,3 +127,24 @@ def test_the_reports_words_for_the_exceptions_come_from_the_law() -> None:
         "citation": "regulations 5(4), 10(4) and 13(3)",
         "orders": "regulation 44(3)",
     }
+
+
+def test_the_event_clock_table_names_event_types_and_clocks() -> None:
+    """``EVENT_CLOCKS`` names only event types and clocks, and leaves out exactly the types
+    the fold never lets change a clock (``CLOCKLESS``) and retractions (which undo events)."""
+    from events import EVENT_TYPES
+    from projections.case import CLOCKLESS
+
+    actions = {"starts", "stops", "cancels", "excepts", "redates"}
+    for kind, effects in law.EVENT_CLOCKS.items():
+        assert kind in EVENT_TYPES
+        for effect in effects:
+            assert effect.action in actions and (
+                effect.clock in law.CLOCKS or effect.clock == law.ANY_CLOCK
+            )
+    assert set(law.EVENT_CLOCKS) == set(EVENT_TYPES) - CLOCKLESS - {"event.retracted"}
+
+
+def test_the_readme_shows_the_event_clock_table() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert law.wiring_table() in readme

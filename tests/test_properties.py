@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -542,3 +543,92 @@ def test_summed_measures_equal_the_measures_of_each_period(events: list[Event], 
         start = data.draw(st.dates(date(2023, 1, 1), date(2026, 6, 30)))
         period = Period(start, start + timedelta(days=data.draw(st.integers(0, 400))))
         assert summed_measures(now_total, by_day, files, period) == measures(files, period, now)
+
+
+def clock_changes(events: list[Event]) -> Iterator[tuple[Event, str, str, bool]]:
+    """Each change to a clock's run that applying each case's events in apply order makes:
+    (the event, the action, the clock, whether the run it starts is a held opener's), in
+    the words of ``projections.law.EVENT_CLOCKS``."""
+    from projections.case import CaseFile, apply_order, extend_case
+
+    for case in CASES:
+        folded = CaseFile(case)
+        for e in sorted((e for e in events if e.case_id == case), key=apply_order):
+            before = [(r.stop, r.cancelled, r.excepted, r.due) for r in folded.clocks]
+            extend_case(folded, e)
+            for run, (stop, cancelled, excepted, due) in zip(folded.clocks, before, strict=False):
+                if stop is None and run.stop is not None:
+                    yield e, "stops", run.clock, False
+                if cancelled is None and run.cancelled is not None:
+                    yield e, "cancels", run.clock, False
+                if not excepted and run.excepted:
+                    yield e, "excepts", run.clock, False
+                if due != run.due:
+                    yield e, "redates", run.clock, False
+            for run in folded.clocks[len(before) :]:  # an exception made before it aside
+                yield e, "starts", run.clock, run.started_by != e.event_id
+                if run.stop is not None:
+                    yield e, "stops", run.clock, False
+                if run.cancelled is not None:
+                    yield e, "cancels", run.clock, False
+
+
+def listed(e: Event, action: str, clock: str, held: bool) -> Any:
+    """The effect of ``projections.law.EVENT_CLOCKS`` that says so, or None."""
+    from projections.law import ANY_CLOCK, EVENT_CLOCKS
+
+    for effect in EVENT_CLOCKS.get(e.type, ()):
+        named = effect.clock == clock or (effect.clock == ANY_CLOCK and e.data["clock"] == clock)
+        if named and effect.action == action and effect.held == held and effect.applies(e.data):
+            return effect
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories())
+def test_every_change_to_a_clock_is_one_the_law_table_lists(events: list[Event]) -> None:
+    """``projections.law.EVENT_CLOCKS`` states what each event does to the clocks, for a
+    lawyer to review: at every point of every case's history, each run an event starts,
+    stops, cancels, excepts or redates is one it lists for that event and its data."""
+    for e, action, clock, held in clock_changes(events):
+        assert listed(e, action, clock, held) is not None, (e.type, e.data, action, clock, held)
+
+
+DAYS = ("2025-03-03", "2025-03-10")
+
+
+def test_everything_the_law_table_lists_happens() -> None:
+    """And each change ``EVENT_CLOCKS`` lists is made, in some history (the same histories,
+    drawn the same way each run)."""
+    from projections.law import EVENT_CLOCKS
+
+    made: set[tuple[str, Any]] = set()
+
+    @settings(max_examples=1000, deadline=None, derandomize=True, database=None)
+    @given(histories())
+    def collect(events: list[Event]) -> None:
+        for e, action, clock, held in clock_changes(events):
+            made.add((e.type, listed(e, action, clock, held)))
+
+    collect()
+    # and what they seldom make: an opener held on the day a closer ends its open run (it
+    # then applies after the closer: CONTRACT.md section 2), and an order to assess ending
+    # with no plan
+    meetings = [event("review.meeting_held", "C1", day, eid=f"m{day}") for day in DAYS]
+    proposals = [event("amendment.proposed", "C1", day, eid=f"a{day}") for day in DAYS]
+    order = {"order_id": "o1", "kind": "assess", "basis": "order"}
+    done = {"order_id": "o1", "step": "final", "outcome": "no_plan"}
+    for history in (
+        [*meetings, event("plan.ceased", "C1", DAYS[1], eid="ceased", reason="x")],
+        [*proposals, event("plan.ceased", "C1", DAYS[1], eid="ceased", reason="x")],
+        [*proposals, event("plan.amended", "C1", DAYS[1], eid="amended")],
+        [
+            event("tribunal.order_made", "C1", DAYS[0], eid="order", **order),
+            event("tribunal.order_step_done", "C1", DAYS[1], eid="done", **done),
+        ],
+    ):
+        for e, action, clock, held in clock_changes(history):
+            made.add((e.type, listed(e, action, clock, held)))
+    table = {(kind, effect) for kind, effects in EVENT_CLOCKS.items() for effect in effects}
+    missing = sorted(f"{kind}: {effect}" for kind, effect in table - made)
+    assert not missing, "never made:\n" + "\n".join(missing)
