@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -132,22 +132,37 @@ BUSY_DAYS = (120, 121, 400)
 
 @st.composite
 def histories(draw: Any, max_size: int = 40) -> list[Event]:
-    size = draw(st.integers(1, max_size))
-    out = []
-    for n in range(size):
-        kind = draw(st.sampled_from(KINDS))
+    return history(
+        lambda low, high: draw(st.integers(low, high)),
+        lambda *xs: draw(st.sampled_from(xs)),
         # some after NOW; a few busy days, so that a day's openers meet its closers
-        offset = draw(st.one_of(st.integers(0, 700), st.sampled_from(BUSY_DAYS)))
-        day = START + timedelta(days=offset)
-        recorded = day + timedelta(days=draw(st.integers(0, 60)))
+        lambda: draw(st.one_of(st.integers(0, 700), st.sampled_from(BUSY_DAYS))),
+        max_size,
+    )
+
+
+def history(
+    integer: Callable[[int, int], int],
+    pick: Callable[..., Any],
+    offset: Callable[[], int],
+    max_size: int = 40,
+) -> list[Event]:
+    """A history of up to ``max_size`` events of the three cases, each drawn by ``integer``
+    (a number from low to high), ``pick`` (one of some values) and ``offset`` (its day, in
+    days after START): hypothesis's draws (``histories``), or a seeded random's."""
+    out = []
+    for n in range(integer(1, max_size)):
+        kind = pick(*KINDS)
+        day = START + timedelta(days=offset())
+        recorded = day + timedelta(days=integer(0, 60))
         out.append(
             event(
                 kind,
-                draw(st.sampled_from(CASES)),
+                pick(*CASES),
                 day.isoformat(),
                 eid=f"e{n}",
                 recorded=f"{recorded.isoformat()}T10:00:00Z",
-                **_data(kind, lambda *xs: draw(st.sampled_from(xs))),
+                **_data(kind, pick),
             )
         )
     return out
@@ -614,15 +629,13 @@ def test_everything_the_law_table_lists_happens() -> None:
 
     made: set[tuple[str, Any]] = set()
     rnd = random.Random(22)  # the same histories every run, drawn as ``histories`` draws
-    pick = lambda *xs: rnd.choice(xs)  # noqa: E731
     for _ in range(1500):
-        history = []
-        for n in range(rnd.randint(1, 40)):
-            kind = rnd.choice(KINDS)
-            day = START + timedelta(days=rnd.choice([rnd.randint(0, 700), *BUSY_DAYS]))
-            case = rnd.choice(CASES)
-            history.append(event(kind, case, day.isoformat(), eid=f"e{n}", **_data(kind, pick)))
-        for e, action, clock, held in clock_changes(history):
+        drawn = history(
+            rnd.randint,
+            lambda *xs: rnd.choice(xs),
+            lambda: rnd.choice([rnd.randint(0, 700), *BUSY_DAYS]),
+        )
+        for e, action, clock, held in clock_changes(drawn):
             made.add((e.type, listed(e, action, clock, held)))
     # and, in histories of their own, what random ones seldom make: an opener held on the
     # day a closer ends its open run (it then applies after the closer: CONTRACT.md
@@ -650,8 +663,8 @@ def test_everything_the_law_table_lists_happens() -> None:
         for closer, data in ends:
             openers = [event(opener, "C1", day, **OPENING[opener]) for day in DAYS]
             histories_of_their_own.append([*openers, event(closer, "C1", DAYS[1], **data)])
-    for history in histories_of_their_own:
-        for e, action, clock, held in clock_changes(history):
+    for own in histories_of_their_own:
+        for e, action, clock, held in clock_changes(own):
             made.add((e.type, listed(e, action, clock, held)))
     table = {(kind, effect) for kind, effects in EVENT_CLOCKS.items() for effect in effects}
     missing = sorted(f"{kind}: {effect}" for kind, effect in table - made)
