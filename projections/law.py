@@ -13,6 +13,7 @@ it both ways: a change to that table fails the tests until the fold makes the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 
 def _count(n: int, unit: str) -> str:
@@ -391,19 +392,11 @@ def wiring_table() -> str:
     alike but for their clock are told once, their clocks joined."""
     rows = ["| event | what it does to the clocks |", "|---|---|"]
     for kind, effects in EVENT_CLOCKS.items():
-        told: list[tuple[Effect, list[str]]] = []
-        for effect in effects:
-            alike = told[-1][0] if told else None
-            if alike is not None and (alike.action, alike.when, alike.unless, alike.held) == (
-                effect.action,
-                effect.when,
-                effect.unless,
-                effect.held,
-            ):
-                told[-1][1].append(effect.clock)
-            else:
-                told.append((effect, [effect.clock]))
-        rows.append(f"| `{kind}` | {'; '.join(_words(e, clocks) for e, clocks in told)} |")
+        told = []
+        for _, group in groupby(effects, key=lambda e: (e.action, e.when, e.unless, e.held)):
+            alike = list(group)
+            told.append(_words(alike[0], [effect.clock for effect in alike]))
+        rows.append(f"| `{kind}` | {'; '.join(told)} |")
     return "\n".join(rows)
 
 
